@@ -1,0 +1,1 @@
+"""ledger: an event-sourced case ledger for social-insurance fee collection disputes."""
