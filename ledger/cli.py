@@ -1,0 +1,117 @@
+"""The ``ledger`` command.
+
+Each area registers its own subcommands (audit, projections, api); this module only assembles
+them and owns the core ones: ``demo`` and ``replay``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from ledger.config import ConfigError, Settings
+from ledger.domain.context import SHANGHAI
+from ledger.service import CaseNotFound, LedgerService
+from ledger.store import open_store
+from ledger.store.chain import verify_case_chain
+
+
+async def _demo(settings: Settings, cases: int, seed: int) -> int:
+    from ledger.demo import load_demo
+
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        service = LedgerService(store, settings.context())
+        summary = await load_demo(service, cases=cases, seed=seed)
+    finally:
+        await store.close()
+    print(
+        f"loaded {summary.cases} demo cases ({summary.events} events) into {settings.database_url}"
+    )
+    for path, count in sorted(summary.paths.items()):
+        print(f"  {path:<28} {count}")
+    return 0
+
+
+async def _replay(settings: Settings, case_id: UUID) -> int:
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        service = LedgerService(store, settings.context())
+        try:
+            records = await service.history(case_id)
+        except CaseNotFound as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    finally:
+        await store.close()
+    print(f"case {case_id}: {len(records)} events (times in Asia/Shanghai)")
+    for record in records:
+        event = service.decode(record)
+        actor = getattr(event, "actor", None)
+        who = f"{actor.name} ({actor.staff_id}, {actor.unit})" if actor else "-"
+        occurred = getattr(event, "occurred_at", record.recorded_at)
+        when = occurred.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        name = record.topic.removeprefix("ledger.")
+        print(
+            f"#{record.position:<7} v{record.version:<3} {when}  {name:<21} {who:<34} "
+            f"hash {record.hash.hex()[:16]}"
+        )
+    fault = verify_case_chain(records)
+    if fault is None:
+        print(f"hash chain: intact ({len(records)} events)")
+        return 0
+    print(f"hash chain: BROKEN at position {fault.position} (v{fault.version}): {fault.problem}")
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ledger",
+        description="Event-sourced case ledger for social-insurance fee collection disputes.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="load realistic demo cases (every lifecycle path)")
+    demo.add_argument("--cases", type=int, default=60, help="how many cases (default 60)")
+    demo.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
+    demo.set_defaults(run=lambda s, a: _demo(s, a.cases, a.seed))
+
+    replay = commands.add_parser("replay", help="print a case's history and check its hash chain")
+    replay.add_argument("case_id", type=UUID)
+    replay.set_defaults(run=lambda s, a: _replay(s, a.case_id))
+
+    for register in _optional_registrars():
+        register(commands)
+    return parser
+
+
+def _optional_registrars() -> list[Callable[[Any], None]]:
+    from api.cli import register as api_commands
+
+    from ledger.audit.cli import register as audit_commands
+    from ledger.projections.cli import register as projection_commands
+
+    return [api_commands, audit_commands, projection_commands]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"ledger: {exc}", file=sys.stderr)
+        return 2
+    result = args.run(settings, args)
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

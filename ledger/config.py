@@ -1,0 +1,98 @@
+"""Configuration: environment variables read once into a typed settings object.
+
+| variable | meaning | default |
+|---|---|---|
+| LEDGER_DATABASE_URL | ``sqlite:///path`` or ``postgresql://…`` | ``sqlite:///./ledger.db`` |
+| LEDGER_KEY_DIR | the ledger's and witnesses' key files | ``./keys`` |
+| LEDGER_POLICY_FILE | JSON deadline policy (DOMAIN.md FR defaults otherwise) | — |
+| LEDGER_HOLIDAY_FILE | JSON holiday table for years the calendar package lacks | — |
+| LEDGER_REFERENCE_FILE | JSON units and jurisdictions of the deployment | built-in 潜江市 list |
+| LEDGER_JWT_SECRET | HS256 secret for bearer tokens | a development secret |
+| LEDGER_CHECKPOINT_EVERY | make a signed checkpoint every N events | 1000 |
+| LEDGER_CHECKPOINT_SECONDS | … or every T seconds when new events exist | 60 |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from ledger.domain.calendar import WorkingCalendar, parse_holiday_table
+from ledger.domain.context import Context
+from ledger.domain.policy import DeadlinePolicy, parse_policy
+from ledger.domain.reference import DEFAULT_REFERENCE, parse_reference
+
+DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
+# Good enough for a laptop; a deployment sets its own (the API refuses to start on PostgreSQL
+# with this one, see api.app).
+DEVELOPMENT_JWT_SECRET = "ledger-development-secret-change-me-in-production"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = DEFAULT_DATABASE_URL
+    key_dir: str = "./keys"
+    policy_file: str | None = None
+    holiday_file: str | None = None
+    reference_file: str | None = None
+    jwt_secret: str = DEVELOPMENT_JWT_SECRET
+    checkpoint_every: int = 1000
+    checkpoint_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        try:
+            return cls(
+                database_url=get("LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL,
+                key_dir=get("LEDGER_KEY_DIR") or "./keys",
+                policy_file=get("LEDGER_POLICY_FILE"),
+                holiday_file=get("LEDGER_HOLIDAY_FILE"),
+                reference_file=get("LEDGER_REFERENCE_FILE"),
+                jwt_secret=get("LEDGER_JWT_SECRET") or DEVELOPMENT_JWT_SECRET,
+                checkpoint_every=int(get("LEDGER_CHECKPOINT_EVERY") or 1000),
+                checkpoint_seconds=float(get("LEDGER_CHECKPOINT_SECONDS") or 60),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"bad configuration: {exc}") from None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    def context(self) -> Context:
+        """The rules' context: reference data, working-day calendar and deadline policy."""
+        reference = (
+            parse_reference(_read(self.reference_file, "LEDGER_REFERENCE_FILE"))
+            if self.reference_file
+            else DEFAULT_REFERENCE
+        )
+        holidays = (
+            parse_holiday_table(_read(self.holiday_file, "LEDGER_HOLIDAY_FILE"))
+            if self.holiday_file
+            else None
+        )
+        policy = (
+            parse_policy(_read(self.policy_file, "LEDGER_POLICY_FILE"))
+            if self.policy_file
+            else DeadlinePolicy()
+        )
+        return Context(reference=reference, calendar=WorkingCalendar(holidays), policy=policy)
+
+
+def _read(path: str, variable: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{variable}={path}: {exc.strerror}") from None

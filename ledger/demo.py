@@ -1,0 +1,397 @@
+"""Realistic demo data: cases along every lifecycle path of DOMAIN.md, through the real write path.
+
+Each case starts on a recent working day and its steps happen at plausible office hours; the
+service's clock is moved for each step so business times (``occurred_at``) are spread like real
+work, while the store still stamps its own ``recorded_at``. Identifiers carry valid check digits.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from ledger import commands as c
+from ledger.demo_people import Cast, Payers
+from ledger.domain.codes import (
+    Category,
+    Channel,
+    Classification,
+    DecisionOutcome,
+    LinkRelation,
+    Satisfaction,
+)
+from ledger.domain.context import SHANGHAI
+from ledger.service import LedgerService
+
+
+@dataclass
+class DemoSummary:
+    cases: int = 0
+    events: int = 0
+    paths: Counter[str] = field(default_factory=Counter)
+
+
+class _Case:
+    """One demo case being driven through its path, with its own clock."""
+
+    def __init__(self, run: _Run, day: date) -> None:
+        self.run, self.day = run, day
+        self.now = datetime.combine(day, time(9, run.rng.randrange(0, 50)), SHANGHAI)
+        self.case_id: UUID | None = None
+        self.version = 0
+
+    def later(self, *, minutes: int = 0, working_days: int = 0) -> None:
+        if working_days:
+            due = self.run.service.context.calendar.add_working_days(self.now.date(), working_days)
+            self.now = datetime.combine(due.due, time(9, self.run.rng.randrange(0, 50)), SHANGHAI)
+        self.now += timedelta(minutes=minutes)
+
+    async def register(self, staff: str, command: c.Register) -> None:
+        self.run.service.clock = lambda: self.now
+        result = await self.run.service.register(self.run.cast.actor(staff), command)
+        self.case_id, self.version = result.case_id, result.version
+        self.run.summary.events += 1
+
+    async def do(self, staff: str, command: c.Command, *, minutes: int = 25) -> None:
+        assert self.case_id is not None
+        self.later(minutes=minutes)
+        self.run.service.clock = lambda: self.now
+        actor = self.run.cast.actor(staff)
+        result = await self.run.service.execute(self.case_id, actor, command, self.version)
+        self.version = result.version
+        self.run.summary.events += result.last_position - result.first_position + 1
+
+
+@dataclass
+class _Run:
+    service: LedgerService
+    rng: random.Random
+    cast: Cast
+    payers: Payers
+    summary: DemoSummary
+
+    def registration(
+        self,
+        case: _Case,
+        category: Category,
+        summary: str,
+        *,
+        employer: bool = False,
+        channel: Channel | None = None,
+        jurisdiction: str | None = None,
+        payer: c.PayerInput | None = None,
+    ) -> c.Register:
+        received = case.now - timedelta(minutes=self.rng.randrange(5, 40))
+        return c.Register(
+            channel=channel or self.rng.choice(list(Channel)),
+            received_at=received,
+            payer=payer or (self.payers.employer() if employer else self.payers.person()),
+            jurisdiction=jurisdiction or self.rng.choice(self.payers.jurisdictions),
+            category=category,
+            summary=summary,
+            preliminary_opinion=self.rng.choice(PRELIMINARY_OPINIONS),
+        )
+
+
+PRELIMINARY_OPINIONS = [
+    "事实较清楚，建议按一般事项转相关部门办理",
+    "需核实缴费记录后答复",
+    "建议当场解释政策并办结",
+    "涉及多部门职责，建议提请领导小组研究",
+    "建议转有管辖权的辖区处理",
+]
+
+
+async def _simple(run: _Run, case: _Case) -> None:
+    await case.register(
+        "intake_hall",
+        run.registration(
+            case, Category.PAYMENT, "缴费人反映电子税务局无法申报本月社保费，询问原因"
+        ),
+    )
+    await case.do(
+        "intake_hall",
+        c.Classify(
+            classification=Classification.SIMPLE, route=1, reason="系统操作问题，可当场解决"
+        ),
+    )
+    await case.do(
+        "intake_hall",
+        c.Decide(
+            outcome=DecisionOutcome.RESOLVED, finding="指导缴费人清除缓存后重新申报，申报成功"
+        ),
+    )
+    await case.do(
+        "intake_hall",
+        c.GiveFeedback(
+            channel=Channel.SERVICE_WINDOW,
+            content="已当场办结，申报成功",
+            satisfaction=Satisfaction.SATISFIED,
+        ),
+        minutes=5,
+    )
+    await case.do("intake_hall", c.Close(summary="简易事项当场办结"), minutes=2)
+
+
+async def _general(run: _Run, case: _Case, *, reopen: bool = False) -> None:
+    await case.register(
+        "intake_hall",
+        run.registration(
+            case, Category.PAYMENT_RECORD, "职工反映2023年度部分月份养老保险缴费记录缺失"
+        ),
+    )
+    await case.do(
+        "intake_hall",
+        c.Classify(classification=Classification.GENERAL, route=2, reason="需人社部门核实缴费记录"),
+    )
+    await case.do(
+        "intake_hall",
+        c.Transfer(to_unit="hrss.social_insurance", reason="缴费记录核实属人社局社会保险科职责"),
+    )
+    case.later(working_days=run.rng.choice([0, 1]), minutes=run.rng.randrange(30, 240))
+    await case.do("handler_hrss", c.Accept(note="已签收"))
+    case.later(working_days=run.rng.randrange(1, 6))
+    await case.do(
+        "handler_hrss",
+        c.Decide(outcome=DecisionOutcome.UPHELD, finding="经核实，单位漏报3个月，已通知单位补报"),
+    )
+    satisfaction = Satisfaction.UNSATISFIED if reopen else Satisfaction.SATISFIED
+    await case.do(
+        "handler_hrss",
+        c.GiveFeedback(
+            channel=Channel.DEPARTMENT_HOTLINE,
+            content="电话告知核实结果及补缴安排",
+            satisfaction=satisfaction,
+        ),
+        minutes=60,
+    )
+    await case.do("handler_hrss", c.Close(summary="已核实并督促单位补报"), minutes=10)
+    if not reopen:
+        return
+    case.later(working_days=2)
+    await case.do("office", c.Reopen(reason="回访不满意：单位至今未补报"))
+    case.later(working_days=3)
+    await case.do(
+        "handler_hrss",
+        c.Decide(outcome=DecisionOutcome.UPHELD, finding="单位已补报并缴纳，缴费记录已补齐"),
+    )
+    await case.do(
+        "handler_hrss",
+        c.GiveFeedback(
+            channel=Channel.DEPARTMENT_HOTLINE,
+            content="告知记录已补齐",
+            satisfaction=Satisfaction.SATISFIED,
+        ),
+    )
+    await case.do("handler_hrss", c.Close(summary="重新办理后办结"))
+    run.summary.paths["reopened"] += 1
+
+
+async def _major(run: _Run, case: _Case) -> None:
+    await case.register(
+        "intake_hall",
+        run.registration(
+            case,
+            Category.EMPLOYEE_EMPLOYER,
+            "多名职工反映单位按最低基数申报社保费，与实际工资不符",
+            employer=True,
+        ),
+    )
+    await case.do(
+        "intake_hall",
+        c.Classify(classification=Classification.MAJOR, route=3, reason="涉及缴费基数，跨部门"),
+    )
+    await case.do("intake_hall", c.Escalate(reason="跨部门重大疑难事项，提请领导小组研究"))
+    case.later(working_days=2)
+    await case.do(
+        "office",
+        c.Consult(
+            units=("tax.sif", "hrss.social_insurance", "hrss.arbitration"),
+            outcome="三部门在派出机构会商，责令单位据实申报",
+        ),
+    )
+    case.later(working_days=5)
+    until = case.now.date() + timedelta(days=90)  # well past the 30-working-day deadline
+    await case.do("office", c.Extend(until=until, reason="单位需提供全年工资台账，申请延期"))
+    await case.do("office", c.Extend(approve=True, reason="同意延期"), minutes=30)
+    case.later(working_days=8)
+    await case.do(
+        "office",
+        c.Decide(
+            outcome=DecisionOutcome.PARTIALLY_UPHELD,
+            finding="单位自2024年1月起按实际工资调整基数并补缴差额",
+            amount=run.payers.amount(20_000, 200_000),
+        ),
+    )
+    await case.do(
+        "office",
+        c.GiveFeedback(
+            channel=Channel.VISIT, content="向职工代表当面反馈", satisfaction=Satisfaction.SATISFIED
+        ),
+    )
+    await case.do("office", c.Close(summary="领导小组会商后办结"))
+
+
+async def _enforcement(run: _Run, case: _Case) -> None:
+    await case.register(
+        "intake_branch",
+        run.registration(
+            case,
+            Category.EMPLOYEE_EMPLOYER,
+            "职工反映单位长期欠缴社会保险费，影响退休待遇",
+            employer=True,
+            channel=Channel.HOTLINE_12345,
+        ),
+    )
+    await case.do(
+        "intake_branch",
+        c.Classify(
+            classification=Classification.GENERAL, route=5, reason="欠费事实清楚，拟走强制执行程序"
+        ),
+    )
+    case.later(working_days=1)
+    await case.do(
+        "intake_branch", c.Decide(outcome=DecisionOutcome.UPHELD, finding="经核查单位欠缴事实清楚")
+    )
+    arrears = run.payers.amount(50_000, 500_000)
+    await case.do("enforcement", c.ServeDemandNotice(served_at=case.now, amount=arrears))
+    await case.do(
+        "enforcement",
+        c.ConfirmArrears(
+            amount=arrears, period_from=date(2024, 1, 1), period_to=date(2024, 12, 31)
+        ),
+    )
+    case.later(working_days=9)
+    await case.do(
+        "enforcement", c.ReferToCourt(court="潜江市人民法院", reason="催告期满仍未履行缴费义务")
+    )
+    case.later(working_days=10)
+    await case.do(
+        "enforcement", c.RecordCourtOutcome(outcome="准予强制执行", detail="法院裁定准予强制执行")
+    )
+    await case.do(
+        "intake_branch",
+        c.GiveFeedback(
+            channel=Channel.HOTLINE_12345,
+            content="告知已申请法院强制执行并获准",
+            satisfaction=Satisfaction.SATISFIED,
+        ),
+    )
+    await case.do("intake_branch", c.Close(summary="经法院强制执行程序办结"))
+
+
+async def _out_of_jurisdiction(run: _Run, case: _Case) -> None:
+    home, other = run.rng.sample(run.payers.jurisdictions, 2)
+    await case.register(
+        "intake_hall",
+        run.registration(
+            case,
+            Category.ASSESSMENT,
+            "对医保部门核定的灵活就业人员应缴费额有异议",
+            jurisdiction=home,
+        ),
+    )
+    await case.do(
+        "intake_hall",
+        c.Classify(classification=Classification.GENERAL, route=2, reason="非本辖区事项"),
+    )
+    await case.do("intake_hall", c.Transfer(to_jurisdiction=other, reason="事项所在地属他辖区"))
+    case.later(working_days=1)
+    run.cast.station_jurisdiction = other
+    await case.do("handler_station", c.Accept(note="辖区签收"))
+    case.later(working_days=3)
+    await case.do(
+        "handler_station",
+        c.Decide(outcome=DecisionOutcome.REJECTED, finding="核定依据正确，不予调整"),
+    )
+    await case.do(
+        "handler_station",
+        c.GiveFeedback(
+            channel=Channel.WECHAT, content="告知核定依据", satisfaction=Satisfaction.UNKNOWN
+        ),
+    )
+    await case.do("handler_station", c.Close(summary="辖区处理办结"))
+
+
+async def _hanging(run: _Run, case: _Case) -> None:
+    """Transferred and accepted, then nothing: 久拖不决 (FR9) for an inspector to find."""
+    await case.register(
+        "intake_medical",
+        run.registration(
+            case,
+            Category.SERVICE,
+            "对医保经办窗口服务态度不满意",
+            channel=Channel.PETITION_PLATFORM,
+        ),
+    )
+    await case.do(
+        "intake_medical",
+        c.Classify(classification=Classification.GENERAL, route=6, reason="服务投诉"),
+    )
+    await case.do("intake_medical", c.Transfer(to_unit="hrss.social_insurance", reason="误转人社"))
+    case.later(working_days=1)
+    await case.do("handler_hrss", c.Accept(note="签收"))
+    # 推诿: sent back to where it came from (FR6).
+    await case.do("handler_hrss", c.Transfer(to_unit="medical.agency", reason="非本单位职责"))
+    await case.do("handler_medical", c.Accept(note="签收"), minutes=240)
+    await case.do("office", c.Urge(reason="超期未办结，请加快办理"), minutes=60 * 24 * 14)
+
+
+async def _orphan_and_repeat(run: _Run, case: _Case) -> None:
+    """Transferred and never accepted (FR5); the payer comes back again (FR7), then linked."""
+    payer = run.payers.person()
+    await case.register(
+        "intake_hall",
+        run.registration(case, Category.PAYMENT, "申请退还重复缴纳的城乡居民医保费", payer=payer),
+    )
+    await case.do(
+        "intake_hall", c.Classify(classification=Classification.GENERAL, route=2, reason="退费事项")
+    )
+    await case.do("intake_hall", c.Transfer(to_unit="medical.agency", reason="退费审核属医保"))
+    first = case.case_id
+    again = _Case(run, run.cast.calendar_after(case.day, 3))
+    await again.register(
+        "intake_medical",
+        run.registration(
+            again, Category.PAYMENT, "再次来访：重复缴纳的医保费仍未退还", payer=payer
+        ),
+    )
+    if run.rng.random() < 0.5 and first is not None:
+        await again.do("intake_medical", c.Link(case_id=first, relation=LinkRelation.DUPLICATE))
+        run.summary.paths["repeat_trip_linked"] += 1
+    run.summary.cases += 1
+
+
+PATHS: dict[str, Callable[[_Run, _Case], Awaitable[None]]] = {
+    "simple_on_the_spot": _simple,
+    "general_transferred": _general,
+    "reopened_after_unsatisfied": lambda run, case: _general(run, case, reopen=True),
+    "major_leading_group": _major,
+    "court_enforcement": _enforcement,
+    "out_of_jurisdiction": _out_of_jurisdiction,
+    "left_hanging_ping_pong": _hanging,
+    "orphan_and_repeat_trip": _orphan_and_repeat,
+}
+
+
+async def load_demo(service: LedgerService, cases: int = 60, seed: int = 2024) -> DemoSummary:
+    """Register ``cases`` demo cases (at least one per lifecycle path) through ``service``."""
+    rng = random.Random(seed)
+    summary = DemoSummary()
+    clock = service.clock
+    run = _Run(service, rng, Cast(service.context), Payers(rng, service.context), summary)
+    names = list(PATHS)
+    try:
+        for i in range(cases):
+            name = names[i] if i < len(names) else rng.choice(names)
+            day = run.cast.recent_working_day(rng, today=clock().astimezone(SHANGHAI).date())
+            await PATHS[name](run, _Case(run, day))
+            summary.cases += 1
+            summary.paths[name] += 1
+    finally:
+        service.clock = clock
+    return summary

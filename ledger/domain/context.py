@@ -1,0 +1,35 @@
+"""What the rules need to know besides the case itself: reference data, calendar and policy.
+
+Passed into the commands that need it, so the aggregate stays a pure function of its events and
+a deployment can change units, holidays and deadlines without touching the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from ledger.domain.reference import DEFAULT_REFERENCE, ReferenceData
+
+from ledger.domain.calendar import Deadline, WorkingCalendar
+from ledger.domain.codes import Classification
+from ledger.domain.policy import DeadlinePolicy, resolution_deadline
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date in Asia/Shanghai: working days are counted where the case happens."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+@dataclass(frozen=True)
+class Context:
+    reference: ReferenceData = DEFAULT_REFERENCE
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    policy: DeadlinePolicy = field(default_factory=DeadlinePolicy)
+
+    def policy_deadline(self, received_on: date, classification: Classification) -> Deadline:
+        """FR9: the date by which a matter of this class must be finished."""
+        return resolution_deadline(self.policy, self.calendar, received_on, classification)

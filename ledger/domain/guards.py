@@ -1,0 +1,284 @@
+"""The rule checks the Dispute commands run before triggering an event.
+
+Each check raises the refusal named after the rule of DOMAIN.md it enforces; a check that is not a
+numbered rule (the lifecycle order, malformed values) raises InvalidTransition / InvalidCommand.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from ledger.domain.actor import Actor
+from ledger.domain.codes import Classification, Department, Role
+from ledger.domain.context import Context, local_date
+from ledger.domain.errors import (
+    InvalidCommand,
+    InvalidTransition,
+    r1,
+    r2,
+    r3,
+    r4,
+    r5,
+    r6,
+    r7,
+    r8,
+    r9,
+)
+from ledger.domain.money import InvalidMoney, parse_yuan
+from ledger.domain.reference import ReferenceData, UnknownJurisdiction, UnknownUnit
+
+if TYPE_CHECKING:
+    from ledger.domain.dispute import Dispute
+
+# Browser and server clocks disagree a little; a contact "in the future" beyond this is refused.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _is_unit(reference: ReferenceData, code: str) -> bool:
+    try:
+        reference.unit(code)
+    except UnknownUnit:
+        return False
+    return True
+
+
+def _is_jurisdiction(reference: ReferenceData, code: str) -> bool:
+    try:
+        reference.jurisdiction(code)
+    except UnknownJurisdiction:
+        return False
+    return True
+
+
+def text(field: str, value: str) -> str:
+    if not value or not value.strip():
+        raise InvalidCommand(f"{field} must not be empty")
+    return value.strip()
+
+
+def aware(field: str, moment: datetime) -> None:
+    """R8: times are timezone-aware; a naive time is ambiguous and refused."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise r8(f"{field} must carry a timezone offset")
+
+
+def not_in_future(field: str, moment: datetime, now: datetime) -> None:
+    aware(field, moment)
+    if moment > now + CLOCK_SKEW:
+        raise InvalidCommand(f"{field} {moment.isoformat()} is in the future")
+
+
+def money(amount: Decimal) -> Decimal:
+    """R8: exact money only; floats never reach an event."""
+    try:
+        value = parse_yuan(amount)
+    except TypeError as exc:
+        raise r8(str(exc)) from None
+    except InvalidMoney as exc:
+        raise InvalidCommand(str(exc)) from None
+    if value <= 0:
+        raise InvalidCommand("an amount must be greater than zero")
+    return value
+
+
+def optional_money(amount: Decimal | None) -> Decimal | None:
+    return None if amount is None else money(amount)
+
+
+# -- R1 ------------------------------------------------------------------------------------------
+
+
+def registration(
+    actor: Actor,
+    received_at: datetime,
+    jurisdiction: str,
+    summary: str,
+    preliminary_opinion: str,
+    now: datetime,
+    context: Context,
+) -> None:
+    """R1: every item of 三(一) is present and valid (the payer is checked by ``checked_payer``)."""
+    if received_at.tzinfo is None or received_at.utcoffset() is None:
+        raise r8("received_at must carry a timezone offset")
+    if received_at > now + CLOCK_SKEW:
+        raise r1(f"received_at {received_at.isoformat()} is in the future")
+    if not _is_jurisdiction(context.reference, jurisdiction):
+        raise r1(f"unknown jurisdiction {jurisdiction!r}")
+    if not _is_unit(context.reference, actor.unit):
+        raise r1(f"the receiving unit {actor.unit!r} is not a known unit")
+    if not summary.strip():
+        raise r1("the main content of the dispute (summary) is missing")
+    if not preliminary_opinion.strip():
+        raise r1("the preliminary handling opinion is missing")
+
+
+# -- R2, R3 --------------------------------------------------------------------------------------
+
+
+def first_responder(case: Dispute, actor: Actor) -> None:
+    if actor.staff_id != case.first_responder.staff_id:
+        raise r2(
+            f"only the first responder {case.first_responder.name} "
+            f"({case.first_responder.staff_id}) classifies this case"
+        )
+
+
+def open_case(case: Dispute) -> None:
+    if case.closed:
+        raise r3("the case is closed; reopen it first (a reopening is its own event)")
+
+
+def classified(case: Dispute) -> None:
+    if case.classification is None:
+        raise InvalidTransition("classify the case first (三(二): 分类 precedes handling)")
+
+
+def route(number: int) -> None:
+    if not 1 <= number <= 7:
+        raise InvalidCommand(
+            f"route must be one of the handling routes 1–7 of 三(三), not {number}"
+        )
+
+
+# -- custody and R4 ------------------------------------------------------------------------------
+
+
+def _is_office(actor: Actor, context: Context) -> bool:
+    return actor.has(Role.OFFICE) and actor.unit == context.reference.leading_group_office
+
+
+def _major(case: Dispute) -> bool:
+    return case.classification is Classification.MAJOR or case.escalated
+
+
+def not_awaiting_acceptance(case: Dispute) -> None:
+    target = case.pending_unit or case.pending_jurisdiction
+    if target is not None:
+        raise InvalidTransition(f"the case awaits acceptance (签收) by {target}")
+
+
+def may_handle(case: Dispute, actor: Actor, context: Context) -> None:
+    """R4: the holding unit acts on the case; the leading-group office may act on major cases."""
+    if actor.unit == case.holder:
+        return
+    if _major(case) and _is_office(actor, context):
+        return
+    raise r4(f"the case is held by {case.holder}, not by {actor.unit}")
+
+
+def may_escalate(case: Dispute, actor: Actor, context: Context) -> None:
+    if actor.unit == case.holder or _is_office(actor, context):
+        return
+    raise r4(f"only the holding unit {case.holder} or the leading-group office escalates")
+
+
+def office(actor: Actor, context: Context, what: str) -> None:
+    if not _is_office(actor, context):
+        raise InvalidTransition(f"only the leading-group office may {what}")
+
+
+def transfer_target(
+    case: Dispute, to_unit: str | None, to_jurisdiction: str | None, context: Context
+) -> None:
+    if (to_unit is None) == (to_jurisdiction is None):
+        raise InvalidCommand("give exactly one of to_unit and to_jurisdiction")
+    if to_unit is not None:
+        if not _is_unit(context.reference, to_unit):
+            raise InvalidCommand(f"unknown unit {to_unit!r}")
+        if to_unit == case.holder:
+            raise InvalidCommand(f"the case is already held by {to_unit}")
+    if to_jurisdiction is not None:
+        if not _is_jurisdiction(context.reference, to_jurisdiction):
+            raise InvalidCommand(f"unknown jurisdiction {to_jurisdiction!r}")
+        if to_jurisdiction == case.jurisdiction:
+            raise InvalidCommand(f"the case already belongs to jurisdiction {to_jurisdiction}")
+
+
+def acceptor(case: Dispute, actor: Actor) -> None:
+    if case.pending_unit is None and case.pending_jurisdiction is None:
+        raise InvalidTransition("there is no transfer awaiting acceptance")
+    if case.pending_unit is not None and actor.unit != case.pending_unit:
+        raise r4(f"the case was transferred to {case.pending_unit}, not to {actor.unit}")
+    if case.pending_jurisdiction is not None and actor.jurisdiction != case.pending_jurisdiction:
+        raise r4(f"the case was transferred to jurisdiction {case.pending_jurisdiction}")
+
+
+def known_units(units: tuple[str, ...], context: Context) -> None:
+    if not units:
+        raise InvalidCommand("a joint consultation lists the units present")
+    for code in units:
+        if not _is_unit(context.reference, code):
+            raise InvalidCommand(f"unknown unit {code!r}")
+
+
+# -- R5 ------------------------------------------------------------------------------------------
+
+
+def city_tax_bureau(actor: Actor, what: str) -> None:
+    if actor.department is not Department.TAX or not actor.has(Role.ENFORCEMENT):
+        raise r5(f"only the city tax bureau's enforcement staff may {what}")
+
+
+def period(period_from: date, period_to: date) -> None:
+    if period_from > period_to:
+        raise InvalidCommand("period_from is after period_to")
+
+
+def court_referral(case: Dispute, actor: Actor, now: datetime, context: Context) -> None:
+    """R5 (三(三)5, 行政强制法 第五十四条): facts clear, notice served 10 days ago, arrears set."""
+    city_tax_bureau(actor, "refer a case to the People's Court")
+    if case.referred_to_court:
+        raise InvalidTransition("the case has already been referred to the court")
+    missing = []
+    if not case.facts_established:
+        missing.append("no decision has established the facts")
+    served = case.demand_notice_served_at
+    wait = timedelta(days=context.policy.court_referral_wait_days)
+    if served is None:
+        missing.append("no demand notice (催告书) has been served")
+    elif now < served + wait:
+        missing.append(
+            f"the demand notice was served {served.isoformat()}; "
+            f"{context.policy.court_referral_wait_days} days must pass first"
+        )
+    if case.arrears is None:
+        missing.append("the arrears amount has not been confirmed")
+    if missing:
+        raise r5("; ".join(missing))
+
+
+# -- R6, R7, R9 ----------------------------------------------------------------------------------
+
+
+def closure(case: Dispute) -> None:
+    if not case.decided:
+        raise r6("a case is closed only after a decision (or on-the-spot resolution)")
+    if not case.feedback_given:
+        raise r6("the result has not been fed back to the payer since the last decision")
+
+
+def correction(position: int) -> None:
+    if position < 1:
+        raise r7("a correction names the position of the event it corrects")
+
+
+def extension_request(case: Dispute, until: date, now: datetime) -> None:
+    if case.due is None:
+        raise r9("the case has no deadline yet; classify it first")
+    if case.extension_requested_until is not None:
+        raise r9("an extension request is already awaiting the office's decision")
+    if local_date(now) > case.due:
+        raise r9(
+            f"the deadline {case.due.isoformat()} has passed; an extension is requested before it"
+        )
+    if until <= case.due:
+        raise r9(f"the new deadline must be after the current one ({case.due.isoformat()})")
+
+
+def extension_decision(case: Dispute, actor: Actor, context: Context) -> None:
+    if case.extension_requested_until is None:
+        raise InvalidTransition("there is no extension request to decide")
+    if not _is_office(actor, context):
+        raise r9("only the leading-group office approves or refuses an extension")

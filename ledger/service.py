@@ -1,0 +1,212 @@
+"""The only write path: command → load the case → domain method (rules) → append.
+
+The actor is passed in by the caller (the API passes the verified token's principal). Reads that
+rebuild a case from its events (full history, as of a version or a time) live here too, because
+they use the same codec and fold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from ledger import commands as c
+from ledger.domain.actor import Actor
+from ledger.domain.context import Context
+from ledger.domain.dispute import Dispute
+from ledger.domain.errors import InvalidCommand
+from ledger.domain.payer import checked_payer
+from ledger.handlers import HANDLERS
+from ledger.store.codec import TypedMapper, default_mapper, encode_metadata
+from ledger.store.port import (
+    AppendResult,
+    EventStore,
+    Idempotency,
+    IdempotencyKeyReused,
+    RecordedEvent,
+    VersionConflict,
+)
+
+# Registration retries carry no case id yet: the id is derived from the staff member and the key,
+# so a retried POST /v1/cases lands on the same case and the store's idempotency check applies.
+_REGISTRATION_NAMESPACE = UUID("6f1d3c0e-2b7a-4c59-9a51-0d3f8f6c2e11")
+
+
+class CaseNotFound(LookupError):
+    code = "CASE_NOT_FOUND"
+
+    def __init__(self, case_id: UUID) -> None:
+        super().__init__(f"no case {case_id}")
+        self.case_id = case_id
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Per-request facts that go into every event's metadata."""
+
+    request_id: str = ""
+    idempotency_key: str | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fingerprint(command: c.Command) -> str:
+    """Identifies a request's content, so a reused idempotency key can be told apart."""
+    body = type(command).__name__.encode() + b"\0" + msgspec.json.encode(command, order="sorted")
+    return hashlib.sha256(body).hexdigest()
+
+
+class LedgerService:
+    def __init__(
+        self,
+        store: EventStore,
+        context: Context | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        mapper: TypedMapper | None = None,
+    ) -> None:
+        self.store = store
+        self.context = context or Context()
+        self.clock = clock
+        self.mapper = mapper or default_mapper()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def register(
+        self, actor: Actor, command: c.Register, meta: RequestMeta | None = None
+    ) -> AppendResult:
+        meta = meta or RequestMeta()
+        if meta.idempotency_key:
+            name = f"{actor.staff_id}\0{meta.idempotency_key}"
+            case_id = uuid.uuid5(_REGISTRATION_NAMESPACE, name)
+            replay = await self._replay(case_id, command, meta)
+            if replay is not None:
+                return replay
+        else:
+            case_id = uuid.uuid4()
+        p = command.payer
+        case = Dispute.register(
+            case_id=case_id,
+            actor=actor,
+            channel=command.channel,
+            received_at=command.received_at,
+            payer=checked_payer(p.kind, p.name, p.identifier, p.phone),
+            jurisdiction=command.jurisdiction,
+            category=command.category,
+            summary=command.summary,
+            preliminary_opinion=command.preliminary_opinion,
+            now=self.clock(),
+            context=self.context,
+        )
+        return await self._save(case, 0, command, meta)
+
+    async def execute(
+        self,
+        case_id: UUID,
+        actor: Actor,
+        command: c.Command,
+        expected_version: int | None = None,
+        meta: RequestMeta | None = None,
+    ) -> AppendResult:
+        """Run one command on a case. ``expected_version`` is the version the client last saw."""
+        meta = meta or RequestMeta()
+        replay = await self._replay(case_id, command, meta)
+        if replay is not None:
+            return replay
+        case = await self.load(case_id)
+        if expected_version is not None and expected_version != case.version:
+            raise VersionConflict(case_id, expected_version, case.version)
+        handler = HANDLERS.get(type(command))
+        if handler is None:
+            raise InvalidCommand(f"{type(command).__name__} is not a command on a case")
+        loaded_version = case.version
+        await self._check_references(case_id, command)
+        handler(case, actor, command, self.clock(), self.context)
+        return await self._save(case, loaded_version, command, meta)
+
+    async def _check_references(self, case_id: UUID, command: c.Command) -> None:
+        """Checks that need the store rather than the case: the other case, the corrected event."""
+        if isinstance(command, c.Link) and await self.store.case_version(command.case_id) == 0:
+            raise InvalidCommand(f"there is no case {command.case_id} to link to")
+        if isinstance(command, c.Correct):
+            positions = {r.position for r in await self.store.read_case(case_id)}
+            if command.position not in positions:
+                raise InvalidCommand(
+                    f"position {command.position} is not an event of case {case_id}"
+                )
+
+    async def _replay(
+        self, case_id: UUID, command: c.Command, meta: RequestMeta
+    ) -> AppendResult | None:
+        if not meta.idempotency_key:
+            return None
+        record = await self.store.idempotency_record(case_id, meta.idempotency_key)
+        if record is None:
+            return None
+        if record.fingerprint != fingerprint(command):
+            raise IdempotencyKeyReused(case_id, meta.idempotency_key)
+        return msgspec.structs.replace(record.result, replayed=True)
+
+    async def _save(
+        self, case: Dispute, loaded_version: int, command: c.Command, meta: RequestMeta
+    ) -> AppendResult:
+        metadata: dict[str, Any] = {
+            "command": type(command).__name__,
+            "request_id": meta.request_id,
+        }
+        if meta.idempotency_key:
+            metadata["idempotency_key"] = meta.idempotency_key
+        encoded_metadata = encode_metadata(metadata)
+        events = [self.mapper.to_new_event(e, encoded_metadata) for e in case.collect_events()]
+        idempotency = (
+            Idempotency(meta.idempotency_key, fingerprint(command))
+            if meta.idempotency_key
+            else None
+        )
+        return await self.store.append(case.id, loaded_version, events, idempotency)
+
+    # -- reads that rebuild the case from events ------------------------------------------------
+
+    async def history(
+        self,
+        case_id: UUID,
+        *,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        records = await self.store.read_case(case_id, to_version=to_version, as_of=as_of)
+        if not records and await self.store.case_version(case_id) == 0:
+            raise CaseNotFound(case_id)
+        return records
+
+    async def load(
+        self,
+        case_id: UUID,
+        *,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> Dispute:
+        """The case as it stands now, or as it stood at a version or a moment."""
+        records = await self.history(case_id, to_version=to_version, as_of=as_of)
+        case = self.fold(records)
+        if case is None:
+            raise CaseNotFound(case_id)
+        return case
+
+    def fold(self, records: list[RecordedEvent]) -> Dispute | None:
+        case: Dispute | None = None
+        for record in records:
+            case = self.decode(record).mutate(case)
+        return case
+
+    def decode(self, record: RecordedEvent) -> Any:
+        """The domain event a stored record holds (upcast to the current class version)."""
+        return self.mapper.from_record(record)

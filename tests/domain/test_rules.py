@@ -1,0 +1,398 @@
+"""Every rule R1–R9 of DOMAIN.md, allowed and refused, on the Dispute aggregate (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from ledger.domain.codes import (
+    CaseStatus,
+    Category,
+    Channel,
+    Classification,
+    DecisionOutcome,
+    PayerKind,
+    Satisfaction,
+)
+from ledger.domain.dispute import Dispute
+from ledger.domain.errors import InvalidCommand, InvalidTransition, RuleViolation
+from ledger.domain.identifiers import make_credit_code
+from ledger.domain.payer import checked_payer
+from tests.domain.cases import (
+    CENTRE_HANDLER,
+    COLLEAGUE,
+    CONTEXT,
+    ENFORCEMENT,
+    FIRST_RESPONDER,
+    HRSS_ENFORCER,
+    HRSS_HANDLER,
+    MEDICAL_HANDLER,
+    MONDAY,
+    OFFICE,
+    classified,
+    closed,
+    decided,
+    employer,
+    fed_back,
+    held_by_hrss,
+    ready_for_court,
+    registered,
+)
+
+
+def refused(rule: str) -> pytest.RaisesExc[RuleViolation]:
+    return pytest.raises(RuleViolation, match=f"^{rule}:")
+
+
+# -- R1 registration -----------------------------------------------------------------------------
+
+
+def test_registration_records_every_item_of_clause_three_one() -> None:
+    case = registered()
+    event = case.collect_events()[0]
+    assert getattr(type(event), "TOPIC") == "ledger.Registered"
+    assert case.first_responder.staff_id == FIRST_RESPONDER.staff_id
+    assert case.holder == "tax.hall"
+    assert case.status is CaseStatus.REGISTERED
+    assert event.payer.identifier == employer().identifier  # type: ignore[attr-defined]
+
+
+def test_registration_with_a_wrong_credit_code_check_character_is_refused() -> None:
+    code = make_credit_code(org="MA4900001")
+    wrong = code[:-1] + ("0" if code[-1] != "0" else "1")
+    with refused("R1"):
+        checked_payer(PayerKind.EMPLOYER, "潜江市某公司", wrong, "13872001234")
+
+
+def test_registration_with_a_wrong_citizen_id_check_digit_is_refused() -> None:
+    with refused("R1"):
+        checked_payer(PayerKind.PERSON, "陈静", "429005198506010011", "13872001234")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("summary", "  "), ("preliminary_opinion", ""), ("jurisdiction", "qj.atlantis")],
+)
+def test_registration_missing_an_item_is_refused(field: str, value: str) -> None:
+    kwargs = dict(
+        case_id=uuid4(),
+        actor=FIRST_RESPONDER,
+        channel=Channel.HOTLINE_12345,
+        received_at=MONDAY,
+        payer=employer(),
+        jurisdiction="qj.yuanlin",
+        category=Category.PAYMENT,
+        summary="反映滞纳金计算有误",
+        preliminary_opinion="核实后答复",
+        now=MONDAY,
+        context=CONTEXT,
+    )
+    kwargs[field] = value
+    with refused("R1"):
+        Dispute.register(**kwargs)  # type: ignore[arg-type]
+
+
+def test_registration_of_a_contact_in_the_future_is_refused() -> None:
+    with refused("R1"):
+        registered_in_future = MONDAY + timedelta(hours=2)
+        Dispute.register(
+            case_id=uuid4(),
+            actor=FIRST_RESPONDER,
+            channel=Channel.VISIT,
+            received_at=registered_in_future,
+            payer=employer(),  # type: ignore[arg-type]
+            jurisdiction="qj.yuanlin",
+            category=Category.OTHER,
+            summary="其他争议",
+            preliminary_opinion="待核实",
+            now=MONDAY,
+            context=CONTEXT,
+        )
+
+
+# -- R2 first responder --------------------------------------------------------------------------
+
+
+def test_first_responder_classifies_and_gets_the_class_deadline() -> None:
+    case = classified(Classification.GENERAL)
+    assert case.classification is Classification.GENERAL
+    # 10 working days after Monday 2025-03-10 is Monday 2025-03-24.
+    assert case.due == date(2025, 3, 24)
+    assert case.due_provisional is False
+
+
+def test_a_colleague_of_the_same_unit_may_not_classify() -> None:
+    case = registered()
+    with refused("R2"):
+        case.classify(COLLEAGUE, Classification.SIMPLE, 2, "可当场办结", MONDAY, CONTEXT)
+
+
+def test_the_first_responder_stays_after_transfer_and_acceptance() -> None:
+    case = held_by_hrss()
+    assert case.first_responder.staff_id == FIRST_RESPONDER.staff_id
+    with refused("R2"):
+        case.classify(HRSS_HANDLER, Classification.MAJOR, 3, "重大", MONDAY, CONTEXT)
+
+
+# -- R3 closed cases -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["decide", "transfer", "refer"])
+def test_a_closed_case_takes_no_more_decisions_transfers_or_referrals(command: str) -> None:
+    case = closed()
+    later = MONDAY + timedelta(days=30)
+    with refused("R3"):
+        if command == "decide":
+            case.decide(FIRST_RESPONDER, DecisionOutcome.UPHELD, "再次处理", None, later, CONTEXT)
+        elif command == "transfer":
+            case.transfer(FIRST_RESPONDER, "hrss.social_insurance", None, "转办", later, CONTEXT)
+        else:
+            case.refer_to_court(ENFORCEMENT, "潜江市人民法院", "强制执行", later, CONTEXT)
+
+
+def test_a_reopened_case_takes_decisions_again() -> None:
+    case = closed()
+    later = MONDAY + timedelta(days=3)
+    case.reopen(OFFICE, "回访不满意", later, CONTEXT)
+    case.decide(FIRST_RESPONDER, DecisionOutcome.UPHELD, "重新核实", None, later, CONTEXT)
+    assert case.status is CaseStatus.DECIDED
+
+
+def test_only_the_office_reopens_with_a_reason() -> None:
+    case = closed()
+    with pytest.raises(InvalidTransition):
+        case.reopen(FIRST_RESPONDER, "想重新办理", MONDAY + timedelta(days=1), CONTEXT)
+    with pytest.raises(InvalidCommand):
+        case.reopen(OFFICE, " ", MONDAY + timedelta(days=1), CONTEXT)
+
+
+# -- R4 holding unit -----------------------------------------------------------------------------
+
+
+def test_the_holding_unit_decides_after_acceptance() -> None:
+    case = held_by_hrss()
+    case.decide(HRSS_HANDLER, DecisionOutcome.UPHELD, "核实属实", None, MONDAY, CONTEXT)
+    assert case.decided
+
+
+def test_the_sending_unit_may_not_decide_after_the_case_was_accepted_elsewhere() -> None:
+    case = held_by_hrss()
+    with refused("R4"):
+        case.decide(FIRST_RESPONDER, DecisionOutcome.UPHELD, "越权处理", None, MONDAY, CONTEXT)
+
+
+def test_nobody_decides_while_a_transfer_awaits_acceptance() -> None:
+    case = classified()
+    case.transfer(FIRST_RESPONDER, "hrss.social_insurance", None, "属人社职责", MONDAY, CONTEXT)
+    with pytest.raises(InvalidTransition, match="awaits acceptance"):
+        case.decide(HRSS_HANDLER, DecisionOutcome.UPHELD, "未签收先处理", None, MONDAY, CONTEXT)
+
+
+def test_only_the_unit_transferred_to_accepts() -> None:
+    case = classified()
+    case.transfer(FIRST_RESPONDER, "hrss.social_insurance", None, "属人社职责", MONDAY, CONTEXT)
+    with refused("R4"):
+        case.accept(MEDICAL_HANDLER, "签收", MONDAY)
+
+
+def test_a_jurisdiction_transfer_is_accepted_by_staff_of_that_jurisdiction() -> None:
+    case = classified()
+    case.transfer(FIRST_RESPONDER, None, "qj.guanghua", "非本辖区", MONDAY, CONTEXT)
+    with refused("R4"):
+        case.accept(HRSS_HANDLER, "签收", MONDAY)
+    case.accept(CENTRE_HANDLER, "签收", MONDAY)
+    assert (case.jurisdiction, case.holder) == ("qj.guanghua", "gov.centre.guanghua")
+
+
+def test_the_office_may_act_on_major_cases_but_not_on_general_ones() -> None:
+    general = held_by_hrss()
+    with refused("R4"):
+        general.decide(OFFICE, DecisionOutcome.UPHELD, "领导小组处理", None, MONDAY, CONTEXT)
+    major = classified(Classification.MAJOR, route=3)
+    major.escalate(FIRST_RESPONDER, "跨部门重大疑难", MONDAY, CONTEXT)
+    major.decide(OFFICE, DecisionOutcome.PARTIALLY_UPHELD, "会商结论", None, MONDAY, CONTEXT)
+    assert major.decided
+
+
+# -- R5 court enforcement ------------------------------------------------------------------------
+
+
+def test_court_referral_allowed_ten_days_after_the_demand_notice() -> None:
+    served = MONDAY
+    case = ready_for_court(served)
+    case.refer_to_court(
+        ENFORCEMENT, "潜江市人民法院", "催告期满未履行", served + timedelta(days=10), CONTEXT
+    )
+    assert case.referred_to_court
+
+
+def test_court_referral_refused_until_ten_days_after_demand_notice() -> None:
+    served = MONDAY
+    case = ready_for_court(served)
+    with refused("R5"):
+        case.refer_to_court(
+            ENFORCEMENT,
+            "潜江市人民法院",
+            "催告未满十日",
+            served + timedelta(days=9, hours=23),
+            CONTEXT,
+        )
+
+
+def test_court_referral_refused_without_confirmed_arrears_or_established_facts() -> None:
+    served = MONDAY
+    case = classified(now=served - timedelta(days=1))
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("1000.00"), served)
+    with refused("R5") as excinfo:
+        case.refer_to_court(
+            ENFORCEMENT, "潜江市人民法院", "强制执行", served + timedelta(days=11), CONTEXT
+        )
+    assert "facts" in str(excinfo.value)
+    assert "arrears" in str(excinfo.value)
+
+
+def test_court_referral_is_made_only_by_the_city_tax_bureau() -> None:
+    served = MONDAY
+    case = ready_for_court(served)
+    with refused("R5"):
+        case.refer_to_court(
+            HRSS_ENFORCER, "潜江市人民法院", "强制执行", served + timedelta(days=11), CONTEXT
+        )
+
+
+def test_a_rejected_claim_establishes_no_facts_for_enforcement() -> None:
+    served = MONDAY
+    case = decided(served - timedelta(days=1), DecisionOutcome.REJECTED)
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("100.00"), served)
+    case.confirm_arrears(
+        ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), served
+    )
+    with refused("R5"):
+        case.refer_to_court(
+            ENFORCEMENT, "潜江市人民法院", "强制执行", served + timedelta(days=11), CONTEXT
+        )
+
+
+# -- R6 closure ----------------------------------------------------------------------------------
+
+
+def test_closure_after_decision_and_feedback() -> None:
+    case = closed()
+    assert case.status is CaseStatus.CLOSED
+
+
+def test_closure_refused_without_a_decision() -> None:
+    case = classified()
+    with refused("R6"):
+        case.close(FIRST_RESPONDER, "办结", MONDAY, CONTEXT)
+
+
+def test_closure_refused_without_feedback_to_the_payer() -> None:
+    case = decided()
+    with refused("R6"):
+        case.close(FIRST_RESPONDER, "办结", MONDAY + timedelta(hours=2), CONTEXT)
+
+
+def test_a_new_decision_needs_new_feedback_before_closure() -> None:
+    case = fed_back()
+    case.decide(
+        FIRST_RESPONDER, DecisionOutcome.PARTIALLY_UPHELD, "补充处理", None, MONDAY, CONTEXT
+    )
+    with refused("R6"):
+        case.close(FIRST_RESPONDER, "办结", MONDAY + timedelta(hours=4), CONTEXT)
+
+
+def test_a_simple_matter_is_resolved_on_the_spot_by_the_first_responder() -> None:
+    case = classified(Classification.SIMPLE, route=1)
+    assert case.due == MONDAY.date()  # simple: same working day
+    case.decide(FIRST_RESPONDER, DecisionOutcome.RESOLVED, "当场解决", None, MONDAY, CONTEXT)
+    case.give_feedback(
+        FIRST_RESPONDER, Channel.SERVICE_WINDOW, "已解决", Satisfaction.SATISFIED, MONDAY, CONTEXT
+    )
+    case.close(FIRST_RESPONDER, "当场办结", MONDAY, CONTEXT)
+    assert case.closed
+
+
+# -- R7 corrections ------------------------------------------------------------------------------
+
+
+def test_a_correction_is_a_new_event_referencing_the_corrected_position() -> None:
+    case = decided()
+    case.collect_events()
+    case.correct(FIRST_RESPONDER, 3, "处理意见笔误：应为部分支持", "笔误更正", MONDAY)
+    (event,) = case.collect_events()
+    assert getattr(type(event), "TOPIC") == "ledger.Corrected"
+    assert event.position == 3  # type: ignore[attr-defined]
+    assert case.decided  # the decision itself is untouched
+
+
+def test_a_correction_must_name_a_position() -> None:
+    case = decided()
+    with refused("R7"):
+        case.correct(FIRST_RESPONDER, 0, "更正", "笔误", MONDAY)
+
+
+def test_the_aggregate_has_no_way_to_edit_or_delete_an_event() -> None:
+    names = {n for n in dir(Dispute) if not n.startswith("_")}
+    assert not {n for n in names if n.startswith(("edit", "delete", "update", "remove"))}
+
+
+# -- R8 money and time ---------------------------------------------------------------------------
+
+
+def test_money_is_kept_exact_to_the_fen() -> None:
+    case = decided()
+    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("1234.50"), MONDAY)
+    (event,) = case.collect_events()[-1:]
+    assert event.amount == Decimal("1234.50")  # type: ignore[attr-defined]
+
+
+def test_a_float_amount_is_refused() -> None:
+    case = decided()
+    with refused("R8"):
+        case.serve_demand_notice(ENFORCEMENT, MONDAY, 1234.5, MONDAY)  # type: ignore[arg-type]
+
+
+def test_a_naive_time_is_refused() -> None:
+    case = decided()
+    with refused("R8"):
+        case.serve_demand_notice(ENFORCEMENT, datetime(2025, 3, 10, 9), Decimal("10.00"), MONDAY)
+
+
+# -- R9 extensions -------------------------------------------------------------------------------
+
+
+def test_an_extension_requested_before_the_deadline_and_approved_by_the_office() -> None:
+    case = held_by_hrss()
+    assert case.due == date(2025, 3, 24)
+    case.request_extension(
+        HRSS_HANDLER, date(2025, 4, 15), "需调取工资台账", MONDAY + timedelta(days=7), CONTEXT
+    )
+    case.decide_extension(OFFICE, True, "同意", MONDAY + timedelta(days=8), CONTEXT)
+    assert case.due == date(2025, 4, 15)
+
+
+def test_an_extension_requested_after_the_deadline_is_refused() -> None:
+    case = held_by_hrss()
+    with refused("R9"):
+        case.request_extension(
+            HRSS_HANDLER, date(2025, 4, 15), "已超期", MONDAY + timedelta(days=15), CONTEXT
+        )
+
+
+def test_only_the_leading_group_office_approves_an_extension() -> None:
+    case = held_by_hrss()
+    case.request_extension(HRSS_HANDLER, date(2025, 4, 15), "需调取工资台账", MONDAY, CONTEXT)
+    with refused("R9"):
+        case.decide_extension(HRSS_HANDLER, True, "自行批准", MONDAY, CONTEXT)
+
+
+def test_a_refused_extension_keeps_the_deadline() -> None:
+    case = held_by_hrss()
+    case.request_extension(HRSS_HANDLER, date(2025, 4, 15), "需调取工资台账", MONDAY, CONTEXT)
+    case.decide_extension(OFFICE, False, "理由不充分", MONDAY, CONTEXT)
+    assert case.due == date(2025, 3, 24)
+    assert case.extension_requested_until is None
