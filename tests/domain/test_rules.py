@@ -53,7 +53,7 @@ def refused(rule: str) -> pytest.RaisesExc[RuleViolation]:
 def test_registration_records_every_item_of_clause_three_one() -> None:
     case = registered()
     event = case.collect_events()[0]
-    assert getattr(type(event), "TOPIC") == "ledger.Registered"
+    assert type(event).TOPIC == "ledger.Registered"  # type: ignore[attr-defined]
     assert case.first_responder.staff_id == FIRST_RESPONDER.staff_id
     assert case.holder == "tax.hall"
     assert case.status is CaseStatus.REGISTERED
@@ -324,7 +324,7 @@ def test_a_correction_is_a_new_event_referencing_the_corrected_position() -> Non
     case.collect_events()
     case.correct(FIRST_RESPONDER, 3, "处理意见笔误：应为部分支持", "笔误更正", MONDAY)
     (event,) = case.collect_events()
-    assert getattr(type(event), "TOPIC") == "ledger.Corrected"
+    assert type(event).TOPIC == "ledger.Corrected"  # type: ignore[attr-defined]
     assert event.position == 3  # type: ignore[attr-defined]
     assert case.decided  # the decision itself is untouched
 
