@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from ledger.domain.reference import DEFAULT_REFERENCE, ReferenceData
-
 from ledger.domain.calendar import Deadline, WorkingCalendar
 from ledger.domain.codes import Classification
 from ledger.domain.policy import DeadlinePolicy, resolution_deadline
+from ledger.domain.reference import DEFAULT_REFERENCE, ReferenceData
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
