@@ -150,7 +150,7 @@ async def _general(run: _Run, case: _Case, *, reopen: bool = False) -> None:
     )
     await case.do(
         "intake_hall",
-        c.Transfer(to_unit="hrss.social_insurance", reason="缴费记录核实属人社局社会保险科职责"),
+        c.Transfer(to_unit="hrss.window", reason="缴费记录核实属人社部门职责，转人社服务窗口办理"),
     )
     case.later(working_days=run.rng.choice([0, 1]), minutes=run.rng.randrange(30, 240))
     await case.do("handler_hrss", c.Accept(note="已签收"))
@@ -332,11 +332,11 @@ async def _hanging(run: _Run, case: _Case) -> None:
         "intake_medical",
         c.Classify(classification=Classification.GENERAL, route=6, reason="服务投诉"),
     )
-    await case.do("intake_medical", c.Transfer(to_unit="hrss.social_insurance", reason="误转人社"))
+    await case.do("intake_medical", c.Transfer(to_unit="hrss.window", reason="误转人社"))
     case.later(working_days=1)
     await case.do("handler_hrss", c.Accept(note="签收"))
     # 推诿: sent back to where it came from (FR6).
-    await case.do("handler_hrss", c.Transfer(to_unit="medical.agency", reason="非本单位职责"))
+    await case.do("handler_hrss", c.Transfer(to_unit="medical.window", reason="非本单位职责"))
     await case.do("handler_medical", c.Accept(note="签收"), minutes=240)
     await case.do("office", c.Urge(reason="超期未办结，请加快办理"), minutes=60 * 24 * 14)
 
@@ -351,7 +351,7 @@ async def _orphan_and_repeat(run: _Run, case: _Case) -> None:
     await case.do(
         "intake_hall", c.Classify(classification=Classification.GENERAL, route=2, reason="退费事项")
     )
-    await case.do("intake_hall", c.Transfer(to_unit="medical.agency", reason="退费审核属医保"))
+    await case.do("intake_hall", c.Transfer(to_unit="medical.window", reason="退费审核属医保"))
     first = case.case_id
     again = _Case(run, run.cast.calendar_after(case.day, 3))
     await again.register(

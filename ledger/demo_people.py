@@ -18,9 +18,9 @@ _R = Role
 STAFF: dict[str, tuple[str, str, str, Department, tuple[Role, ...]]] = {
     "intake_hall": ("T1001", "王丽", "tax.hall", Department.TAX, (_R.INTAKE, _R.HANDLER)),
     "intake_branch": ("T2003", "李强", "tax.branch1", Department.TAX, (_R.INTAKE, _R.HANDLER)),
-    "intake_medical": ("M1002", "陈静", "medical.agency", Department.MEDICAL, (_R.INTAKE,)),
-    "handler_hrss": ("H3001", "张伟", "hrss.social_insurance", Department.HRSS, (_R.HANDLER,)),
-    "handler_medical": ("M2001", "刘洋", "medical.agency", Department.MEDICAL, (_R.HANDLER,)),
+    "intake_medical": ("M1002", "陈静", "medical.window", Department.MEDICAL, (_R.INTAKE,)),
+    "handler_hrss": ("H3001", "张伟", "hrss.window", Department.HRSS, (_R.HANDLER,)),
+    "handler_medical": ("M2001", "刘洋", "medical.window", Department.MEDICAL, (_R.HANDLER,)),
     "office": ("T0001", "周建国", "tax.sif", Department.TAX, (_R.OFFICE, _R.HANDLER)),
     "enforcement": ("T4001", "孙磊", "tax.legal", Department.TAX, (_R.ENFORCEMENT,)),
 }
