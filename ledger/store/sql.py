@@ -1,0 +1,110 @@
+"""The SQL of both adapters, side by side so that their two schemas stay alike.
+
+Tables: ``ledger_events`` (the log: one row per event, positions 1..N, unique (case_id, version)),
+``ledger_idempotency`` (case_id + key → fingerprint and the original AppendResult) and, on
+PostgreSQL, the one-row ``ledger_head`` whose row lock serializes appends. SQLite needs no head
+row: ``BEGIN IMMEDIATE`` is its lock, and the head is the last row of the integer primary key.
+"""
+
+COLUMNS = "position, case_id, version, topic, state, metadata, recorded_at, prev_hash, hash"
+
+# -- SQLite ---------------------------------------------------------------------------------------
+
+# recorded_at: integer microseconds since the epoch (UTC), exact and sortable.
+SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_events (
+    position    INTEGER PRIMARY KEY,
+    case_id     TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    topic       TEXT    NOT NULL,
+    state       BLOB    NOT NULL,
+    metadata    BLOB    NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    prev_hash   BLOB    NOT NULL,
+    hash        BLOB    NOT NULL,
+    UNIQUE (case_id, version)
+);
+CREATE INDEX IF NOT EXISTS ledger_events_recorded_at ON ledger_events (recorded_at, position);
+CREATE TABLE IF NOT EXISTS ledger_idempotency (
+    case_id     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    result      BLOB NOT NULL,
+    PRIMARY KEY (case_id, key)
+) WITHOUT ROWID;
+"""
+SQLITE_INSERT_EVENT = f"INSERT INTO ledger_events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+SQLITE_INSERT_KEY = "INSERT INTO ledger_idempotency VALUES (?, ?, ?, ?)"
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+NOTIFY_CHANNEL = "ledger_events"  # payload: the new head position, sent at commit (PG_WRITE)
+
+PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_events (
+    position    BIGINT      PRIMARY KEY,
+    case_id     UUID        NOT NULL,
+    version     INTEGER     NOT NULL,
+    topic       TEXT        NOT NULL,
+    state       BYTEA       NOT NULL,
+    metadata    BYTEA       NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    prev_hash   BYTEA       NOT NULL,
+    hash        BYTEA       NOT NULL,
+    CONSTRAINT ledger_events_case_version UNIQUE (case_id, version)
+);
+CREATE INDEX IF NOT EXISTS ledger_events_recorded_at ON ledger_events (recorded_at, position);
+CREATE TABLE IF NOT EXISTS ledger_head (
+    singleton   BOOLEAN     PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+    position    BIGINT      NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO ledger_head (singleton, position, recorded_at) VALUES (TRUE, 0, 'epoch')
+    ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS ledger_idempotency (
+    case_id     UUID  NOT NULL,
+    key         TEXT  NOT NULL,
+    fingerprint TEXT  NOT NULL,
+    result      BYTEA NOT NULL,
+    PRIMARY KEY (case_id, key)
+);
+"""
+
+# Its own statement, before anything else is read: under READ COMMITTED each statement takes a
+# fresh snapshot, so reads issued after the lock is granted see the previous batch's commit.
+PG_LOCK_HEAD = "SELECT position, recorded_at FROM ledger_head FOR UPDATE"
+
+# One row per case of the batch: its last version and hash (NULL for a new case), plus the
+# database clock, read after the lock was granted (one clock for every process).
+PG_TIPS = """
+SELECT c.case_id, t.version, t.hash, clock_timestamp() AS now
+FROM unnest($1::uuid[]) AS c(case_id)
+LEFT JOIN LATERAL (
+    SELECT e.version, e.hash FROM ledger_events e
+    WHERE e.case_id = c.case_id ORDER BY e.version DESC LIMIT 1
+) t ON TRUE
+"""
+
+PG_KEYS = """
+SELECT k.case_id, k.key, k.fingerprint, k.result
+FROM ledger_idempotency k
+JOIN unnest($1::uuid[], $2::text[]) AS q(case_id, key) ON k.case_id = q.case_id AND k.key = q.key
+"""
+
+# Everything the batch writes, in one round trip.
+PG_WRITE = """
+WITH inserted AS (
+    INSERT INTO ledger_events (position, case_id, version, topic, state, metadata, recorded_at,
+                               prev_hash, hash)
+    SELECT u.position, u.case_id, u.version, u.topic, u.state, u.metadata, $7::timestamptz,
+           u.prev_hash, u.hash
+    FROM unnest($1::bigint[], $2::uuid[], $3::integer[], $4::text[], $5::bytea[], $6::bytea[],
+                $8::bytea[], $9::bytea[])
+         AS u(position, case_id, version, topic, state, metadata, prev_hash, hash)
+), keys AS (
+    INSERT INTO ledger_idempotency (case_id, key, fingerprint, result)
+    SELECT * FROM unnest($10::uuid[], $11::text[], $12::text[], $13::bytea[])
+)
+UPDATE ledger_head SET position = $14::bigint, recorded_at = $7::timestamptz
+RETURNING pg_notify('ledger_events', position::text)
+"""
