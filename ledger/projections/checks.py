@@ -1,0 +1,119 @@
+"""First-responder accountability findings FR1–FR9 (DOMAIN.md) of one case, as intervals.
+
+FR1–FR5 are duties (``ledger.projections.duties``) whose misses become intervals; FR6–FR9 are
+patterns in the case's history — ping-pong, repeat trips, closure without feedback, cases left
+hanging — found here directly as intervals of the log in which they hold.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import pairwise
+
+from ledger.domain.context import Context, local_date
+from ledger.projections.duties import Interval, duties
+from ledger.projections.state import (
+    AcceptStep,
+    CaseState,
+    ClassifiedStep,
+    ExtensionStep,
+    Step,
+    TransferStep,
+)
+from ledger.projections.views import Check
+
+
+def intervals(s: CaseState, ctx: Context) -> list[Interval]:
+    """Every finding FR1–FR9 of the case, as stored for inspections."""
+    found = [i for duty in duties(s, ctx) for i in duty.intervals()]
+    found += _ping_pong(s, ctx) + _repeat_trip(s) + _closed_without_feedback(s)
+    found += _left_hanging(s)
+    found.sort(key=lambda i: (i.check, i.from_position, i.proof))
+    return found
+
+
+def _ping_pong(s: CaseState, ctx: Context) -> list[Interval]:
+    """FR6 (推诿): a transfer back to a unit or jurisdiction that already held the case, and the
+    transfer that takes the count past policy.max_transfers."""
+    held_units = {s.receiving_unit: s.registered_position}
+    held_places = {s.registered_jurisdiction: s.registered_position}
+    found = []
+    moves: list[TransferStep | AcceptStep] = [*s.transfers, *s.acceptances]
+    moves.sort(key=lambda m: m.position)
+    count = 0
+    for m in moves:
+        if not isinstance(m, TransferStep):
+            held_units.setdefault(m.unit, m.position)
+            if m.jurisdiction is not None:
+                held_places.setdefault(m.jurisdiction, m.position)
+            continue
+        count += 1
+        before = held_units.get(m.to_unit or "") or held_places.get(m.to_jurisdiction or "")
+        if before is not None:
+            found.append(Interval(Check.FR6, m.position, None, None, False, (before, m.position)))
+        if count == ctx.policy.max_transfers + 1:
+            proof = tuple(t.position for t in s.transfers[:count])
+            found.append(Interval(Check.FR6, m.position, None, None, False, proof))
+    return found
+
+
+def _repeat_trip(s: CaseState) -> list[Interval]:
+    """FR7 (重复跑): registered while an earlier case of the same payer and category was open;
+    it holds until the two are linked (either way round)."""
+    if not s.earlier_open_cases:
+        return []
+    earlier = {c.case_id for c in s.earlier_open_cases}
+    link = next((k.position for k in s.links if k.case_id in earlier), None)
+    proof = (s.registered_position, *(c.registered_position for c in s.earlier_open_cases))
+    return [Interval(Check.FR7, s.registered_position, link, None, False, tuple(sorted(proof)))]
+
+
+def _closed_without_feedback(s: CaseState) -> list[Interval]:
+    """FR8: a closure with no feedback since the last decision or reopening. R6 refuses it on
+    the write path; imported or corrected data can still carry it, so it is checked anyway."""
+    found = []
+    for closure in s.closures:
+        resets = [
+            x.position for x in (*s.decisions, *s.reopenings) if x.position < closure.position
+        ]
+        since = max(resets, default=s.registered_position)
+        if not any(since < f.position < closure.position for f in s.feedbacks):
+            proof = (closure.position,) if not resets else (since, closure.position)
+            found.append(Interval(Check.FR8, closure.position, None, None, False, proof))
+    return found
+
+
+def _left_hanging(s: CaseState) -> list[Interval]:
+    """FR9 (久拖不决): open past the class deadline (as moved by approved extensions), or closed
+    after it. Between two changes of deadline or of open/closed the verdict is fixed, so each
+    such stretch of the log is one interval."""
+    closures = {k.position: k for k in s.closures}
+    approved = [x for x in s.extensions if x.approved]
+    moves: list[Step | ClassifiedStep | ExtensionStep] = [
+        *s.classifications,
+        *approved,
+        *s.closures,
+        *s.reopenings,
+    ]
+    moves.sort(key=lambda m: m.position)
+    found: list[Interval] = []
+    due: date | None = None
+    provisional, due_position, closure = False, 0, None
+    for m, following in pairwise([*moves, None]):
+        assert m is not None
+        if isinstance(m, ClassifiedStep):
+            due, provisional, due_position = m.due, m.provisional, m.position
+        elif isinstance(m, ExtensionStep):
+            due, provisional, due_position = m.until, False, m.position
+        else:
+            closure = closures.get(m.position)  # None after a reopening
+        if due is None:
+            continue
+        end = following.position if following is not None else None
+        basis = (s.registered_position, due_position)
+        if closure is None:
+            found.append(Interval(Check.FR9, m.position, end, due, provisional, basis))
+        elif local_date(closure.at) > due:
+            proof = (*basis, closure.position)
+            found.append(Interval(Check.FR9, m.position, end, None, provisional, proof))
+    return found

@@ -1,0 +1,243 @@
+"""First-responder duties FR1–FR5 (DOMAIN.md), and the interval form findings are stored in.
+
+Two shapes, one source:
+
+- a :class:`Duty` is something owed by a due date: it arises at a log position, may be
+  discharged by a later event (well or badly) or superseded; its status as of (position P,
+  day D) is met / missed / pending. The accountability trail shows duties.
+- an :class:`Interval` is a finding as stored for inspections: it holds for log positions
+  ``from_position <= P < to_position`` and, if ``after`` is set, only on days after ``after``.
+  Duties turn into intervals mechanically (:meth:`Duty.intervals`); the checks FR6–FR9
+  (``ledger.projections.checks``) are intervals directly.
+
+Every verdict depends only on events at or before the position it is evaluated at, so an interval
+computed today answers "as of" any earlier position exactly as it would have then: that is what
+makes an inspection as of T reproducible, and what lets inspections filter stored intervals
+instead of replaying histories. Deadlines come from the policy and the working-day calendar only.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import pairwise
+
+from ledger.domain.calendar import Deadline, WorkingCalendar
+from ledger.domain.codes import Classification
+from ledger.domain.context import Context, local_date
+from ledger.domain.reference import UnknownUnit
+from ledger.projections.state import CaseState, Step, TransferStep
+from ledger.projections.views import Check, DutyStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    check: Check
+    from_position: int
+    to_position: int | None  # exclusive; None: for good
+    after: date | None  # holds only on days after this one (a deadline); None: at once
+    provisional: bool
+    proof: tuple[int, ...]
+
+    def holds(self, position: int, today: date) -> bool:
+        return (
+            self.from_position <= position
+            and (self.to_position is None or position < self.to_position)
+            and (self.after is None or today > self.after)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    check: Check
+    arises: int  # the position from which the duty is known
+    due: date | None  # None: no time limit, only a wrong discharge misses it
+    provisional: bool
+    basis: tuple[int, ...]  # the positions that establish the duty
+    done: int | None = None  # the position of the event that discharged it
+    done_at: datetime | None = None
+    ok: bool = True  # whether that discharge met the duty
+    until: int | None = None  # superseded at this position without being discharged
+
+    def status(self, position: int, today: date) -> DutyStatus | None:
+        """As of log position ``position`` on day ``today``; None if not (or no longer) owed."""
+        if position < self.arises:
+            return None
+        if self.done is not None and self.done <= position:
+            return DutyStatus.MET if self.ok else DutyStatus.MISSED
+        if self.until is not None and self.until <= position:
+            return None
+        if self.due is not None and today > self.due:
+            return DutyStatus.MISSED
+        return DutyStatus.PENDING
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        if self.done is None or self.done in self.basis:
+            return self.basis
+        return (*self.basis, self.done)
+
+    def intervals(self) -> list[Interval]:
+        """The findings this duty gives, exactly when :meth:`status` is MISSED."""
+        found = []
+        end = self.done if self.done is not None else self.until
+        if self.due is not None and (end is None or end > self.arises):
+            found.append(
+                Interval(self.check, self.arises, end, self.due, self.provisional, self.basis)
+            )
+        if self.done is not None and not self.ok:
+            found.append(
+                Interval(self.check, self.done, None, None, self.provisional, self.positions)
+            )
+        return found
+
+
+@functools.lru_cache(maxsize=8192)
+def _deadline(calendar: WorkingCalendar, start: date, working_days: int) -> Deadline:
+    # A rebuild asks for the same few hundred (day, count) pairs hundreds of thousands of times.
+    return calendar.add_working_days(start, working_days)
+
+
+def duties(s: CaseState, ctx: Context) -> list[Duty]:
+    """FR1–FR5: what the first responder (and, for FR5, the receiving unit) owed."""
+    return [_registration(s, ctx), _classification(s, ctx), *_routing(s, ctx), *_handover(s, ctx)]
+
+
+def _registration(s: CaseState, ctx: Context) -> Duty:
+    # FR1: registered the same working day as the payer's contact (policy.registration_days).
+    deadline = _deadline(ctx.calendar, local_date(s.received_at), ctx.policy.registration_days)
+    reg = s.registered_position
+    return Duty(
+        Check.FR1,
+        reg,
+        deadline.due,
+        deadline.provisional,
+        (),
+        done=reg,
+        done_at=s.registered_at,
+        ok=local_date(s.registered_at) <= deadline.due,
+    )
+
+
+def _classification(s: CaseState, ctx: Context) -> Duty:
+    # FR2: classified by the first responder within policy.classification_days.
+    deadline = _deadline(ctx.calendar, local_date(s.registered_at), ctx.policy.classification_days)
+    duty = Duty(
+        Check.FR2,
+        s.registered_position,
+        deadline.due,
+        deadline.provisional,
+        (s.registered_position,),
+    )
+    if not s.classifications:
+        return duty
+    first = s.classifications[0]
+    ok = first.staff_id == s.first_responder.staff_id and local_date(first.at) <= deadline.due
+    return _discharged(duty, first.position, first.at, ok)
+
+
+def _discharged(duty: Duty, position: int, at: datetime, ok: bool) -> Duty:
+    return Duty(duty.check, duty.arises, duty.due, duty.provisional, duty.basis, position, at, ok)
+
+
+def _holder_at(s: CaseState, position: int) -> str:
+    holder = s.receiving_unit
+    for accepted in s.acceptances:
+        if accepted.position > position:
+            break
+        holder = accepted.unit
+    return holder
+
+
+def _routing(s: CaseState, ctx: Context) -> list[Duty]:
+    """FR3, one duty per classification: the first routing step after it must fit the class —
+    simple: closed on the spot by the first responder; general: to a service window or a
+    便民服务中心 (or handed to the competent jurisdiction); major: to the leading group."""
+    actions: list[tuple[int, str, Step | TransferStep]] = sorted(
+        [
+            *((t.position, "transfer", t) for t in s.transfers),
+            *((e.position, "escalation", e) for e in s.escalations),
+            *((k.position, "closure", k) for k in s.closures),
+        ],
+        key=lambda action: action[0],
+    )
+    found = []
+    for c, following in pairwise([*s.classifications, None]):
+        assert c is not None
+        due, provisional = None, False
+        if c.classification is Classification.SIMPLE:
+            d = _deadline(ctx.calendar, local_date(c.at), ctx.policy.simple_route_days)
+            due, provisional = d.due, d.provisional
+        duty = Duty(Check.FR3, c.position, due, provisional, (c.position,))
+        if c.classification is Classification.GENERAL and _window(ctx, _holder_at(s, c.position)):
+            found.append(_discharged(duty, c.position, c.at, True))  # already where it is done
+            continue
+        action = next((a for a in actions if a[0] > c.position), None)
+        if action is None or (following is not None and following.position < action[0]):
+            until = following.position if following is not None else None
+            found.append(Duty(Check.FR3, c.position, due, provisional, duty.basis, until=until))
+            continue
+        position, kind, step = action
+        ok = _as_classified(s, ctx, c.classification, kind, step, due)
+        found.append(_discharged(duty, position, step.at, ok))
+    return found
+
+
+def _window(ctx: Context, unit: str) -> bool:
+    try:
+        return ctx.reference.is_window_or_centre(unit)
+    except UnknownUnit:  # a unit the deployment's reference data no longer lists
+        return False
+
+
+def _as_classified(
+    s: CaseState,
+    ctx: Context,
+    classification: Classification,
+    kind: str,
+    step: Step | TransferStep,
+    due: date | None,
+) -> bool:
+    if classification is Classification.SIMPLE:
+        return (
+            kind == "closure"
+            and step.staff_id == s.first_responder.staff_id
+            and due is not None
+            and local_date(step.at) <= due
+        )
+    if not isinstance(step, TransferStep):
+        return classification is Classification.MAJOR and kind == "escalation"
+    if classification is Classification.GENERAL:
+        return step.to_jurisdiction is not None or (
+            step.to_unit is not None and _window(ctx, step.to_unit)
+        )
+    return step.to_unit == ctx.reference.leading_group_office
+
+
+def _handover(s: CaseState, ctx: Context) -> list[Duty]:
+    """FR4 (the first transfer to another jurisdiction, counted from registration) and FR5 (each
+    transfer accepted in time; until then the case is an orphan the first responder owns)."""
+    found = []
+    policy, calendar = ctx.policy, ctx.calendar
+    to_jurisdiction = next((t for t in s.transfers if t.to_jurisdiction is not None), None)
+    if to_jurisdiction is not None:
+        d = _deadline(
+            calendar, local_date(s.registered_at), policy.out_of_jurisdiction_transfer_days
+        )
+        duty = Duty(
+            Check.FR4, to_jurisdiction.position, d.due, d.provisional, (s.registered_position,)
+        )
+        ok = local_date(to_jurisdiction.at) <= d.due
+        found.append(_discharged(duty, to_jurisdiction.position, to_jurisdiction.at, ok))
+    for t in s.transfers:
+        d = _deadline(calendar, local_date(t.at), policy.acceptance_days)
+        duty = Duty(Check.FR5, t.position, d.due, d.provisional, (t.position,))
+        accepted = next((a for a in s.acceptances if a.position > t.position), None)
+        later = next((n for n in s.transfers if n.position > t.position), None)
+        if accepted is not None and (later is None or accepted.position < later.position):
+            duty = _discharged(
+                duty, accepted.position, accepted.at, local_date(accepted.at) <= d.due
+            )
+        found.append(duty)
+    return found

@@ -1,0 +1,258 @@
+"""Folding events into case states: the pure core of every projection (no I/O).
+
+The caller hands the folder every state an event can touch: the event's own case, the other case
+of a link, and for a registration every case of the same payer and category that may be open
+(FR7 is the one check that needs other cases). The runner prefetches those from the database per
+batch; ``case_view_from_events`` folds a single case with nothing else, which is all a view needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.codes import CaseStatus, Category
+from ledger.domain.context import Context, local_date
+from ledger.domain.policy import resolution_deadline
+from ledger.projections import events as ev
+from ledger.projections.events import ProjectionError
+from ledger.projections.state import (
+    AcceptStep,
+    CaseState,
+    ClassifiedStep,
+    EarlierCase,
+    ExtensionStep,
+    LinkStep,
+    Step,
+    TransferStep,
+)
+from ledger.projections.views import (
+    EnforcementView,
+    ExtensionState,
+    ExtensionView,
+    PayerView,
+    StaffView,
+)
+from ledger.store.port import RecordedEvent
+
+PayerKey = tuple[str, Category]  # payer identifier and dispute category (FR7: 重复跑)
+
+
+def utc(moment: datetime) -> datetime:
+    # States are compared and re-encoded; one offset keeps equal moments equal byte for byte.
+    return moment.astimezone(UTC)
+
+
+class CaseFolder:
+    """Applies events in log order to ``states``; returns which states each event changed."""
+
+    def __init__(
+        self,
+        context: Context,
+        states: MutableMapping[UUID, CaseState] | None = None,
+        payers: dict[PayerKey, set[UUID]] | None = None,
+    ) -> None:
+        self.context = context
+        self.states: MutableMapping[UUID, CaseState] = {} if states is None else states
+        # Cases per payer and category that may be open; each is checked when it matters.
+        self.payers: dict[PayerKey, set[UUID]] = {} if payers is None else payers
+
+    def apply(self, record: RecordedEvent, event: ev.Event | None = None) -> tuple[UUID, ...]:
+        if event is None:
+            event = ev.decode(record)
+        if isinstance(event, ev.Registered):
+            self._register(record, event)
+            return (record.case_id,)
+        state = self.states.get(record.case_id)
+        if state is None:
+            if event is None:
+                return ()  # not a case event (or not one of a case we know)
+            raise ProjectionError(
+                f"event at position {record.position} ({record.topic}) for case "
+                f"{record.case_id}, which has no registration before it"
+            )
+        state.version, state.last_position = record.version, record.position
+        if event is None:
+            return (state.case_id,)
+        handler = _HANDLERS.get(type(event))
+        other = handler(self, state, record.position, event) if handler is not None else None
+        return (state.case_id,) if other is None else (state.case_id, other)
+
+    def _register(self, record: RecordedEvent, e: ev.Registered) -> None:
+        key = (e.payer.identifier, e.category)
+        earlier = [
+            EarlierCase(s.case_id, s.registered_position)
+            for s in (self.states.get(case_id) for case_id in self.payers.get(key, ()))
+            if s is not None and not s.closed
+        ]
+        earlier.sort(key=lambda c: c.registered_position)
+        actor = e.actor
+        self.states[record.case_id] = CaseState(
+            case_id=record.case_id,
+            version=record.version,
+            last_position=record.position,
+            registered_position=record.position,
+            received_at=utc(e.received_at),
+            registered_at=utc(e.occurred_at),
+            channel=e.channel,
+            category=e.category,
+            jurisdiction=e.jurisdiction,
+            registered_jurisdiction=e.jurisdiction,
+            payer=PayerView(
+                kind=e.payer.kind,
+                name=e.payer.name,
+                identifier=e.payer.identifier,
+                phone=e.payer.phone,
+            ),
+            first_responder=StaffView(staff_id=actor.staff_id, name=actor.name, unit=actor.unit),
+            receiving_unit=e.receiving_unit,
+            holder=e.receiving_unit,
+            earlier_open_cases=earlier,
+        )
+        self.payers.setdefault(key, set()).add(record.case_id)
+
+    # -- one method per event type; each returns the id of another case it changed, if any ------
+
+    def _classified(self, s: CaseState, position: int, e: ev.Classified) -> None:
+        deadline = resolution_deadline(
+            self.context.policy, self.context.calendar, local_date(s.received_at), e.classification
+        )
+        at = utc(e.occurred_at)
+        s.classifications.append(
+            ClassifiedStep(
+                position, at, e.actor.staff_id, e.classification, deadline.due, deadline.provisional
+            )
+        )
+        s.classification, s.route = e.classification, e.route
+        # As on the aggregate: a (re)classification sets the class deadline afresh.
+        s.due, s.due_provisional, s.due_extended = deadline.due, deadline.provisional, False
+        if s.status in (CaseStatus.REGISTERED, CaseStatus.REOPENED):
+            s.status = CaseStatus.CLASSIFIED
+
+    def _transferred(self, s: CaseState, position: int, e: ev.Transferred) -> None:
+        s.transfers.append(
+            TransferStep(
+                position,
+                utc(e.occurred_at),
+                e.actor.staff_id,
+                s.holder,
+                e.to_unit,
+                e.to_jurisdiction,
+            )
+        )
+        s.status = CaseStatus.TRANSFERRED
+
+    def _accepted(self, s: CaseState, position: int, e: ev.Accepted) -> None:
+        pending = s.pending_transfer
+        jurisdiction = pending.to_jurisdiction if pending is not None else None
+        if jurisdiction is not None:
+            s.jurisdiction = jurisdiction
+        s.acceptances.append(
+            AcceptStep(position, utc(e.occurred_at), e.actor.staff_id, e.actor.unit, jurisdiction)
+        )
+        s.holder = e.actor.unit
+        s.status = CaseStatus.ACCEPTED
+
+    def _step(self, position: int, e: ev.Event) -> Step:
+        return Step(position, utc(e.occurred_at), e.actor.staff_id, e.actor.unit)
+
+    def _escalated(self, s: CaseState, position: int, e: ev.Escalated) -> None:
+        s.escalations.append(self._step(position, e))
+        s.status = CaseStatus.ESCALATED
+
+    def _decided(self, s: CaseState, position: int, e: ev.Decided) -> None:
+        s.decisions.append(self._step(position, e))
+        s.status = CaseStatus.DECIDED
+
+    def _urged(self, s: CaseState, position: int, e: ev.Urged) -> None:
+        s.urge_count += 1
+
+    def _extension_requested(self, s: CaseState, position: int, e: ev.ExtensionRequested) -> None:
+        s.extension = ExtensionView(
+            state=ExtensionState.REQUESTED, until=e.until, requested_at=utc(e.occurred_at)
+        )
+
+    def _extension_decided(self, s: CaseState, position: int, e: ev.ExtensionDecided) -> None:
+        at = utc(e.occurred_at)
+        s.extensions.append(ExtensionStep(position, at, e.approved, e.until))
+        requested_at = s.extension.requested_at if s.extension is not None else at
+        s.extension = ExtensionView(
+            state=ExtensionState.APPROVED if e.approved else ExtensionState.REFUSED,
+            until=e.until,
+            requested_at=requested_at,
+            decided_at=at,
+        )
+        if e.approved:
+            s.due, s.due_provisional, s.due_extended = e.until, False, True
+
+    def _enforce(self, s: CaseState, **changes: Any) -> None:
+        s.enforcement = msgspec.structs.replace(s.enforcement or EnforcementView(), **changes)
+
+    def _demand_notice(self, s: CaseState, position: int, e: ev.DemandNoticeServed) -> None:
+        self._enforce(s, demand_notice_served_at=utc(e.served_at), demand_amount=e.amount)
+
+    def _arrears(self, s: CaseState, position: int, e: ev.ArrearsConfirmed) -> None:
+        self._enforce(
+            s,
+            arrears_amount=e.amount,
+            arrears_period_from=e.period_from,
+            arrears_period_to=e.period_to,
+        )
+
+    def _referred(self, s: CaseState, position: int, e: ev.ReferredToCourt) -> None:
+        self._enforce(s, referred_at=utc(e.occurred_at), court=e.court)
+        s.status = CaseStatus.REFERRED_TO_COURT
+
+    def _court_outcome(self, s: CaseState, position: int, e: ev.CourtOutcomeRecorded) -> None:
+        self._enforce(s, court_outcome=e.outcome, court_outcome_at=utc(e.occurred_at))
+
+    def _feedback(self, s: CaseState, position: int, e: ev.FeedbackGiven) -> None:
+        s.feedbacks.append(self._step(position, e))
+        s.satisfaction = e.satisfaction
+        s.status = CaseStatus.FEEDBACK_GIVEN
+
+    def _closed(self, s: CaseState, position: int, e: ev.Closed) -> None:
+        s.closures.append(self._step(position, e))
+        s.status = CaseStatus.CLOSED
+
+    def _reopened(self, s: CaseState, position: int, e: ev.Reopened) -> None:
+        s.reopenings.append(self._step(position, e))
+        s.status = CaseStatus.REOPENED
+        # Open again: a later registration of the same payer and category is a repeat trip.
+        self.payers.setdefault((s.payer.identifier, s.category), set()).add(s.case_id)
+
+    def _linked(self, s: CaseState, position: int, e: ev.Linked) -> UUID | None:
+        s.links.append(LinkStep(position, e.case_id, e.relation, True))
+        other = self.states.get(e.case_id)
+        if other is None:
+            return None  # folding one case alone: the other side is not shown
+        other.links.append(LinkStep(position, s.case_id, e.relation, False))
+        return other.case_id
+
+    def _corrected(self, s: CaseState, position: int, e: ev.Corrected) -> None:
+        s.corrected_positions.append(e.position)
+
+
+_HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID | None]] = {
+    ev.Classified: CaseFolder._classified,
+    ev.Transferred: CaseFolder._transferred,
+    ev.Accepted: CaseFolder._accepted,
+    ev.Escalated: CaseFolder._escalated,
+    ev.Decided: CaseFolder._decided,
+    ev.Urged: CaseFolder._urged,
+    ev.ExtensionRequested: CaseFolder._extension_requested,
+    ev.ExtensionDecided: CaseFolder._extension_decided,
+    ev.DemandNoticeServed: CaseFolder._demand_notice,
+    ev.ArrearsConfirmed: CaseFolder._arrears,
+    ev.ReferredToCourt: CaseFolder._referred,
+    ev.CourtOutcomeRecorded: CaseFolder._court_outcome,
+    ev.FeedbackGiven: CaseFolder._feedback,
+    ev.Closed: CaseFolder._closed,
+    ev.Reopened: CaseFolder._reopened,
+    ev.Linked: CaseFolder._linked,
+    ev.Corrected: CaseFolder._corrected,
+}

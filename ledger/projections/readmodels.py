@@ -1,0 +1,203 @@
+"""The queries the API asks: case lists and views, trails, first-responder inspections.
+
+"As of" questions are answered from stored facts, never by replaying histories: the case state
+keeps each step's log position, and finding intervals say for which positions they hold, so
+"as of T" is "as of position P(T) = store.position_at(T), on T's date". Because every interval
+depends only on events at or before the positions it covers, the answer for a T in the past does
+not change when events are appended later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
+
+from ledger.domain.context import SHANGHAI, Context, local_date
+from ledger.projections.caseview import case_view, trail
+from ledger.projections.db import ReadStore
+from ledger.projections.inspection import assemble
+from ledger.projections.runner import ProjectionRunner
+from ledger.projections.state import decode_state
+from ledger.projections.tables import Cursor, Period, decode_cursor, encode_cursor
+from ledger.projections.views import (
+    CaseFilters,
+    CasePage,
+    CaseView,
+    InspectionReport,
+    Trail,
+)
+from ledger.store.port import EventStore
+
+MAX_PAGE = 200
+
+
+class ProjectionsBehind(Exception):
+    """The read models have not yet applied the events a question is about."""
+
+    code = "PROJECTIONS_BEHIND"
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A busy unit's year is tens of thousands of rows and findings, allocated in one go: the
+    cyclic garbage collector would walk the whole heap several times meanwhile, for nothing
+    (none of it forms cycles). Reference counting still frees everything as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReadModels:
+    def __init__(
+        self,
+        db: ReadStore,
+        store: EventStore,
+        context: Context,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        catch_up_timeout: float = 5.0,
+        owns_store: bool = False,
+    ) -> None:
+        self.db, self.store, self.context, self.clock = db, store, context, clock
+        self.catch_up_timeout = catch_up_timeout
+        self._owns_store = owns_store
+        self._runner: ProjectionRunner | None = None
+
+    def runner(
+        self,
+        *,
+        batch_size: int = 500,
+        rebuild_batch_size: int = 10_000,
+        commit_every: int = 200_000,
+        poll_interval: float = 2.0,
+    ) -> ProjectionRunner:
+        """The runner keeping these read models current, created on first call (run it with
+        ``await runner.run(stop_event)``); ``wait_for`` then waits on it without polling."""
+        if self._runner is None:
+            self._runner = ProjectionRunner(
+                self.db,
+                self.store,
+                self.context,
+                batch_size=batch_size,
+                rebuild_batch_size=rebuild_batch_size,
+                commit_every=commit_every,
+                poll_interval=poll_interval,
+            )
+        return self._runner
+
+    async def close(self) -> None:
+        await self.db.close()
+        if self._owns_store:
+            await self.store.close()
+
+    async def position(self) -> int:
+        """The last log position the read models reflect."""
+        return (await self.db.tracking())[0]
+
+    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+        """Until the read models reflect ``position`` (read your own writes); False on timeout."""
+        if self._runner is not None and self._runner.running:
+            return await self._runner.wait_for(position, timeout)
+        # The runner is elsewhere (another process): poll the tracked position.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self.position() < position:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    # -- cases ------------------------------------------------------------------------------
+
+    async def list_cases(
+        self, filters: CaseFilters | None = None, cursor: str | None = None, limit: int = 50
+    ) -> CasePage:
+        """Newest first (by received time). ``cursor`` is a page's ``next_cursor``; a bad one
+        raises ``InvalidCursor``."""
+        limit = max(1, min(limit, MAX_PAGE))
+        now = self.clock()
+        after = decode_cursor(cursor) if cursor else None
+        rows = await self.db.list_states(
+            filters or CaseFilters(), after, limit + 1, local_date(now)
+        )
+        states = [decode_state(row) for row in rows[:limit]]
+        last = states[-1] if len(rows) > limit else None
+        return CasePage(
+            items=[case_view(s, now) for s in states],
+            next_cursor=encode_cursor(Cursor(last.received_at, last.case_id)) if last else None,
+        )
+
+    async def case_view(self, case_id: UUID) -> CaseView | None:
+        data = await self.db.case_state(case_id)
+        return None if data is None else case_view(decode_state(data), self.clock())
+
+    async def trail(self, case_id: UUID, as_of: datetime | None = None) -> Trail | None:
+        """Custody and FR1–FR5 duties now, or as they stood at ``as_of``; None if the case did
+        not exist (then)."""
+        position, moment = await self._as_of(as_of)
+        data = await self.db.case_state(case_id)
+        if data is None:
+            return None
+        return trail(decode_state(data), self.context, position, moment)
+
+    # -- inspections --------------------------------------------------------------------------
+
+    async def inspection(
+        self,
+        period_from: date,
+        period_to: date,
+        unit: str | None = None,
+        as_of: datetime | None = None,
+    ) -> InspectionReport:
+        """Findings FR1–FR9 per first responder and unit, for cases received from
+        ``period_from`` to ``period_to`` (Asia/Shanghai dates, inclusive), as of ``as_of``."""
+        if period_to < period_from:
+            raise ValueError("the period ends before it starts")
+        position, moment = await self._as_of(as_of)
+        period = Period(
+            start=datetime.combine(period_from, time(), SHANGHAI),
+            end=datetime.combine(period_to + timedelta(days=1), time(), SHANGHAI),
+            unit=unit,
+            position=position,
+        )
+        with _collector_paused():
+            received, facts = await asyncio.gather(
+                self.db.received(period), self.db.findings(period, local_date(moment))
+            )
+            staff, units = assemble(received, facts)
+        return InspectionReport(
+            period_from=period_from,
+            period_to=period_to,
+            unit=unit,
+            as_of=moment,
+            position=position,
+            staff=staff,
+            units=units,
+        )
+
+    async def _as_of(self, as_of: datetime | None) -> tuple[int, datetime]:
+        """The log position and the moment a question is asked at."""
+        if as_of is None:
+            return await self.position(), self.clock()
+        if as_of.tzinfo is None:
+            raise ValueError("as_of must carry a timezone offset")
+        position = await self.store.position_at(as_of)
+        if await self.position() < position and not await self.wait_for(
+            position, self.catch_up_timeout
+        ):
+            raise ProjectionsBehind(
+                f"the read models have not reached position {position} (as of {as_of}) yet"
+            )
+        return position, as_of

@@ -1,0 +1,262 @@
+"""The projection runner: keeps the read models current with the event log, exactly once.
+
+Each batch reads the log after the tracked position, folds the events into the case states they
+touch (kept in a bounded in-memory cache, loaded from the read models on a miss), and commits the
+changed rows together with the new position; the commit is conditional on the position still
+being the one the batch started from, so a second runner (the API's and a ``ledger projections
+run``, say) can never apply a batch twice. A crash loses at most the batch in flight, and the
+next start resumes from the committed position.
+
+The rows depend on the projection code, the deadline policy, the calendar and the reference
+data; a fingerprint of those is tracked, and a runner that finds a different one rebuilds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.context import Context
+from ledger.projections import events as ev
+from ledger.projections.db import ReadStore
+from ledger.projections.fold import CaseFolder, PayerKey
+from ledger.projections.state import CaseState, decode_state
+from ledger.projections.tables import case_row, finding_rows
+from ledger.store.port import EventStore, RecordedEvent
+
+log = logging.getLogger(__name__)
+
+# Bump when the state, the rows or any check changes meaning: stored read models are rebuilt.
+PROJECTION_VERSION = 2
+# The calendar is fingerprinted over these years: all chinesecalendar knows and then some.
+_CALENDAR_YEARS = range(2004, 2041)
+
+Progress = Callable[[int, int], None]  # (position reached, head)
+
+
+def fingerprint(context: Context) -> str:
+    digest = hashlib.sha256(f"ledger.projections v{PROJECTION_VERSION}\n".encode())
+    digest.update(msgspec.json.encode(context.policy, order="sorted"))
+    digest.update(msgspec.json.encode(context.reference, order="sorted"))
+    for year in _CALENDAR_YEARS:
+        day, end = date(year, 1, 1), date(year + 1, 1, 1)
+        flags = bytearray()
+        while day < end:
+            flags.append(context.calendar.is_working_day(day))
+            day += timedelta(days=1)
+        digest.update(bytes(flags) + bytes([context.calendar.knows(year)]))
+    return digest.hexdigest()
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        db: ReadStore,
+        store: EventStore,
+        context: Context,
+        *,
+        batch_size: int = 500,
+        rebuild_batch_size: int = 10_000,
+        commit_every: int = 200_000,
+        poll_interval: float = 2.0,
+        cache_size: int = 20_000,
+    ) -> None:
+        self.db, self.store, self.context = db, store, context
+        self.batch_size, self.rebuild_batch_size = batch_size, rebuild_batch_size
+        self.commit_every = commit_every
+        self.poll_interval, self.cache_size = poll_interval, cache_size
+        self.position = 0  # the last position committed (by this runner or found tracked)
+        self.fingerprint = fingerprint(context)
+        self._cache: dict[UUID, CaseState] = {}
+        # Open cases per payer and category not yet committed (FR7); the database has the rest.
+        self._payers: dict[PayerKey, set[UUID]] = {}
+        self._progress = asyncio.Condition()
+        self.running = False  # inside run(): wait_for can rely on this runner's progress
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Apply new events until ``stop`` is set: woken by the store's notifications where
+        there are any (PostgreSQL), polling every ``poll_interval`` seconds otherwise. Failures
+        (the database restarting, say) are logged and retried with a growing pause."""
+        self.running = True
+        prepared, failures = False, 0
+        try:
+            while not stop.is_set():
+                try:
+                    if not prepared:
+                        await self.prepare()
+                        await self.db.listen()
+                        prepared = True
+                    applied = await self.step(self.batch_size)
+                    if applied == self.batch_size and await self._far_behind():
+                        await self.replay()  # e.g. resuming an interrupted rebuild
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    log.exception("projection runner failed after position %s", self.position)
+                    await _until(stop, self._backoff(failures))
+                    continue
+                if applied < self.batch_size:  # caught up: wait for news
+                    await _until(stop, self.db.wait_for_change(self.poll_interval))
+        finally:
+            self.running = False
+
+    async def prepare(self) -> None:
+        """Pick up the tracked position; rebuild if the read models were computed otherwise."""
+        position, tracked = await self.db.tracking()
+        if tracked == self.fingerprint:
+            self.position = position
+            return
+        if tracked is not None:
+            log.warning("read models were built by other code or settings: rebuilding them")
+        await self.rebuild()
+
+    async def _far_behind(self) -> bool:
+        return await self.store.head() - self.position > self.rebuild_batch_size
+
+    async def catch_up(self) -> int:
+        """Apply everything appended so far; the position reached."""
+        while await self.step(self.batch_size) == self.batch_size:
+            pass
+        return self.position
+
+    async def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop the read models and replay the whole log (see :meth:`replay`)."""
+        await self.db.reset(self.fingerprint)
+        self._forget()
+        self.position = 0
+        await self.replay(progress)
+        await self.db.create_indexes()
+        return self.position
+
+    async def replay(self, progress: Progress | None = None) -> int:
+        """Apply the whole backlog in bulk: the log is read in ``rebuild_batch_size`` pages, but
+        a transaction is committed only every ``commit_every`` events, so a case touched by
+        many events in between is written once, not once per page. Each commit still carries
+        its position: an interrupted replay resumes from its last commit."""
+        head = await self.store.head()
+        dirty: dict[UUID, None] = {}
+        folded = self.position
+        while True:
+            records = await self.store.read_log(folded, self.rebuild_batch_size)
+            if records:
+                dirty.update(await self._fold(records))
+                folded = records[-1].position
+                if progress is not None:
+                    progress(folded, max(head, folded))
+            elif folded == self.position:
+                return self.position
+            if not records or folded - self.position >= self.commit_every:
+                if not await self._commit(dirty, folded):
+                    folded = self.position  # another runner got further: go on from there
+                dirty = {}
+
+    async def wait_for(self, position: int, timeout: float) -> bool:  # noqa: ASYNC109
+        """True once this runner has committed ``position``; False after ``timeout`` seconds."""
+        async with self._progress:
+            try:
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self.position >= position), timeout
+                )
+            except TimeoutError:
+                return False
+        return True
+
+    # -- one batch ----------------------------------------------------------------------------
+
+    async def step(self, limit: int) -> int:
+        """Apply up to ``limit`` events in one transaction; how many were read."""
+        records = await self.store.read_log(self.position, limit)
+        if records:
+            await self._commit(await self._fold(records), records[-1].position)
+        return len(records)
+
+    async def _commit(self, touched: dict[UUID, None], position: int) -> bool:
+        """Write the touched cases and ``position`` in one transaction; False if another
+        runner had moved the position (then nothing was written)."""
+        try:
+            states = [self._cache[case_id] for case_id in touched]
+            cases = [case_row(s) for s in states]
+            findings = [row for s in states for row in finding_rows(s, self.context)]
+            committed = await self.db.commit(self.position, position, cases, findings)
+        except BaseException:
+            self._forget()  # the cache may hold changes that were never committed
+            raise
+        if not committed:
+            # Another runner moved on: its rows are the truth now, our cache is not.
+            self._forget()
+            self.position, _ = await self.db.tracking()
+            return False
+        self._payers.clear()  # the database now knows every open case
+        self._evict(touched)
+        async with self._progress:
+            self.position = position
+            self._progress.notify_all()
+        return True
+
+    async def _fold(self, records: list[RecordedEvent]) -> dict[UUID, None]:
+        """Fold ``records`` into the cached states (loading what is missing); the cases
+        changed, in order."""
+        batch = [(record, ev.decode(record)) for record in records]
+        registered = {r.case_id for r, e in batch if isinstance(e, ev.Registered)}
+        wanted: set[UUID] = set()
+        keys: set[PayerKey] = set()
+        for record, event in batch:
+            if isinstance(event, ev.Registered):
+                keys.add((event.payer.identifier, event.category))
+                continue
+            wanted.add(record.case_id)
+            if isinstance(event, ev.Linked):
+                wanted.add(event.case_id)
+        # Every case changed since the last commit is in the cache (evicted only at commits),
+        # so what the database holds for the others is their latest state.
+        missing = wanted - registered - self._cache.keys()
+        for case_id, data in (await self.db.load_states(missing)).items():
+            self._cache[case_id] = decode_state(data)
+        for case_id, data in (await self.db.open_cases_of(keys)).items():
+            state = self._cache.get(case_id)
+            if state is None:
+                state = self._cache[case_id] = decode_state(data)
+            self._payers.setdefault((state.payer.identifier, state.category), set()).add(case_id)
+        folder = CaseFolder(self.context, self._cache, self._payers)
+        touched: dict[UUID, None] = {}
+        for record, event in batch:
+            for case_id in folder.apply(record, event):
+                touched[case_id] = None
+        return touched
+
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._payers.clear()
+
+    def _evict(self, touched: dict[UUID, None]) -> None:
+        for case_id in touched:  # most recently used last
+            self._cache[case_id] = self._cache.pop(case_id)
+        excess = len(self._cache) - self.cache_size
+        if excess > 0:
+            for case_id in list(self._cache)[:excess]:
+                del self._cache[case_id]
+
+    def _backoff(self, failures: int) -> Awaitable[None]:
+        return asyncio.sleep(min(30.0, 0.5 * 2**failures))
+
+
+async def _until(stop: asyncio.Event, waiting: Awaitable[None]) -> None:
+    """Wait for ``waiting`` or for ``stop``, whichever comes first."""
+    task = asyncio.ensure_future(waiting)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopping):
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending

@@ -1,0 +1,149 @@
+"""The per-case projection state: the current view fields plus the dated, positioned steps the
+accountability checks need.
+
+It is stored with the case row (msgpack) so the runner folds new events into it without
+replaying the case, and so a trail or an inspection can be evaluated *as of* an earlier log
+position by looking only at steps up to that position. Steps hold positions and business times,
+never derived verdicts: verdicts depend on the policy and on the moment asked about.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.codes import (
+    CaseStatus,
+    Category,
+    Channel,
+    Classification,
+    LinkRelation,
+    Satisfaction,
+)
+from ledger.projections.views import EnforcementView, ExtensionView, PayerView, StaffView
+
+# Steps are array-like: a case carries a dozen of them and a state is written on every change.
+
+
+class Step(msgspec.Struct, array_like=True, frozen=True):
+    """A decision, feedback, escalation or reopening: who and when."""
+
+    position: int
+    at: datetime
+    staff_id: str
+    unit: str
+
+
+class ClassifiedStep(msgspec.Struct, array_like=True, frozen=True):
+    position: int
+    at: datetime
+    staff_id: str
+    classification: Classification
+    due: date  # the resolution deadline this classification set (FR9)
+    provisional: bool
+
+
+class TransferStep(msgspec.Struct, array_like=True, frozen=True):
+    position: int
+    at: datetime
+    staff_id: str
+    from_unit: str
+    to_unit: str | None
+    to_jurisdiction: str | None
+
+
+class AcceptStep(msgspec.Struct, array_like=True, frozen=True):
+    position: int
+    at: datetime
+    staff_id: str
+    unit: str
+    jurisdiction: str | None  # set when the transfer went to a jurisdiction
+
+
+class ExtensionStep(msgspec.Struct, array_like=True, frozen=True):
+    position: int
+    at: datetime
+    approved: bool
+    until: date
+
+
+class LinkStep(msgspec.Struct, array_like=True, frozen=True):
+    position: int
+    case_id: UUID
+    relation: LinkRelation
+    outgoing: bool  # recorded on this case (else on the other one)
+
+
+class EarlierCase(msgspec.Struct, array_like=True, frozen=True):
+    """FR7: a case of the same payer and category that was open when this one was registered."""
+
+    case_id: UUID
+    registered_position: int
+
+
+class CaseState(msgspec.Struct, kw_only=True):
+    case_id: UUID
+    version: int
+    last_position: int
+    registered_position: int
+    received_at: datetime
+    registered_at: datetime
+    channel: Channel
+    category: Category
+    jurisdiction: str  # the jurisdiction now responsible
+    registered_jurisdiction: str
+    payer: PayerView
+    first_responder: StaffView
+    receiving_unit: str
+    status: CaseStatus = CaseStatus.REGISTERED
+    classification: Classification | None = None
+    route: int | None = None
+    holder: str = ""
+    due: date | None = None
+    due_provisional: bool = False
+    due_extended: bool = False
+    extension: ExtensionView | None = None
+    enforcement: EnforcementView | None = None
+    satisfaction: Satisfaction | None = None
+    urge_count: int = 0
+    corrected_positions: list[int] = msgspec.field(default_factory=list)
+    earlier_open_cases: list[EarlierCase] = msgspec.field(default_factory=list)
+    # The steps, each list in position order.
+    classifications: list[ClassifiedStep] = msgspec.field(default_factory=list)
+    transfers: list[TransferStep] = msgspec.field(default_factory=list)
+    acceptances: list[AcceptStep] = msgspec.field(default_factory=list)
+    escalations: list[Step] = msgspec.field(default_factory=list)
+    decisions: list[Step] = msgspec.field(default_factory=list)
+    feedbacks: list[Step] = msgspec.field(default_factory=list)
+    closures: list[Step] = msgspec.field(default_factory=list)
+    reopenings: list[Step] = msgspec.field(default_factory=list)
+    extensions: list[ExtensionStep] = msgspec.field(default_factory=list)
+    links: list[LinkStep] = msgspec.field(default_factory=list)
+
+    @property
+    def closed(self) -> bool:
+        return self.status is CaseStatus.CLOSED
+
+    @property
+    def pending_transfer(self) -> TransferStep | None:
+        """The last transfer, while no acceptance has followed it."""
+        if not self.transfers:
+            return None
+        last = self.transfers[-1]
+        if self.acceptances and self.acceptances[-1].position > last.position:
+            return None
+        return last
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(CaseState)
+
+
+def encode_state(state: CaseState) -> bytes:
+    return _ENCODER.encode(state)
+
+
+def decode_state(data: bytes) -> CaseState:
+    return _DECODER.decode(data)

@@ -1,0 +1,223 @@
+"""The stored shape of the read models, shared by both databases: rows, filters, cursors.
+
+``proj_cases``: one row per case, the columns the list filters and inspections need, plus the
+case state (msgpack) the runner folds into and views are built from.
+``proj_findings``: one row per finding interval (``ledger.projections.checks``), with the case's
+first responder, unit and received time copied in so an inspection is one indexed range scan.
+``proj_tracking``: the last log position applied, and a fingerprint of what the rows were
+computed with (projection version, policy, calendar, reference data).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.context import Context
+from ledger.projections.checks import intervals
+from ledger.projections.state import CaseState, encode_state
+from ledger.projections.views import CaseFilters
+
+TRACKING_NAME = "cases"
+
+
+class CaseRow(NamedTuple):
+    case_id: UUID
+    status: str
+    classification: str | None
+    category: str
+    holding_unit: str
+    jurisdiction: str
+    first_responder: str
+    first_responder_name: str
+    receiving_unit: str
+    received_at: datetime
+    due: date | None
+    closed: bool
+    payer_identifier: str
+    registered_position: int
+    last_position: int
+    state: bytes
+
+
+class FindingRow(NamedTuple):
+    case_id: UUID
+    seq: int
+    check_id: str
+    first_responder: str
+    receiving_unit: str
+    received_at: datetime
+    registered_position: int
+    from_position: int
+    to_position: int | None
+    after_date: date | None
+    provisional: bool
+    proof: list[int]  # the positions proving it (a list: both drivers make arrays of lists)
+
+
+CASE_COLUMNS = CaseRow._fields
+FINDING_COLUMNS = FindingRow._fields
+
+
+def case_row(s: CaseState) -> CaseRow:
+    return CaseRow(
+        case_id=s.case_id,
+        status=s.status.value,
+        classification=s.classification.value if s.classification is not None else None,
+        category=s.category.value,
+        holding_unit=s.holder,
+        jurisdiction=s.jurisdiction,
+        first_responder=s.first_responder.staff_id,
+        first_responder_name=s.first_responder.name,
+        receiving_unit=s.receiving_unit,
+        received_at=s.received_at,
+        due=s.due,
+        closed=s.closed,
+        payer_identifier=s.payer.identifier,
+        registered_position=s.registered_position,
+        last_position=s.last_position,
+        state=encode_state(s),
+    )
+
+
+def finding_rows(s: CaseState, ctx: Context) -> list[FindingRow]:
+    # Findings are grouped under the first responder and the unit that received the case
+    # (三(一): the first responder answers for registration, classification and transfer).
+    return [
+        FindingRow(
+            case_id=s.case_id,
+            seq=seq,
+            check_id=i.check.value,
+            first_responder=s.first_responder.staff_id,
+            receiving_unit=s.receiving_unit,
+            received_at=s.received_at,
+            registered_position=s.registered_position,
+            from_position=i.from_position,
+            to_position=i.to_position,
+            after_date=i.after,
+            provisional=i.provisional,
+            proof=list(i.proof),
+        )
+        for seq, i in enumerate(intervals(s, ctx))
+    ]
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+class InvalidCursor(ValueError):
+    code = "INVALID_CURSOR"
+
+
+class Cursor(NamedTuple):
+    """Where a page ended, in the list order: received_at descending, then case id."""
+
+    received_at: datetime
+    case_id: UUID
+
+
+_CURSOR = msgspec.json.Decoder(tuple[datetime, UUID])
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    raw = msgspec.json.encode((cursor.received_at, cursor.case_id))
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        received_at, case_id = _CURSOR.decode(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise InvalidCursor("the cursor is not one this API issued") from None
+    if received_at.tzinfo is None:
+        raise InvalidCursor("the cursor is not one this API issued")
+    return Cursor(received_at, case_id)
+
+
+def case_conditions(
+    filters: CaseFilters, cursor: Cursor | None, today: date, param: Callable[[Any], str]
+) -> str:
+    """The WHERE clause of a case listing; ``param`` binds a value and returns its placeholder.
+
+    Column names and logic are the same in both databases; only placeholders and value
+    encodings differ, and ``param`` owns those.
+    """
+    where = []
+    for column, value in (
+        ("status", filters.status),
+        ("classification", filters.classification),
+        ("category", filters.category),
+        ("holding_unit", filters.unit),
+        ("jurisdiction", filters.jurisdiction),
+        ("first_responder", filters.first_responder),
+    ):
+        if value is not None:
+            where.append(f"{column} = {param(str(value))}")
+    if filters.received_from is not None:
+        where.append(f"received_at >= {param(filters.received_from)}")
+    if filters.received_to is not None:
+        where.append(f"received_at < {param(filters.received_to)}")
+    if filters.overdue is not None:
+        # The same test as CaseView.overdue, on the query's own date.
+        overdue = f"(NOT closed AND due IS NOT NULL AND due < {param(today)})"
+        where.append(overdue if filters.overdue else f"NOT {overdue}")
+    if cursor is not None:
+        # The leading bound lets the (received_at, case_id) index seek straight to the page.
+        at, again, case_id = (
+            param(cursor.received_at),
+            param(cursor.received_at),
+            param(cursor.case_id),
+        )
+        where.append(f"received_at <= {at} AND (received_at < {again} OR case_id < {case_id})")
+    return " AND ".join(where) if where else "TRUE"
+
+
+# -- inspections ------------------------------------------------------------------------------
+
+
+class Period(NamedTuple):
+    """Cases received from ``start`` (inclusive) to ``end`` (exclusive), known at ``position``."""
+
+    start: datetime
+    end: datetime
+    unit: str | None
+    position: int
+
+
+def received_conditions(period: Period, param: Callable[[Any], str]) -> str:
+    """Cases (or their findings: the columns are the same) received in the period and
+    registered at or before its position."""
+    where = [
+        f"received_at >= {param(period.start)}",
+        f"received_at < {param(period.end)}",
+        f"registered_position <= {param(period.position)}",
+    ]
+    if period.unit is not None:
+        where.append(f"receiving_unit = {param(period.unit)}")
+    return " AND ".join(where)
+
+
+def holding_conditions(position: int, today: date, param: Callable[[Any], str]) -> str:
+    """Finding intervals that hold at ``position`` on ``today`` (``Interval.holds`` in SQL)."""
+    return (
+        f"from_position <= {param(position)}"
+        f" AND (to_position IS NULL OR to_position > {param(position)})"
+        f" AND (after_date IS NULL OR after_date < {param(today)})"
+    )
+
+
+RECEIVED_SQL = (
+    "SELECT receiving_unit, first_responder, max(first_responder_name), count(*)"
+    " FROM proj_cases WHERE {where} GROUP BY receiving_unit, first_responder"
+)
+FINDINGS_SQL = (
+    "SELECT case_id, check_id, first_responder, receiving_unit, proof, provisional"
+    " FROM proj_findings WHERE {where} ORDER BY check_id, case_id"
+)

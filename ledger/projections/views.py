@@ -1,0 +1,266 @@
+"""What the read side answers: case views, accountability trails and inspection reports.
+
+Every type here is a msgspec Struct the API serialises as is. Times are timezone-aware (UTC, as
+stored; the API shows them in Asia/Shanghai), deadlines are Asia/Shanghai calendar dates, money is
+exact ``Decimal`` (R8). Payer identifiers are unmasked here: masking depends on the reader's role,
+which only the API knows (个人信息保护法).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.codes import (
+    CaseStatus,
+    Category,
+    Channel,
+    Classification,
+    LinkRelation,
+    PayerKind,
+    Satisfaction,
+)
+
+
+class Check(StrEnum):
+    """The first-responder accountability checks of DOMAIN.md (首问责任制, 三(一); 五(二))."""
+
+    FR1 = "FR1"
+    FR2 = "FR2"
+    FR3 = "FR3"
+    FR4 = "FR4"
+    FR5 = "FR5"
+    FR6 = "FR6"
+    FR7 = "FR7"
+    FR8 = "FR8"
+    FR9 = "FR9"
+
+    @property
+    def label(self) -> str:
+        return CHECK_LABELS[self]
+
+
+CHECK_LABELS: dict[Check, str] = {
+    Check.FR1: "及时登记受理",
+    Check.FR2: "首问责任人及时分类",
+    Check.FR3: "按分类流转办理",
+    Check.FR4: "非本辖区事项及时转办",
+    Check.FR5: "转办事项及时签收（不空转）",
+    Check.FR6: "推诿（来回转办）",
+    Check.FR7: "重复跑（同一事项再次登记未关联）",
+    Check.FR8: "办结前反馈缴费人",
+    Check.FR9: "久拖不决（超期未办结）",
+}
+
+
+class DutyStatus(StrEnum):
+    MET = "met"
+    MISSED = "missed"
+    PENDING = "pending"
+
+
+class CustodyEnd(StrEnum):
+    """How a custody period ended."""
+
+    TRANSFERRED = "transferred"  # the next unit accepted (签收) the case
+    CLOSED = "closed"
+    OPEN = "open"  # the unit still holds the case
+
+
+class ExtensionState(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class LinkDirection(StrEnum):
+    OUTGOING = "outgoing"  # recorded on this case
+    INCOMING = "incoming"  # recorded on the other case
+
+
+# -- the case view ------------------------------------------------------------------------------
+
+
+class StaffView(msgspec.Struct, frozen=True, kw_only=True):
+    staff_id: str
+    name: str
+    unit: str
+
+
+class PayerView(msgspec.Struct, frozen=True, kw_only=True):
+    kind: PayerKind
+    name: str
+    identifier: str
+    phone: str
+
+
+class PendingTransfer(msgspec.Struct, frozen=True, kw_only=True):
+    """A transfer awaiting acceptance (签收); until then the holder keeps the case (FR5)."""
+
+    to_unit: str | None
+    to_jurisdiction: str | None
+    since: datetime
+    position: int
+
+
+class DeadlineView(msgspec.Struct, frozen=True, kw_only=True):
+    """The date by which the case must be closed (FR9), in working days per the policy."""
+
+    due: date
+    provisional: bool  # a year without an official holiday arrangement was counted
+    extended: bool  # an approved extension set it
+
+
+class ExtensionView(msgspec.Struct, frozen=True, kw_only=True):
+    state: ExtensionState
+    until: date
+    requested_at: datetime
+    decided_at: datetime | None = None
+
+
+class EnforcementView(msgspec.Struct, frozen=True, kw_only=True):
+    """Collection and court enforcement (三(三)5, 行政强制法 第五十四条)."""
+
+    demand_notice_served_at: datetime | None = None
+    demand_amount: Decimal | None = None
+    arrears_amount: Decimal | None = None
+    arrears_period_from: date | None = None
+    arrears_period_to: date | None = None
+    referred_at: datetime | None = None
+    court: str | None = None
+    court_outcome: str | None = None
+    court_outcome_at: datetime | None = None
+
+
+class LinkView(msgspec.Struct, frozen=True, kw_only=True):
+    case_id: UUID
+    relation: LinkRelation
+    direction: LinkDirection
+    position: int
+
+
+class CaseView(msgspec.Struct, frozen=True, kw_only=True):
+    case_id: UUID
+    status: CaseStatus
+    category: Category
+    classification: Classification | None
+    route: int | None
+    channel: Channel
+    jurisdiction: str
+    first_responder: StaffView
+    receiving_unit: str
+    holding_unit: str
+    pending_transfer: PendingTransfer | None
+    received_at: datetime
+    registered_at: datetime
+    closed_at: datetime | None
+    deadline: DeadlineView | None
+    overdue: bool  # computed when asked, from the deadline: never a stale stored flag
+    extension: ExtensionView | None
+    enforcement: EnforcementView | None
+    escalated: bool
+    links: list[LinkView]
+    satisfaction: Satisfaction | None
+    transfer_count: int
+    urge_count: int
+    corrected_positions: list[int]  # R7: events that later corrections refer to
+    payer: PayerView
+    version: int
+    last_position: int
+
+
+class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Filters of ``GET /v1/cases``; ``received_from`` inclusive, ``received_to`` exclusive."""
+
+    status: CaseStatus | None = None
+    classification: Classification | None = None
+    category: Category | None = None
+    unit: str | None = None  # the holding unit
+    jurisdiction: str | None = None
+    first_responder: str | None = None  # staff id
+    overdue: bool | None = None  # as of the moment of the query
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+
+class CasePage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[CaseView]
+    next_cursor: str | None  # opaque; None on the last page
+
+
+# -- the accountability trail ---------------------------------------------------------------------
+
+
+class CustodyPeriod(msgspec.Struct, frozen=True, kw_only=True):
+    unit: str
+    from_at: datetime
+    from_position: int
+    to_at: datetime | None
+    to_position: int | None
+    dwell_working_days: int  # up to ``to_at``, or up to the trail's moment while open
+    dwell_provisional: bool
+    ended: CustodyEnd
+
+
+class DutyView(msgspec.Struct, frozen=True, kw_only=True):
+    check: Check
+    label: str
+    status: DutyStatus
+    due: date | None  # None: the policy sets no time limit for this duty
+    due_provisional: bool
+    done_at: datetime | None
+    positions: list[int]  # the events the status rests on
+
+
+class Trail(msgspec.Struct, frozen=True, kw_only=True):
+    case_id: UUID
+    as_of: datetime  # the moment the statuses are evaluated at
+    position: int  # the last log position taken into account
+    first_responder: StaffView
+    custody: list[CustodyPeriod]
+    duties: list[DutyView]  # FR1–FR5
+
+
+# -- inspections ----------------------------------------------------------------------------------
+
+
+# gc=False: a report can hold tens of thousands of findings, and none can be part of a reference
+# cycle (an enum, a UUID, a list of ints, a bool); untracked, they do not trigger and slow down
+# the cyclic garbage collector while a report is assembled.
+class Finding(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    check: Check
+    case_id: UUID
+    positions: list[int]  # the events that prove it (other cases' events for FR7)
+    provisional: bool  # rests on a deadline counted on a provisional calendar year
+
+
+class StaffInspection(msgspec.Struct, frozen=True, kw_only=True):
+    staff_id: str
+    name: str
+    unit: str
+    cases_received: int
+    counts: dict[Check, int]  # cases with each finding
+    findings: list[Finding]
+
+
+class UnitInspection(msgspec.Struct, frozen=True, kw_only=True):
+    unit: str
+    cases_received: int
+    counts: dict[Check, int]
+
+
+class InspectionReport(msgspec.Struct, frozen=True, kw_only=True):
+    """First-responder findings for cases received in ``period_from``–``period_to``
+    (Asia/Shanghai dates, both inclusive), computed from the events up to ``position``."""
+
+    period_from: date
+    period_to: date
+    unit: str | None
+    as_of: datetime
+    position: int
+    staff: list[StaffInspection]
+    units: list[UnitInspection]
