@@ -1,0 +1,192 @@
+"""The composition root: ``create_app(settings)`` wires the ledger into a Litestar application.
+
+The lifespan opens what the routes need — the event store (with the audit hook, so the Merkle log
+grows in the same transaction as the events), the write service, the read models and the audit
+service — and, unless disabled, runs the projection runner and the checkpoint scheduler as
+background tasks of this process. On shutdown it stops them and closes everything in reverse.
+With ``projector=False`` the same app serves a cluster in which ``ledger projections run`` (the
+runner) runs as its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from api.audit_routes import AuditController
+from api.auth import jwt_auth
+from api.cases import write_handlers
+from api.checkpoints import run_checkpoints
+from api.dependencies import DEPENDENCIES, Opened
+from api.health import HealthController
+from api.inspections import InspectionController
+from api.problems import problem_response
+from api.reads import CaseReadController
+from api.reference import ReferenceController
+from api.roles import audit_guard
+from api.stream import StreamController
+from ledger.audit.keys import KeyConfig
+from ledger.audit.service import AuditService, audit_hooks
+from ledger.config import DEVELOPMENT_JWT_SECRET, ConfigError, Settings
+from ledger.projections import open_read_models
+from ledger.service import LedgerService
+from ledger.store import EventStore, open_store
+
+log = logging.getLogger("api")
+
+# SQLite sends no commit notifications: the embedded runner polls, and often, since a poll of a
+# local file is cheap and lists should show a write within a fraction of a second.
+SQLITE_POLL_SECONDS = 0.2
+POSTGRES_POLL_SECONDS = 2.0  # a fallback only: the runner wakes on the store's NOTIFY
+
+API_DESCRIPTION = """\
+The ledger of social-insurance fee collection disputes (潜税发〔2024〕5号): every dispute from first
+contact to closure as immutable, hash-chained events.
+
+- Authenticate with `Authorization: Bearer <JWT>` (claims sub, name, unit, department,
+  jurisdiction, roles); each operation names the roles it admits.
+- Writes to a case need `If-Match: "<version>"` (428 without, 412 when stale) and answer with the
+  new case view and its `ETag`. `Idempotency-Key` makes retries safe.
+- Every error is `application/problem+json` with a stable `code`.
+"""
+
+
+async def open_ledger_store(settings: Settings) -> EventStore:
+    """The event store, opened with the hooks every appending process must use."""
+    store = open_store(settings.database_url, hooks=audit_hooks())
+    await store.open()
+    return store
+
+
+def _refuse_development_secret(settings: Settings) -> None:
+    # Anyone who has read this repository can sign tokens with the development secret.
+    if not settings.is_sqlite and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+        raise ConfigError(
+            "LEDGER_JWT_SECRET is the development secret; set a real one to serve PostgreSQL"
+        )
+
+
+def _key_config(settings: Settings) -> KeyConfig:
+    return msgspec.structs.replace(KeyConfig.from_env(), key_dir=Path(settings.key_dir))
+
+
+async def _open(settings: Settings) -> tuple[Opened, contextlib.AsyncExitStack]:
+    stack = contextlib.AsyncExitStack()
+    try:
+        context = settings.context()
+        store = await open_ledger_store(settings)
+        stack.push_async_callback(store.close)
+        read_models = await open_read_models(settings.database_url, context, store)
+        stack.push_async_callback(read_models.close)
+        keys = _key_config(settings)
+        signing = (keys.key_dir / "ledger.key").exists()
+        if not signing:
+            log.warning("no ledger private key in %s: checkpoints will not be made", keys.key_dir)
+        audit = AuditService.from_store(store, keys, signing=signing)
+        stack.push_async_callback(audit.close)
+    except BaseException:
+        await stack.aclose()
+        raise
+    service = LedgerService(store, context)
+    return Opened(settings, context, store, service, read_models, audit), stack
+
+
+def _start_background(
+    opened: Opened, stop: asyncio.Event, *, projector: bool, checkpoints: bool
+) -> list[asyncio.Task[None]]:
+    settings = opened.settings
+    jobs = {}
+    if projector:
+        poll = SQLITE_POLL_SECONDS if settings.is_sqlite else POSTGRES_POLL_SECONDS
+        jobs["projection-runner"] = opened.read_models.runner(poll_interval=poll).run(stop)
+    if checkpoints and opened.audit.signer is not None:
+        jobs["checkpoint-scheduler"] = run_checkpoints(
+            opened.audit, stop, settings.checkpoint_every, settings.checkpoint_seconds
+        )
+    tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
+    for task in tasks:
+        task.add_done_callback(_report_failure)
+    return tasks
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    # Logged when it happens, not at shutdown: /ready shows the growing lag meanwhile.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped", task.get_name(), exc_info=task.exception())
+
+
+async def _stop_background(tasks: list[asyncio.Task[None]]) -> None:
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=10)
+    for task in pending:
+        log.error("%s did not stop within 10 s; cancelled", task.get_name())
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+class GuardedAuditController(AuditController):
+    """The audit routes as api.audit_routes defines them, with the role table applied."""
+
+    guards = [audit_guard]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+
+def create_app(
+    settings: Settings | None = None, *, projector: bool = True, checkpoints: bool = True
+) -> Litestar:
+    """The API over the ledger at ``settings.database_url``.
+
+    ``projector``: run the projection runner in this process (else ``ledger projections run``
+    does, beside it); ``checkpoints``: run the checkpoint scheduler (needs the ledger's key).
+    """
+    settings = settings or Settings.from_env()
+    _refuse_development_secret(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        opened, stack = await _open(settings)
+        app.state.ledger = opened
+        stop = asyncio.Event()
+        tasks = _start_background(opened, stop, projector=projector, checkpoints=checkpoints)
+        try:
+            yield
+        finally:
+            stop.set()
+            await _stop_background(tasks)
+            await stack.aclose()
+
+    auth = jwt_auth(settings.jwt_secret)
+    return Litestar(
+        route_handlers=[
+            Router(path="/v1/cases", route_handlers=[*write_handlers(), CaseReadController]),
+            InspectionController,
+            ReferenceController,
+            StreamController,
+            GuardedAuditController,
+            HealthController,
+        ],
+        dependencies=DEPENDENCIES,
+        exception_handlers={Exception: problem_response},
+        lifespan=[lifespan],
+        on_app_init=[auth.on_app_init],
+        openapi_config=OpenAPIConfig(
+            title="ledger",
+            version="1",
+            description=API_DESCRIPTION,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path=["/", "/scalar"])],
+        ),
+        # Bodies are commands of a few kilobytes; nothing legitimate comes near this.
+        request_max_body_size=256 * 1024,
+        # The process configures logging (``ledger serve`` does); the app leaves it alone.
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,127 @@
+"""The audit routes: checkpoints, cosignatures, RFC 9162 proofs, verification, evidence bundles.
+
+Dependencies (Litestar DI, see ``api.dependencies``): ``audit`` must provide a
+``ledger.audit.service.AuditService`` built over the same store the app appends with (opened with
+``audit_hooks()``); it carries that store as ``audit.store``.
+
+Guards: ``AuditController.guards`` is left for the API layer to set. Each route names what kind of
+access it is in ``opt["audit"]`` (``checkpoint``, ``cosign``, ``proof``, ``verify``,
+``evidence``) so that one guard can map kinds to roles, e.g. cosign → witness, verify and
+evidence → auditor, checkpoint and proofs → any role.
+
+Errors are ``ledger.audit.errors.AuditError`` subclasses with ``status_code`` and ``code``
+(``INVALID_PROOF_REQUEST`` 400, ``CHECKPOINT_NOT_FOUND``/``CASE_NOT_FOUND`` 404,
+``COSIGNATURE_REJECTED`` 422, ``LEDGER_KEY_UNAVAILABLE`` 503).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.types import Guard
+
+from ledger.audit.errors import CheckpointNotFound, ProofError
+from ledger.audit.service import AuditService
+from ledger.audit.verify import VerifyReport
+from ledger.audit.views import (
+    CheckpointView,
+    ConsistencyProofView,
+    CosignRequest,
+    CosignResponse,
+    InclusionProofView,
+)
+
+
+def _department(request: Request[Any, Any, Any]) -> str | None:
+    """The authenticated caller's department, if the auth layer put a principal with one."""
+    user = request.scope.get("user")
+    department = getattr(user, "department", None)
+    return None if department is None else str(getattr(department, "value", department))
+
+
+class AuditController(Controller):
+    path = "/v1"
+    tags = ["audit"]  # noqa: RUF012 - Litestar reads these as class attributes
+    guards: list[Guard] | None = None  # set by the API layer (see the module docstring)
+
+    @get("/ledger/checkpoint", opt={"audit": "checkpoint"}, summary="Latest signed checkpoint")
+    async def latest_checkpoint(self, audit: NamedDependency[AuditService]) -> CheckpointView:
+        """The latest checkpoint as a C2SP signed note, with every witness cosignature."""
+        stored = await audit.latest_checkpoint()
+        if stored is None:
+            raise CheckpointNotFound("no checkpoint has been signed yet")
+        return CheckpointView.of(stored)
+
+    @post(
+        "/ledger/checkpoints/{size:int}/cosign",
+        opt={"audit": "cosign"},
+        status_code=201,
+        summary="Submit a witness cosignature",
+    )
+    async def cosign(
+        self,
+        request: Request[Any, Any, Any],
+        audit: NamedDependency[AuditService],
+        size: FromPath[int],
+        data: JSONBody[CosignRequest],
+    ) -> CosignResponse:
+        """Store a tlog-cosignature/v1 line over the stored checkpoint ``size``.
+
+        Accepted only from a configured witness key — the caller's own department's, when the
+        token names one — and only if it verifies over that checkpoint.
+        """
+        key = await audit.add_cosignature(size, data.signature, _department(request))
+        return CosignResponse(size, key.name, key.department)
+
+    @get("/ledger/proofs/inclusion", opt={"audit": "proof"}, summary="Inclusion proof")
+    async def inclusion_proof(
+        self,
+        audit: NamedDependency[AuditService],
+        position: Annotated[int, QueryParameter(name="position", ge=1, description="log position")],
+        size: Annotated[
+            int | None,
+            QueryParameter(name="size", ge=1, description="tree size (default: current)"),
+        ] = None,
+    ) -> InclusionProofView:
+        """RFC 9162 §2.1.3 proof that the event at ``position`` is leaf ``position-1``."""
+        return InclusionProofView.of(await audit.inclusion_proof(position, size))
+
+    @get("/ledger/proofs/consistency", opt={"audit": "proof"}, summary="Consistency proof")
+    async def consistency_proof(
+        self,
+        audit: NamedDependency[AuditService],
+        first: Annotated[int, QueryParameter(name="from", ge=0, description="the older tree size")],
+        second: Annotated[int, QueryParameter(name="to", ge=0, description="the newer tree size")],
+    ) -> ConsistencyProofView:
+        """RFC 9162 §2.1.4 proof that the tree of size ``from`` is a prefix of size ``to``."""
+        if first > second:
+            raise ProofError(f"from ({first}) must not be greater than to ({second})")
+        return ConsistencyProofView.of(await audit.consistency_proof(first, second))
+
+    @get("/ledger/verify", opt={"audit": "verify"}, summary="Verify the whole ledger")
+    async def verify(self, audit: NamedDependency[AuditService]) -> VerifyReport:
+        """Recompute every case chain and the Merkle tree, check every signature; the report
+        names the first bad position, if any. Reads the whole log: seconds per 100k events."""
+        return await audit.verify()
+
+    @get(
+        "/cases/{case_id:uuid}/evidence",
+        opt={"audit": "evidence"},
+        media_type="application/json",
+        summary="Evidence bundle of a case",
+    )
+    async def evidence(
+        self, audit: NamedDependency[AuditService], case_id: FromPath[UUID]
+    ) -> Response[bytes]:
+        """The case's events with inclusion proofs against a signed (ideally co-signed)
+        checkpoint and the public keys: verifiable offline with ``ledger verify-bundle``."""
+        data = await audit.evidence(case_id)
+        return Response(
+            data,
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="evidence-{case_id}.json"'},
+        )

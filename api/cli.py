@@ -1,0 +1,143 @@
+"""``ledger token`` and ``ledger serve``: the API's subcommands of the ``ledger`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from api.auth import issue_token
+from ledger.audit.keys import init_keys
+from ledger.config import Settings
+from ledger.demo import load_demo
+from ledger.domain.actor import Actor
+from ledger.domain.codes import Department, Role
+from ledger.service import LedgerService
+
+DEMO_CASES = 60
+
+
+def _roles(text: str) -> tuple[Role, ...]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        return tuple(Role(name) for name in names)
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise argparse.ArgumentTypeError(f"roles are a comma-separated list of: {known}") from None
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    actor = Actor(
+        staff_id=args.sub,
+        name=args.name,
+        unit=args.unit,
+        department=Department(args.department),
+        roles=args.roles,
+        jurisdiction=args.jurisdiction,
+    )
+    unit_known = any(u.code == args.unit for u in settings.context().reference.units)
+    if not unit_known:
+        # Still issued: a deployment may be about to load its reference file. Writes will say.
+        print(
+            f"ledger token: warning: unit {args.unit!r} is not in the reference data",
+            file=sys.stderr,
+        )
+    print(issue_token(settings.jwt_secret, actor, hours=args.hours))
+    return 0
+
+
+async def seed_demo(settings: Settings, cases: int) -> None:
+    """Demo data for a first run on the embedded database, through the real write path."""
+    from api.app import open_ledger_store  # the app is imported only when serving (see below)
+
+    store = await open_ledger_store(settings)
+    try:
+        if await store.head() > 0:
+            return
+        summary = await load_demo(LedgerService(store, settings.context()), cases=cases)
+        print(
+            f"ledger serve: loaded {summary.cases} demo cases ({summary.events} events)",
+            file=sys.stderr,
+        )
+    finally:
+        await store.close()
+
+
+def _dev_keys(settings: Settings) -> None:
+    """The embedded default is for trying things out: make its signing keys on first run.
+    A PostgreSQL deployment provisions its keys (``ledger keys init``) and never gets here."""
+    key_dir = Path(settings.key_dir)
+    if not (key_dir / "ledger.vkey").exists():
+        written = init_keys(key_dir)
+        print(
+            f"ledger serve: made development keys in {key_dir} ({len(written)} files)",
+            file=sys.stderr,
+        )
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    # Every `ledger` command loads this module to register its subcommands: the app and the
+    # server are imported only when serving.
+    import uvicorn
+
+    from api.app import create_app
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.is_sqlite:
+        _dev_keys(settings)
+        if args.demo_cases > 0:
+            asyncio.run(seed_demo(settings, args.demo_cases))
+    app = create_app(settings, projector=not args.no_projector, checkpoints=not args.no_checkpoints)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        # Event streams end by themselves (api.stream); do not let one hold a shutdown long.
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add ``token`` and ``serve`` to the ``ledger`` command's subparsers."""
+    token = commands.add_parser("token", help="print a development bearer token")
+    token.add_argument("--sub", required=True, help="staff id")
+    token.add_argument("--name", required=True, help="the staff member's name")
+    token.add_argument("--unit", required=True, help="unit code (GET /v1/reference)")
+    token.add_argument("--department", required=True, choices=[d.value for d in Department])
+    token.add_argument("--roles", required=True, type=_roles, help="e.g. intake,handler")
+    token.add_argument("--jurisdiction", default=None, help="jurisdiction code, if any")
+    token.add_argument("--hours", type=float, default=8.0, help="lifetime (default 8)")
+    token.set_defaults(run=_token)
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-projector",
+        action="store_true",
+        help="do not run the projection runner in this process "
+        "(run `ledger projections run` beside it)",
+    )
+    serve.add_argument(
+        "--no-checkpoints",
+        action="store_true",
+        help="do not sign checkpoints from this process (another process does)",
+    )
+    serve.add_argument(
+        "--demo-cases",
+        type=int,
+        default=DEMO_CASES,
+        help=f"on an empty embedded SQLite ledger, load this many demo cases first "
+        f"(default {DEMO_CASES}; 0 for none)",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(run=_serve)

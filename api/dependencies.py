@@ -1,0 +1,65 @@
+"""What route handlers get injected: the parts the lifespan opened, by name.
+
+The lifespan (``api.app``) keeps one :class:`Opened` on the application state; each provider hands
+out one part of it. ``store`` and ``audit`` are the names ``api.audit_routes`` expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from ledger.config import Settings
+from ledger.domain.context import Context
+from ledger.projections import ReadModels
+from ledger.service import LedgerService
+from ledger.store.port import EventStore
+
+
+@dataclass(frozen=True)
+class Opened:
+    settings: Settings
+    context: Context
+    store: EventStore
+    service: LedgerService
+    read_models: ReadModels
+    audit: Any
+
+
+def opened(state: State) -> Opened:
+    value = state.get("ledger")
+    if not isinstance(value, Opened):
+        raise RuntimeError("the ledger is not open (the app's lifespan did not run)")
+    return value
+
+
+def provide_store(state: State) -> EventStore:
+    return opened(state).store
+
+
+def provide_service(state: State) -> LedgerService:
+    return opened(state).service
+
+
+def provide_read_models(state: State) -> ReadModels:
+    return opened(state).read_models
+
+
+def provide_context(state: State) -> Context:
+    return opened(state).context
+
+
+def provide_audit(state: State) -> Any:
+    return opened(state).audit
+
+
+DEPENDENCIES = {
+    "store": Provide(provide_store, sync_to_thread=False),
+    "service": Provide(provide_service, sync_to_thread=False),
+    "read_models": Provide(provide_read_models, sync_to_thread=False),
+    "context": Provide(provide_context, sync_to_thread=False),
+    "audit": Provide(provide_audit, sync_to_thread=False),
+}

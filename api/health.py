@@ -1,0 +1,73 @@
+"""GET /health (liveness) and GET /ready (readiness): for probes, so without a token.
+
+Liveness says only that the process answers. Readiness asks the database for the log's head and
+the read models for how far they have projected: a database that cannot be reached, or read models
+more than ``MAX_LAG`` events behind, make the instance not ready (503), so a load balancer sends
+reads elsewhere rather than serve lists that are badly out of date.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+
+from ledger.projections import ReadModels
+from ledger.service import LedgerService
+
+MAX_LAG = 10_000
+
+
+class Liveness(msgspec.Struct, frozen=True):
+    status: str = "ok"
+
+
+class Readiness(msgspec.Struct, frozen=True, kw_only=True):
+    status: str  # "ready" or "not_ready"
+    database: str  # "ok" or what went wrong
+    head: int | None  # the last log position
+    projected: int | None  # the last position the read models have applied
+    lag: int | None  # head - projected
+
+
+class HealthController(Controller):
+    tags = ("health",)
+    opt = {"exclude_from_auth": True}  # noqa: RUF012 - Litestar reads it off the class
+
+    @get("/health", operation_id="health", summary="Liveness", security=[{}])
+    async def health(self) -> Liveness:
+        return Liveness()
+
+    @get(
+        "/ready",
+        operation_id="ready",
+        summary="Readiness: database reachable, projection lag",
+        security=[{}],
+        responses={503: ResponseSpec(Readiness, description="Not ready", generate_examples=False)},
+    )
+    async def ready(
+        self, service: NamedDependency[LedgerService], read_models: NamedDependency[ReadModels]
+    ) -> Response[Readiness]:
+        try:
+            head = await service.store.head()
+            projected = await read_models.position()
+        except Exception as exc:  # any failure to answer is "not ready", never a 500
+            body = Readiness(
+                status="not_ready",
+                database=f"unreachable: {type(exc).__name__}",
+                head=None,
+                projected=None,
+                lag=None,
+            )
+            return Response(body, status_code=503)
+        lag = max(head - projected, 0)
+        ready = lag <= MAX_LAG
+        body = Readiness(
+            status="ready" if ready else "not_ready",
+            database="ok",
+            head=head,
+            projected=projected,
+            lag=lag,
+        )
+        return Response(body, status_code=200 if ready else 503)

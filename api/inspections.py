@@ -1,0 +1,58 @@
+"""GET /v1/inspections/first-responders: FR1–FR9 findings per staff member and unit.
+
+The leading group's 督导、检查、考核 (clause 四): for the cases received in a period, what each
+first responder did and failed to do, each finding with the event positions that prove it.
+``as_of`` makes a report reproducible later: it is computed from the events recorded up to then.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from api.problems import ApiProblem, problem_responses
+from api.reads import aware
+from api.roles import READ_INSPECTIONS, allow, roles_note
+from ledger.projections import ReadModels
+from ledger.projections.views import InspectionReport
+
+# One inspection covers at most this many days: a report over decades would read the whole
+# ledger in one request.
+MAX_PERIOD_DAYS = 3660
+
+
+class InspectionController(Controller):
+    path = "/v1/inspections"
+    tags = ("inspections",)
+
+    @get(
+        "/first-responders",
+        guards=[allow(READ_INSPECTIONS)],
+        operation_id="first_responder_inspection",
+        summary="First-responder accountability report (FR1–FR9)",
+        description="Cases received from `from` to `to` (Asia/Shanghai dates, inclusive), "
+        "optionally of one receiving `unit`, evaluated as of `as_of` (default now). "
+        + roles_note(READ_INSPECTIONS),
+        responses=problem_responses(400, 403),
+    )
+    async def first_responders(
+        self,
+        read_models: NamedDependency[ReadModels],
+        period_from: Annotated[date, QueryParameter(name="from")],
+        period_to: Annotated[date, QueryParameter(name="to")],
+        unit: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        as_of: Annotated[
+            datetime | None, QueryParameter(description="RFC 3339 with offset")
+        ] = None,
+    ) -> InspectionReport:
+        if period_from > period_to:
+            raise ApiProblem(400, "INVALID_PARAMETER", "from is after to")
+        if (period_to - period_from).days > MAX_PERIOD_DAYS:
+            raise ApiProblem(
+                400, "INVALID_PARAMETER", f"a period spans at most {MAX_PERIOD_DAYS} days"
+            )
+        return await read_models.inspection(period_from, period_to, unit, aware("as_of", as_of))

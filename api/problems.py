@@ -1,0 +1,242 @@
+"""Every error as RFC 9457 problem details (``application/problem+json``) with a stable ``code``.
+
+One exception handler turns whatever was raised — a refusal of the domain, a store conflict, a
+validation failure of the request, an authentication or routing failure — into one response
+shape, so clients branch on ``code`` and never on wording. Status choices (API.md leaves some
+open; these are the documented ones):
+
+- R4 (not the holding unit) is an authorization failure: 403.
+- R1 and R8 say the request's content is unacceptable (missing registration items, bad check
+  digits, inexact money, naive times): 422, like any other invalid command.
+- The other rules (R2, R3, R5, R6, R7, R9) and lifecycle order say the request is well formed but
+  conflicts with what the case's record already holds: 409.
+- Malformed JSON is 400; a body that parses but does not fit the command is 422; a bad query,
+  path or header value is 400.
+
+Nothing is recorded on any of these: the service appends only after every check passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from http import HTTPStatus
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.openapi.datastructures import ResponseSpec
+
+from ledger.audit.errors import AuditError
+from ledger.domain.errors import DomainError, InvalidTransition, RuleViolation
+from ledger.projections import InvalidCursor, ProjectionsBehind
+from ledger.service import CaseNotFound
+from ledger.store.port import IdempotencyKeyReused, StoreError, VersionConflict
+
+log = logging.getLogger("api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Rules whose refusal means "the content of the request is unacceptable" (422, see above).
+_CONTENT_RULES = frozenset({"R1", "R8"})
+
+# The database cannot be reached or is overloaded: the request may succeed later.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    sqlite3.OperationalError,
+)
+
+
+class FieldError(msgspec.Struct, frozen=True, kw_only=True):
+    """One invalid input: where it is (``source``: body, query, header, path) and why."""
+
+    field: str
+    message: str
+    source: str = "body"
+
+
+class ProblemDetail(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details. ``type`` is omitted (``about:blank``): ``code`` is the
+    machine-readable kind and ``title`` the HTTP status phrase."""
+
+    status: int
+    title: str
+    detail: str
+    code: str
+    instance: str | None = None
+    rule: str | None = None  # R1–R9 of DOMAIN.md, for a rule refusal
+    errors: list[FieldError] | None = None  # for validation failures
+    expected_version: int | None = None  # for VERSION_MISMATCH
+    current_version: int | None = None  # for VERSION_MISMATCH
+
+
+class ApiProblem(Exception):
+    """An error raised by the API layer itself (guards, headers), already in problem terms."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[FieldError] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.headers = headers or {}
+        self.errors = errors
+
+
+Problem = tuple[ProblemDetail, dict[str, str]]
+
+
+def _problem(
+    status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> Problem:
+    body = ProblemDetail(
+        status=status, title=HTTPStatus(status).phrase, detail=detail, code=code, **extra
+    )
+    return body, headers or {}
+
+
+# Litestar gives the body path as the key ("payer.kind"; "data" for the body itself); msgspec
+# names a missing or unknown field only in its message.
+_NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+
+
+def _field_error(error: dict[str, Any]) -> FieldError:
+    source = str(error.get("source") or "body")
+    message = str(error.get("message", "invalid value"))
+    key = str(error.get("key", ""))
+    if source != "body":
+        return FieldError(field=key, message=message, source=source)
+    named = _NAMED.search(message)
+    path = "" if key == "data" else key
+    field = ".".join(p for p in (path, named["name"] if named else "") if p)
+    return FieldError(field=field or "body", message=message, source="body")
+
+
+def _validation(exc: ValidationException) -> Problem:
+    raw = exc.extra if isinstance(exc.extra, list) else []
+    errors = [_field_error(e) for e in raw if isinstance(e, dict)]
+    in_body = not errors or any(e.source == "body" for e in errors)
+    where = "; ".join(f"{e.field}: {e.message}" for e in errors) or str(exc.detail)
+    if in_body:
+        return _problem(
+            422, "VALIDATION_FAILED", f"the request body is invalid: {where}", errors=errors
+        )
+    return _problem(400, "INVALID_PARAMETER", f"invalid request parameter: {where}", errors=errors)
+
+
+def _http(exc: HTTPException) -> Problem:
+    headers = dict(exc.headers or {})
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        return _validation(exc)
+    if isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="ledger"')
+        return _problem(
+            401,
+            "UNAUTHENTICATED",
+            f"a valid bearer token is required ({exc.detail})",
+            headers=headers,
+        )
+    if isinstance(exc, PermissionDeniedException):
+        return _problem(403, "FORBIDDEN", str(exc.detail), headers=headers)
+    if isinstance(exc, NotFoundException):
+        return _problem(404, "NOT_FOUND", "no such resource", headers=headers)
+    if status == 400:
+        # Litestar raises a bare 400 when the body is not JSON at all (or not UTF-8).
+        return _problem(400, "MALFORMED_REQUEST", str(exc.detail), headers=headers)
+    if status >= 500:  # Litestar's own failures (e.g. an unserialisable response): our bug
+        log.error("internal error", exc_info=exc)
+        return _problem(status, "INTERNAL_ERROR", "internal error", headers=headers)
+    return _problem(status, HTTPStatus(status).name, str(exc.detail), headers=headers)
+
+
+def problem_for(exc: Exception) -> Problem:
+    """The problem (and extra response headers) that ``exc`` stands for."""
+    if isinstance(exc, ApiProblem):
+        return _problem(exc.status, exc.code, exc.detail, headers=exc.headers, errors=exc.errors)
+    if isinstance(exc, RuleViolation):
+        status = 403 if exc.rule == "R4" else 422 if exc.rule in _CONTENT_RULES else 409
+        return _problem(status, exc.code, exc.message, rule=exc.rule)
+    if isinstance(exc, InvalidTransition):
+        return _problem(409, exc.code, exc.message)
+    if isinstance(exc, DomainError):  # InvalidCommand and any future refusal of a value
+        return _problem(422, exc.code, exc.message)
+    if isinstance(exc, CaseNotFound):
+        return _problem(404, exc.code, str(exc))
+    if isinstance(exc, VersionConflict):
+        return _problem(
+            412,
+            exc.code,
+            f'{exc}; read the case again and retry with If-Match: "{exc.actual}"',
+            expected_version=exc.expected,
+            current_version=exc.actual,
+            headers={"ETag": f'"{exc.actual}"'},
+        )
+    if isinstance(exc, IdempotencyKeyReused):
+        return _problem(422, exc.code, str(exc))
+    if isinstance(exc, InvalidCursor):
+        return _problem(400, exc.code, str(exc))
+    if isinstance(exc, ProjectionsBehind):  # an as-of question ahead of the projection runner
+        return _problem(503, exc.code, str(exc), headers={"Retry-After": "2"})
+    if isinstance(exc, AuditError):
+        return _problem(exc.status_code, exc.code, str(exc))
+    if isinstance(exc, HTTPException):
+        return _http(exc)
+    if isinstance(exc, OverflowError | asyncpg.DataError):
+        # A number the database cannot hold (a path or query integer beyond 64 bits): the input
+        # is out of range, whichever route let it through unbounded.
+        log.warning("out-of-range input reached the database: %s", exc)
+        return _problem(400, "OUT_OF_RANGE", "a number in the request is out of range")
+    if isinstance(exc, UnicodeDecodeError):  # Litestar lets a body that is not UTF-8 through
+        return _problem(400, "MALFORMED_REQUEST", f"the request body is not UTF-8 JSON: {exc}")
+    if isinstance(exc, (StoreError, *_UNAVAILABLE)):
+        log.warning("database unavailable: %r", exc)
+        # A write whose commit was cut off may have landed: a retry with the same
+        # Idempotency-Key then returns it instead of recording it twice.
+        return _problem(
+            503,
+            "DATABASE_UNAVAILABLE",
+            "the database cannot be reached; retry later with the same Idempotency-Key",
+            headers={"Retry-After": "1"},
+        )
+    log.exception("unhandled error", exc_info=exc)
+    return _problem(500, "INTERNAL_ERROR", "internal error")
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetail]:
+    """The app's one exception handler."""
+    body, headers = problem_for(exc)
+    body = msgspec.structs.replace(body, instance=request.url.path)
+    return Response(body, status_code=body.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI documentation of the problem responses a route may give (401 is on every one)."""
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetail,
+            description=HTTPStatus(status).phrase,
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in sorted({401, *statuses})
+    }

@@ -1,0 +1,187 @@
+"""Case reads: the list (read model), one case now or as it stood (events), its history, its trail.
+
+- ``GET /v1/cases`` pages through the projected case views (eventually consistent: a write shows
+  up once the projection runner has applied it; ``GET /ready`` reports the lag).
+- ``GET /v1/cases/{id}`` folds the case's own events, now or up to ``version`` / ``as_of``, so it
+  is exact for that moment and its ETag is the version the body shows. ``as_of`` is the ledger's
+  recorded time: the case as the ledger knew it then; the view's clock (overdue flags) is that
+  moment too.
+- ``GET /v1/cases/{id}/events`` is the complete, ordered history with hashes.
+- ``GET /v1/cases/{id}/trail`` is the accountability trail from the read model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from api.case_views import case_body, is_major, view_of
+from api.event_records import EventOut, event_out
+from api.masking import sees_identifiers
+from api.preconditions import etag
+from api.problems import ApiProblem, problem_responses
+from api.recording import ETAG_HEADER, ActorRequest
+from api.roles import READ_CASES, READ_HISTORY, actor_of, allow, roles_note
+from ledger.domain.codes import CaseStatus, Category, Classification
+from ledger.domain.context import Context
+from ledger.projections import ProjectionsBehind, ReadModels
+from ledger.projections.views import CaseFilters, CasePage, CaseView, Trail
+from ledger.service import LedgerService
+
+PROJECTION_WAIT_SECONDS = 2.0
+Code = Annotated[str | None, QueryParameter(max_length=64)]
+Moment = Annotated[datetime | None, QueryParameter(description="RFC 3339 with offset")]
+
+
+def aware(name: str, moment: datetime | None) -> datetime | None:
+    """Query times must carry an offset: a bare local time means different moments to
+    different readers (R8)."""
+    if moment is not None and moment.utcoffset() is None:
+        raise ApiProblem(
+            400, "INVALID_PARAMETER", f"{name} must be an RFC 3339 time with an offset"
+        )
+    return moment
+
+
+class CaseReadController(Controller):
+    """Mounted with the write routes under /v1/cases (api.app): Litestar merges one path's
+    methods only within one router."""
+
+    path = "/"
+    tags = ("cases",)
+
+    @get(
+        "/",
+        guards=[allow(READ_CASES)],
+        operation_id="list_cases",
+        summary="List case views (filters, cursor pagination)",
+        description="From the read model. `unit` is the holding unit; `received_from` is "
+        "inclusive, `received_to` exclusive. " + roles_note(READ_CASES),
+        responses=problem_responses(400, 403),
+    )
+    async def list_cases(
+        self,
+        request: ActorRequest,
+        read_models: NamedDependency[ReadModels],
+        context: NamedDependency[Context],
+        status: Annotated[CaseStatus | None, QueryParameter()] = None,
+        classification: Annotated[Classification | None, QueryParameter(name="class")] = None,
+        category: Annotated[Category | None, QueryParameter()] = None,
+        unit: Code = None,
+        jurisdiction: Code = None,
+        first_responder: Code = None,
+        overdue: Annotated[bool | None, QueryParameter()] = None,
+        received_from: Moment = None,
+        received_to: Moment = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> CasePage:
+        actor = actor_of(request)
+        filters = CaseFilters(
+            status=status,
+            classification=classification,
+            category=category,
+            unit=unit,
+            jurisdiction=jurisdiction,
+            first_responder=first_responder,
+            overdue=overdue,
+            received_from=aware("received_from", received_from),
+            received_to=aware("received_to", received_to),
+        )
+        page = await read_models.list_cases(filters, cursor, limit)
+        items = [case_body(view, actor, context) for view in page.items]
+        return msgspec.structs.replace(page, items=items)
+
+    @get(
+        "/{case_id:uuid}",
+        guards=[allow(READ_CASES)],
+        operation_id="get_case",
+        summary="One case view, now or as it stood at a version or a moment",
+        description="Rebuilt from the case's events. Give at most one of `version` and `as_of`. "
+        + roles_note(READ_CASES),
+        responses=problem_responses(400, 403, 404),
+        response_headers=[ETAG_HEADER],
+    )
+    async def get_case(
+        self,
+        request: ActorRequest,
+        case_id: FromPath[UUID],
+        service: NamedDependency[LedgerService],
+        context: NamedDependency[Context],
+        version: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        as_of: Moment = None,
+    ) -> Response[CaseView]:
+        if version is not None and as_of is not None:
+            raise ApiProblem(400, "INVALID_PARAMETER", "give version or as_of, not both")
+        moment = aware("as_of", as_of)
+        records = await service.history(case_id, to_version=version, as_of=moment)
+        if not records:
+            raise ApiProblem(404, "CASE_NOT_FOUND_AS_OF", f"case {case_id} was not yet recorded")
+        if version is not None and records[-1].version != version:
+            raise ApiProblem(
+                404,
+                "VERSION_NOT_FOUND",
+                f"case {case_id} has no version {version} (it is at {records[-1].version})",
+            )
+        now = moment or (records[-1].recorded_at if version is not None else service.clock())
+        view = view_of(records, now, context)
+        body = case_body(view, actor_of(request), context)
+        return Response(body, headers={"ETag": etag(view.version)})
+
+    @get(
+        "/{case_id:uuid}/events",
+        guards=[allow(READ_HISTORY)],
+        operation_id="case_events",
+        summary="The complete, ordered event history of a case",
+        description="Each event with position, version, topic, data, metadata, times, hash and "
+        "prev_hash (hex). " + roles_note(READ_HISTORY),
+        responses=problem_responses(403, 404),
+    )
+    async def events(
+        self,
+        request: ActorRequest,
+        case_id: FromPath[UUID],
+        service: NamedDependency[LedgerService],
+        context: NamedDependency[Context],
+    ) -> list[EventOut]:
+        records = await service.history(case_id)
+        view = view_of(records, service.clock(), context)
+        shown = sees_identifiers(actor_of(request), view.holding_unit, is_major(view), context)
+        return [event_out(record, masked=not shown) for record in records]
+
+    @get(
+        "/{case_id:uuid}/trail",
+        guards=[allow(READ_CASES)],
+        operation_id="case_trail",
+        summary="Accountability trail: custody periods, dwell times, first-responder duties",
+        description="From the read model; `as_of` evaluates the duties at that moment. "
+        + roles_note(READ_CASES),
+        responses=problem_responses(400, 403, 404),
+    )
+    async def trail(
+        self,
+        case_id: FromPath[UUID],
+        service: NamedDependency[LedgerService],
+        read_models: NamedDependency[ReadModels],
+        as_of: Moment = None,
+    ) -> Trail:
+        moment = aware("as_of", as_of)
+        trail = await read_models.trail(case_id, moment)
+        if trail is not None:
+            return trail
+        # No row: no such case (404), not yet at ``as_of`` (404), or not yet projected — then
+        # wait briefly for the runner rather than deny a case the ledger holds.
+        registration = (await service.history(case_id, to_version=1))[0]
+        if moment is not None and registration.recorded_at > moment:
+            raise ApiProblem(404, "CASE_NOT_FOUND_AS_OF", f"case {case_id} was not yet recorded")
+        if await read_models.wait_for(registration.position, PROJECTION_WAIT_SECONDS):
+            trail = await read_models.trail(case_id, moment)
+        if trail is None:
+            raise ProjectionsBehind(f"case {case_id} is not projected yet; retry shortly")
+        return trail

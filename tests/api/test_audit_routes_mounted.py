@@ -1,0 +1,54 @@
+"""The audit routes (api.audit_routes) as mounted here: the role table applied, checkpoints made.
+
+The routes themselves are tested with the audit code; this is about how the API wires them: the
+lifespan's checkpoint scheduler signs the log as it grows, and each kind of audit access is open
+to the roles of ``api.roles.AUDIT_ROLES`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.api.support import AUDITOR, INSPECTOR, INTAKE, ONE_ROLE, WITNESS, Api, bearer
+
+
+async def signed_checkpoint(api: Api, size: int) -> dict[str, Any]:
+    for _ in range(100):
+        response = await api.get(INSPECTOR, "/v1/ledger/checkpoint")
+        if response.status_code == 200 and response.json()["size"] >= size:
+            checkpoint: dict[str, Any] = response.json()
+            return checkpoint
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no checkpoint of size {size} was signed")
+
+
+async def test_the_scheduler_signs_the_log_as_it_grows(api: Api) -> None:
+    await api.register()
+    assert (await signed_checkpoint(api, 1))["size"] == 1
+    await api.register()
+    assert (await signed_checkpoint(api, 2))["size"] == 2
+
+
+async def test_evidence_and_verification_are_for_auditors_cosigning_for_witnesses(
+    api: Api,
+) -> None:
+    case = await api.register()
+    await signed_checkpoint(api, 1)
+    for role, actor in ONE_ROLE.items():
+        evidence = await api.get(actor, f"/v1/cases/{case.id}/evidence")
+        verify = await api.get(actor, "/v1/ledger/verify")
+        checkpoint = await api.get(actor, "/v1/ledger/checkpoint")
+        assert (evidence.status_code == 200) == (role == "auditor"), role
+        assert (verify.status_code == 200) == (role == "auditor"), role
+        assert checkpoint.status_code == 200, role
+        if role != "auditor":
+            assert evidence.json()["code"] == "FORBIDDEN_ROLE"
+    cosign = "/v1/ledger/checkpoints/1/cosign"
+    body = {"signature": "— not a signature"}
+    refused = await api.client.post(cosign, json=body, headers=bearer(AUDITOR))
+    assert refused.status_code == 403
+    tried = await api.client.post(cosign, json=body, headers=bearer(WITNESS))
+    assert tried.status_code == 422  # past the guard; the signature itself is refused
+    assert tried.json()["code"] == "COSIGNATURE_REJECTED"
+    assert (await api.get(INTAKE, "/v1/ledger/verify")).json()["code"] == "FORBIDDEN_ROLE"

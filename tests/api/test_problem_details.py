@@ -1,0 +1,172 @@
+"""Every error is RFC 9457 problem details with status, title, detail and a stable code.
+
+And no error records anything: the log's head stays where it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.api.support import (
+    CLASSIFY,
+    DECIDE,
+    HANDLER,
+    INTAKE,
+    OTHER_HANDLER,
+    SECRET,
+    Api,
+    bearer,
+    held_by_hrss,
+    registration,
+)
+
+
+def problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+@pytest.fixture
+async def head(client: AsyncTestClient[Litestar]) -> Any:
+    async def read() -> int:
+        value: int = (await client.get("/ready")).json()["head"]
+        return value
+
+    return read
+
+
+async def test_a_missing_or_forged_token_is_401(client: AsyncTestClient[Litestar]) -> None:
+    problem(await client.get("/v1/cases"), 401, "UNAUTHENTICATED")
+    forged = jwt.encode(
+        {"sub": "x", "exp": 4102444800}, "a-secret-of-the-right-length-but-wrong", algorithm="HS256"
+    )
+    response = await client.get("/v1/cases", headers={"Authorization": f"Bearer {forged}"})
+    assert problem(response, 401, "UNAUTHENTICATED")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_token_without_staff_claims_is_401(client: AsyncTestClient[Litestar]) -> None:
+    token = jwt.encode({"sub": "T1", "exp": 4102444800, "roles": ["boss"]}, SECRET, "HS256")
+    response = await client.get("/v1/cases", headers={"Authorization": f"Bearer {token}"})
+    problem(response, 401, "UNAUTHENTICATED")
+
+
+async def test_a_signed_token_with_an_absurd_expiry_is_401_not_500(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    claims = {
+        "sub": "T1",
+        "exp": 10**15,
+        "name": "x",
+        "unit": "tax.hall",
+        "department": "tax",
+        "roles": ["intake"],
+    }
+    token = jwt.encode(claims, SECRET, "HS256")
+    response = await client.get("/v1/cases", headers={"Authorization": f"Bearer {token}"})
+    problem(response, 401, "UNAUTHENTICATED")
+
+
+async def test_body_validation_names_the_field_and_why(api: Api, head: Any) -> None:
+    before = await head()
+    response = await api.client.post(
+        "/v1/cases",
+        json={"channel": "carrier_pigeon", "received_at": "now"},
+        headers=bearer(INTAKE),
+    )
+    body = problem(response, 422, "VALIDATION_FAILED")
+    assert body["errors"][0]["source"] == "body"
+    assert body["errors"][0]["field"] in {"channel", "received_at", "payer"}
+    unknown = await api.client.post("/v1/cases", json={"colour": "red"}, headers=bearer(INTAKE))
+    assert problem(unknown, 422, "VALIDATION_FAILED")["errors"][0]["field"] == "colour"
+    assert await head() == before
+
+
+async def test_malformed_json_and_non_utf8_bodies_are_400(api: Api) -> None:
+    for content in (b"{", b'"\xff"', b"\x00\x01"):
+        response = await api.client.post("/v1/cases", content=content, headers=bearer(INTAKE))
+        problem(response, 400, "MALFORMED_REQUEST")
+
+
+async def test_a_bad_check_digit_is_422_naming_rule_r1(api: Api, head: Any) -> None:
+    before = await head()
+    response = await api.client.post(
+        "/v1/cases",
+        json={**registration(), "payer": {**registration()["payer"], "identifier": "123"}},
+        headers=bearer(INTAKE),
+    )
+    body = problem(response, 422, "R1_REGISTRATION_INVALID")
+    assert body["rule"] == "R1"
+    assert await head() == before
+
+
+async def test_acting_outside_the_holding_unit_is_403_r4(api: Api, head: Any) -> None:
+    case = await held_by_hrss(api)
+    before = await head()
+    body = problem(
+        await api.post(OTHER_HANDLER, case, "decide", DECIDE), 403, "R4_NOT_HOLDING_UNIT"
+    )
+    assert body["rule"] == "R4"
+    assert await head() == before
+
+
+async def test_closing_before_feedback_is_409_r6(api: Api) -> None:
+    case = await held_by_hrss(api)
+    await api.do(HANDLER, case, "decide", DECIDE)
+    body = problem(
+        await api.post(HANDLER, case, "close", {"summary": "办结"}), 409, "R6_CLOSURE_PRECONDITIONS"
+    )
+    assert body["rule"] == "R6"
+
+
+async def test_a_lifecycle_step_out_of_order_is_409(api: Api) -> None:
+    case = await api.register()
+    problem(await api.post(HANDLER, case, "accept", {}), 409, "INVALID_TRANSITION")
+
+
+async def test_an_unknown_unit_is_422_invalid_command(api: Api) -> None:
+    case = await api.register()
+    await api.do(INTAKE, case, "classify", CLASSIFY)
+    response = await api.post(INTAKE, case, "transfer", {"to_unit": "nowhere", "reason": "x"})
+    problem(response, 422, "INVALID_COMMAND")
+
+
+async def test_unknown_cases_routes_and_methods(client: AsyncTestClient[Litestar]) -> None:
+    auth = bearer(INTAKE)
+    missing = "/v1/cases/00000000-0000-4000-8000-000000000000"
+    problem(await client.get(missing, headers=auth), 404, "CASE_NOT_FOUND")
+    problem(await client.get("/v1/nothing-here", headers=auth), 404, "NOT_FOUND")
+    problem(await client.get("/v1/cases/not-a-uuid", headers=auth), 404, "NOT_FOUND")
+    response = await client.delete("/v1/cases", headers=auth)
+    problem(response, 405, "METHOD_NOT_ALLOWED")
+    assert "POST" in response.headers["allow"]
+
+
+async def test_bad_query_parameters_are_400(api: Api) -> None:
+    case = await api.register()
+    auth = bearer(INTAKE)
+    queries: list[dict[str, Any]] = [
+        {"version": "two"},
+        {"as_of": "2025-01-01T00:00:00"},
+        {"version": 1, "as_of": "2025-01-01T00:00:00Z"},
+    ]
+    for query in queries:
+        response = await api.client.get(f"/v1/cases/{case.id}", params=query, headers=auth)
+        body = problem(response, 400, "INVALID_PARAMETER")
+        assert body["detail"]
+
+
+async def test_every_problem_names_the_request_path(client: AsyncTestClient[Litestar]) -> None:
+    body = problem(await client.get("/v1/cases"), 401, "UNAUTHENTICATED")
+    assert body["instance"] == "/v1/cases"
