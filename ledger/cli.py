@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+from ledger.audit.service import audit_hooks
 from ledger.config import ConfigError, Settings
 from ledger.domain.context import SHANGHAI
 from ledger.service import CaseNotFound, LedgerService
@@ -23,7 +24,8 @@ from ledger.store.chain import verify_case_chain
 async def _demo(settings: Settings, cases: int, seed: int) -> int:
     from ledger.demo import load_demo
 
-    store = open_store(settings.database_url)
+    # With the audit hook, so the demo's events enter the Merkle log like any other append.
+    store = open_store(settings.database_url, hooks=audit_hooks())
     await store.open()
     try:
         service = LedgerService(store, settings.context())
@@ -93,7 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _optional_registrars() -> list[Callable[[Any], None]]:
     from api.cli import register as api_commands
-
     from ledger.audit.cli import register as audit_commands
     from ledger.projections.cli import register as projection_commands
 

@@ -265,7 +265,7 @@ async def _enforcement(run: _Run, case: _Case) -> None:
             amount=arrears, period_from=date(2024, 1, 1), period_to=date(2024, 12, 31)
         ),
     )
-    case.later(working_days=9)
+    case.later(working_days=10)
     await case.do(
         "enforcement", c.ReferToCourt(court="潜江市人民法院", reason="催告期满仍未履行缴费义务")
     )

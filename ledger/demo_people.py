@@ -12,6 +12,7 @@ from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, PayerKind, Role
 from ledger.domain.context import Context
 from ledger.domain.identifiers import CREDIT_CODE_CHARSET, make_citizen_id, make_credit_code
+from ledger.domain.reference import UnitKind
 
 _R = Role
 # key: (staff id, name, unit, department, roles)
@@ -115,7 +116,11 @@ class Payers:
     def __init__(self, rng: random.Random, context: Context) -> None:
         self.rng = rng
         # Jurisdictions that have a 便民服务中心, so a transfer there can be accepted.
-        centres = {u.jurisdiction for u in context.reference.units if u.jurisdiction}
+        centres = {
+            u.jurisdiction
+            for u in context.reference.units
+            if u.jurisdiction and u.kind is UnitKind.CENTRE
+        }
         self.jurisdictions = sorted(
             j.code for j in context.reference.jurisdictions if j.code in centres
         )

@@ -59,9 +59,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def fingerprint(command: c.Command) -> str:
-    """Identifies a request's content, so a reused idempotency key can be told apart."""
-    body = type(command).__name__.encode() + b"\0" + msgspec.json.encode(command, order="sorted")
+def fingerprint(actor: Actor, command: c.Command) -> str:
+    """Identifies who asked for what, so a key reused for another request (or by another member
+    of staff) is refused instead of answered with someone else's result."""
+    head = f"{actor.staff_id}\0{type(command).__name__}\0".encode()
+    body = head + msgspec.json.encode(command, order="sorted")
     return hashlib.sha256(body).hexdigest()
 
 
@@ -87,7 +89,7 @@ class LedgerService:
         if meta.idempotency_key:
             name = f"{actor.staff_id}\0{meta.idempotency_key}"
             case_id = uuid.uuid5(_REGISTRATION_NAMESPACE, name)
-            replay = await self._replay(case_id, command, meta)
+            replay = await self._replay(case_id, actor, command, meta)
             if replay is not None:
                 return replay
         else:
@@ -106,7 +108,7 @@ class LedgerService:
             now=self.clock(),
             context=self.context,
         )
-        return await self._save(case, 0, command, meta)
+        return await self._save(case, 0, actor, command, meta)
 
     async def execute(
         self,
@@ -118,7 +120,7 @@ class LedgerService:
     ) -> AppendResult:
         """Run one command on a case. ``expected_version`` is the version the client last saw."""
         meta = meta or RequestMeta()
-        replay = await self._replay(case_id, command, meta)
+        replay = await self._replay(case_id, actor, command, meta)
         if replay is not None:
             return replay
         case = await self.load(case_id)
@@ -130,7 +132,7 @@ class LedgerService:
         loaded_version = case.version
         await self._check_references(case_id, command)
         handler(case, actor, command, self.clock(), self.context)
-        return await self._save(case, loaded_version, command, meta)
+        return await self._save(case, loaded_version, actor, command, meta)
 
     async def _check_references(self, case_id: UUID, command: c.Command) -> None:
         """Checks that need the store rather than the case: the other case, the corrected event."""
@@ -144,19 +146,24 @@ class LedgerService:
                 )
 
     async def _replay(
-        self, case_id: UUID, command: c.Command, meta: RequestMeta
+        self, case_id: UUID, actor: Actor, command: c.Command, meta: RequestMeta
     ) -> AppendResult | None:
         if not meta.idempotency_key:
             return None
         record = await self.store.idempotency_record(case_id, meta.idempotency_key)
         if record is None:
             return None
-        if record.fingerprint != fingerprint(command):
+        if record.fingerprint != fingerprint(actor, command):
             raise IdempotencyKeyReused(case_id, meta.idempotency_key)
         return msgspec.structs.replace(record.result, replayed=True)
 
     async def _save(
-        self, case: Dispute, loaded_version: int, command: c.Command, meta: RequestMeta
+        self,
+        case: Dispute,
+        loaded_version: int,
+        actor: Actor,
+        command: c.Command,
+        meta: RequestMeta,
     ) -> AppendResult:
         metadata: dict[str, Any] = {
             "command": type(command).__name__,
@@ -167,7 +174,7 @@ class LedgerService:
         encoded_metadata = encode_metadata(metadata)
         events = [self.mapper.to_new_event(e, encoded_metadata) for e in case.collect_events()]
         idempotency = (
-            Idempotency(meta.idempotency_key, fingerprint(command))
+            Idempotency(meta.idempotency_key, fingerprint(actor, command))
             if meta.idempotency_key
             else None
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 import msgspec
@@ -90,6 +90,7 @@ class IdempotencyKeyReused(StoreError):
         self.case_id, self.key = case_id, key
 
 
+@runtime_checkable
 class EventStore(Protocol):
     """The async event store port."""
 

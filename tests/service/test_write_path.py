@@ -168,3 +168,14 @@ async def test_the_demo_walks_every_lifecycle_path_with_intact_chains(
         by_case.setdefault(record.case_id, []).append(record)
     assert len(by_case) == summary.cases
     assert all(verify_case_chain(records) is None for records in by_case.values())
+
+
+async def test_an_idempotency_key_is_not_shared_between_members_of_staff(
+    service: LedgerService, store: EventStore
+) -> None:
+    case_id = (await service.register(FIRST_RESPONDER, registration())).case_id
+    meta = RequestMeta(idempotency_key="same-key")
+    await service.execute(case_id, FIRST_RESPONDER, CLASSIFY, 1, meta)
+    with pytest.raises(IdempotencyKeyReused):
+        await service.execute(case_id, HRSS_HANDLER, CLASSIFY, 2, meta)
+    assert await store.case_version(case_id) == 2
