@@ -28,6 +28,7 @@ from api.checkpoints import run_checkpoints
 from api.dependencies import DEPENDENCIES, Opened
 from api.health import HealthController
 from api.inspections import InspectionController
+from api.localtime import show_local_times
 from api.problems import problem_response
 from api.reads import CaseReadController
 from api.reference import ReferenceController
@@ -175,6 +176,7 @@ def create_app(
         ],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
+        after_request=show_local_times,
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
         openapi_config=OpenAPIConfig(

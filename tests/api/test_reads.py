@@ -160,3 +160,14 @@ async def test_probes_answer_without_a_token(api: Api) -> None:
     assert ready["status"] == "ready"
     assert ready["database"] == "ok"
     assert ready["lag"] == ready["head"] - ready["projected"]
+
+
+async def test_times_are_shown_in_asia_shanghai(api: Api) -> None:
+    case = await held_by_hrss(api)
+    view = (await api.get(AUDITOR, f"/v1/cases/{case.id}")).json()
+    events = (await api.get(AUDITOR, f"/v1/cases/{case.id}/events")).json()
+    listed_view = await listed(api, AUDITOR, case.id)
+    shown = [view["received_at"], events[0]["recorded_at"], listed_view["registered_at"]]
+    assert all(t.endswith("+08:00") for t in shown), shown
+    received = datetime.fromisoformat(view["received_at"])
+    assert received.utcoffset() == SHANGHAI.utcoffset(received.replace(tzinfo=None))
