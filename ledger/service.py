@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from ledger.domain.context import Context
 from ledger.domain.dispute import Dispute
 from ledger.domain.errors import InvalidCommand
 from ledger.domain.payer import checked_payer
-from ledger.handlers import HANDLERS
+from ledger.handlers import HANDLERS, Handler
 from ledger.store.codec import TypedMapper, default_mapper, encode_metadata
 from ledger.store.port import (
     AppendResult,
@@ -74,11 +75,15 @@ class LedgerService:
         context: Context | None = None,
         clock: Callable[[], datetime] = utc_now,
         mapper: TypedMapper | None = None,
+        cache_size: int = 10_000,
     ) -> None:
         self.store = store
         self.context = context or Context()
         self.clock = clock
         self.mapper = mapper or default_mapper()
+        # Folded cases by id, least recently written first (see ``_cached``).
+        self._cache: OrderedDict[UUID, Dispute] = OrderedDict()
+        self._cache_size = cache_size
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -123,16 +128,51 @@ class LedgerService:
         replay = await self._replay(case_id, actor, command, meta)
         if replay is not None:
             return replay
-        case = await self.load(case_id)
-        if expected_version is not None and expected_version != case.version:
-            raise VersionConflict(case_id, expected_version, case.version)
         handler = HANDLERS.get(type(command))
         if handler is None:
             raise InvalidCommand(f"{type(command).__name__} is not a command on a case")
-        loaded_version = case.version
         await self._check_references(case_id, command)
+        case = self._cached(case_id, expected_version)
+        if case is not None:
+            try:
+                return await self._run(case, handler, actor, command, expected_version, meta)
+            except VersionConflict:
+                pass  # the cached state was stale (another process wrote): decide on fresh state
+        case = await self.load(case_id)
+        return await self._run(case, handler, actor, command, expected_version, meta)
+
+    async def _run(
+        self,
+        case: Dispute,
+        handler: Handler,
+        actor: Actor,
+        command: c.Command,
+        expected_version: int | None,
+        meta: RequestMeta,
+    ) -> AppendResult:
+        if expected_version is not None and expected_version != case.version:
+            raise VersionConflict(case.id, expected_version, case.version)
+        loaded_version = case.version
         handler(case, actor, command, self.clock(), self.context)
         return await self._save(case, loaded_version, actor, command, meta)
+
+    def _cached(self, case_id: UUID, expected_version: int | None) -> Dispute | None:
+        """A folded case kept from this process's last write to it, taken out of the cache.
+
+        Safe because the append is optimistic: a cached state that another process has moved
+        past is refused by the store at its stale version, and the command is decided again on
+        the state read from the store. Taken out (not shared) so that concurrent commands on one
+        case never mutate the same object; only a successful append puts it back.
+        """
+        case = self._cache.pop(case_id, None)
+        if case is None or (expected_version is not None and case.version != expected_version):
+            return None
+        return case
+
+    def _remember(self, case: Dispute) -> None:
+        self._cache[case.id] = case
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     async def _check_references(self, case_id: UUID, command: c.Command) -> None:
         """Checks that need the store rather than the case: the other case, the corrected event."""
@@ -178,7 +218,10 @@ class LedgerService:
             if meta.idempotency_key
             else None
         )
-        return await self.store.append(case.id, loaded_version, events, idempotency)
+        result = await self.store.append(case.id, loaded_version, events, idempotency)
+        if not result.replayed:  # a replay returns what another request stored, not ``case``
+            self._remember(case)
+        return result
 
     # -- reads that rebuild the case from events ------------------------------------------------
 

@@ -118,7 +118,7 @@ class PostgresStore(StoreBase):
             for hook in self.hooks:
                 await conn.execute(hook.postgres_schema())
         self._pool = await asyncpg.create_pool(
-            self.url, min_size=self.min_pool, max_size=self.max_pool
+            self.url, min_size=self.min_pool, max_size=self.max_pool, reset=_no_reset
         )
         self._writer = asyncio.create_task(self._run_writer(), name="ledger-postgres-writer")
 
@@ -287,3 +287,8 @@ def _write_args(plan: BatchPlan) -> list[Any]:
         [k[3] for k in plan.keys],
         plan.head,
     ]
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Pooled connections carry no session state here (locks are transaction-scoped, nobody
+    LISTENs on them), so asyncpg's reset query on every release would be a wasted round trip."""

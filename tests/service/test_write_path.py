@@ -179,3 +179,39 @@ async def test_an_idempotency_key_is_not_shared_between_members_of_staff(
     with pytest.raises(IdempotencyKeyReused):
         await service.execute(case_id, HRSS_HANDLER, CLASSIFY, 2, meta)
     assert await store.case_version(case_id) == 2
+
+
+async def test_a_case_moved_on_by_another_process_is_decided_on_fresh_state(
+    store: EventStore,
+) -> None:
+    here, elsewhere = (
+        LedgerService(store, clock=lambda: NOW),
+        LedgerService(store, clock=lambda: NOW),
+    )
+    transfer = c.Transfer(to_unit="hrss.social_insurance", reason="属人社职责")
+    # ``here`` remembers version 1 of each case after registering it; ``elsewhere`` moves on.
+    refused_id = (await here.register(FIRST_RESPONDER, registration())).case_id
+    await elsewhere.execute(refused_id, FIRST_RESPONDER, CLASSIFY, expected_version=1)
+    with pytest.raises(VersionConflict):  # a client that saw version 1 is refused
+        await here.execute(refused_id, FIRST_RESPONDER, transfer, expected_version=1)
+    assert await store.case_version(refused_id) == 2
+
+    case_id = (await here.register(FIRST_RESPONDER, registration("另一件"))).case_id
+    await elsewhere.execute(case_id, FIRST_RESPONDER, CLASSIFY, expected_version=1)
+    result = await here.execute(case_id, FIRST_RESPONDER, transfer)  # no expected version
+    assert result.version == 3
+    case = await here.load(case_id)
+    assert case.pending_unit == "hrss.social_insurance"
+    assert case.classification is Classification.GENERAL
+
+
+async def test_a_refused_command_leaves_no_trace_in_the_remembered_case(
+    service: LedgerService, store: EventStore
+) -> None:
+    case_id = (await service.register(FIRST_RESPONDER, registration())).case_id
+    with pytest.raises(RuleViolation):
+        await service.execute(case_id, HRSS_HANDLER, CLASSIFY, expected_version=1)
+    await service.execute(case_id, FIRST_RESPONDER, CLASSIFY, expected_version=1)
+    records = await service.history(case_id)
+    assert [r.version for r in records] == [1, 2]
+    assert verify_case_chain(records) is None
