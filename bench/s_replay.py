@@ -1,0 +1,233 @@
+"""Scenarios 4 and 5: rebuilding one long case, in full and as of a version.
+
+The case: 1,000 events made by the real write path (register, classify, then cycles of urge ×2,
+consult, decide, feedback, close, reopen — a long-running, repeatedly reopened dispute), appended
+through ``PostgresStore`` and, as the very same domain events, saved through the eventsourcing
+``Application`` into its own table in the same database.
+
+4. ours: ``LedgerService.history`` (all 1,000 records with their hashes) + ``fold`` (the state)
+   vs ``Application.repository.get(case_id)`` (the state only).
+5. ours: ``LedgerService.load(case_id, to_version=500)``
+   vs ``repository.get(case_id, version=500)``.
+
+Each side is run a few times to warm up, then timed repeatedly; the median is reported (and
+both sides run interleaved, so a noisy moment hits both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from bench import es_baseline
+from bench.data import CachedService, CaptureStore
+from bench.framework import DB_PREFIX, Row, median, ratio_row
+from bench.framework import Context as RunContext
+from ledger import commands as c
+from ledger.demo_people import Cast, Payers
+from ledger.domain.codes import (
+    Category,
+    Channel,
+    Classification,
+    DecisionOutcome,
+    Satisfaction,
+)
+from ledger.domain.context import Context
+from ledger.service import LedgerService
+from ledger.store import open_store
+from ledger.store.codec import default_mapper
+from ledger.store.port import NewEvent
+
+CASE_EVENTS = 1000
+AS_OF = 500
+
+
+async def long_case(events: int = CASE_EVENTS) -> list[NewEvent]:
+    """One case of exactly ``events`` events, through the real service and rules."""
+    import random
+
+    store = CaptureStore()
+    service = CachedService(store, Context())
+    cast = Cast(service.context)
+    payers = Payers(random.Random(1), service.context)
+    now = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
+    service.clock = lambda: now
+    clerk, office = cast.actor("intake_hall"), cast.actor("office")
+    result = await service.register(
+        clerk,
+        c.Register(
+            channel=Channel.SERVICE_WINDOW,
+            received_at=now - timedelta(minutes=20),
+            payer=payers.employer(),
+            jurisdiction="qj.yuanlin",
+            category=Category.EMPLOYEE_EMPLOYER,
+            summary="多名职工反映单位长期按最低基数申报社保费，要求核实并补缴",
+            preliminary_opinion="涉及多部门职责，建议提请领导小组研究",
+        ),
+    )
+    case_id, version = result.case_id, result.version
+    cycle: list[tuple[Any, c.Command]] = [
+        (office, c.Urge(reason="超期未办结，请加快办理")),
+        (office, c.Urge(reason="再次催办，请于三个工作日内反馈进展")),
+        (clerk, c.Consult(units=("tax.sif", "hrss.social_insurance"), outcome="会商核定基数")),
+        (clerk, c.Decide(outcome=DecisionOutcome.UPHELD, finding="经核实，单位少报缴费基数")),
+        (
+            clerk,
+            c.GiveFeedback(
+                channel=Channel.SERVICE_WINDOW,
+                content="当面告知核实结果及补缴安排",
+                satisfaction=Satisfaction.UNSATISFIED,
+            ),
+        ),
+        (clerk, c.Close(summary="已核实并督促单位补缴")),
+        (office, c.Reopen(reason="回访不满意：单位至今未补缴")),
+    ]
+    now += timedelta(hours=1)
+    classify = c.Classify(classification=Classification.GENERAL, route=2, reason="需核实缴费基数")
+    version = (await service.execute(case_id, clerk, classify, version)).version
+    n = 0
+    while version < events:
+        actor, command = cycle[n % len(cycle)]
+        n += 1
+        now += timedelta(hours=3)
+        version = (await service.execute(case_id, actor, command, version)).version
+    return [e for _, _, batch in store.commands for e in batch]
+
+
+async def _load(
+    url: str, database: str, events: list[NewEvent]
+) -> tuple[UUID, es_baseline.BenchApp]:
+    store = open_store(url)
+    await store.open()
+    try:
+        case_id = events[0].case_id
+        by_version = {e.version: e for e in events}
+        # Appended a command at a time as it happened (group commit is irrelevant here).
+        version = 0
+        while version < len(events):
+            batch = [by_version[version + 1]]
+            result = await store.append(case_id, version, batch)
+            version = result.version
+    finally:
+        await store.close()
+    app = es_baseline.open_app(database)
+    mapper = default_mapper()
+    domain_events = [
+        mapper.to_domain_event(
+            StoredEvent(
+                originator_id=e.case_id,
+                originator_version=e.version,
+                topic=e.topic,
+                state=e.state,
+            )
+        )
+        for e in events
+    ]
+    for start in range(0, len(domain_events), 100):
+        app.save(*domain_events[start : start + 100])
+    return case_id, app
+
+
+async def _timed(fn: Callable[[], Awaitable[Any]]) -> float:
+    t = time.perf_counter()
+    await fn()
+    return time.perf_counter() - t
+
+
+async def _compare(
+    ours: Callable[[], Awaitable[Any]], theirs: Callable[[], Any], runs: int
+) -> tuple[float, float]:
+    """Median seconds of each, interleaved, after warming both up."""
+
+    async def theirs_async() -> Any:
+        return theirs()
+
+    for _ in range(3):
+        await ours()
+        theirs()
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(runs):
+        a.append(await _timed(ours))
+        b.append(await _timed(theirs_async))
+    return median(a), median(b)
+
+
+def measure(ctx: RunContext) -> dict[str, tuple[float, float]]:
+    def compute() -> dict[str, tuple[float, float]]:
+        url = ctx.fresh_database("replay")
+        runs = 7 if ctx.config.quick else 25
+
+        async def run() -> dict[str, tuple[float, float]]:
+            events = await long_case()
+            case_id, app = await _load(url, DB_PREFIX + "replay", events)
+            store = open_store(url)
+            await store.open()
+            try:
+                service = LedgerService(store)
+
+                async def full() -> Any:
+                    records = await service.history(case_id)
+                    return records, service.fold(records)
+
+                async def as_of() -> Any:
+                    return await service.load(case_id, to_version=AS_OF)
+
+                check = await service.load(case_id)
+                if (
+                    check.version != CASE_EVENTS
+                    or app.repository.get(case_id).version != CASE_EVENTS
+                ):
+                    raise RuntimeError("the long case was not stored whole on both sides")
+                return {
+                    "full": await _compare(full, lambda: app.repository.get(case_id), runs),
+                    "as_of": await _compare(
+                        as_of, lambda: app.repository.get(case_id, version=AS_OF), runs
+                    ),
+                }
+            finally:
+                await store.close()
+                app.close()
+
+        return asyncio.run(run())
+
+    return ctx.once("replay", compute)
+
+
+def scenario_replay(ctx: RunContext) -> list[Row]:
+    ours, theirs = measure(ctx)["full"]
+    return [
+        ratio_row(
+            f"4 replay a {CASE_EVENTS:,}-event case",
+            "history + state",
+            "ms",
+            ours * 1000,
+            theirs * 1000,
+            "eventsourcing repository.get",
+            better="lower",
+            min_ratio=5,
+            notes="median of interleaved runs; ours returns the 1,000 records too",
+        )
+    ]
+
+
+def scenario_asof(ctx: RunContext) -> list[Row]:
+    ours, theirs = measure(ctx)["as_of"]
+    return [
+        ratio_row(
+            f"5 as-of version {AS_OF}",
+            "state at a version",
+            "ms",
+            ours * 1000,
+            theirs * 1000,
+            "eventsourcing repository.get(version=500)",
+            better="lower",
+            min_ratio=5,
+        )
+    ]
