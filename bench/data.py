@@ -45,6 +45,7 @@ from bench.framework import DB_PREFIX, database_exists, db_url, recreate_databas
 from bench.framework import Context as RunContext
 from ledger import demo
 from ledger.demo_people import Cast, Payers
+from ledger.domain.actor import Actor
 from ledger.domain.context import SHANGHAI, Context
 from ledger.domain.dispute import Dispute
 from ledger.domain.reference import UnitKind
@@ -137,10 +138,10 @@ class CachedService(LedgerService):
         return self.cases[case_id]
 
     async def _save(
-        self, case: Dispute, loaded_version: int, command: Any, meta: RequestMeta
+        self, case: Dispute, loaded_version: int, actor: Actor, command: Any, meta: RequestMeta
     ) -> AppendResult:
         self.cases[case.id] = case
-        return await super()._save(case, loaded_version, command, meta)
+        return await super()._save(case, loaded_version, actor, command, meta)
 
 
 @dataclass
