@@ -19,7 +19,7 @@ How it is made:
 4. **Load** with asyncpg ``COPY`` into the store's own tables (created by ``PostgresStore.open``
    with the audit ``MerkleHook``, so the schema is exactly the production one), set
    ``ledger_head``, and build the Merkle log (``ledger_merkle_nodes``, ``ledger_merkle_state``)
-   with ``ledger.audit.merkle.CompactRange`` — the same nodes the hook would have written.
+   with ``ledger.audit.log_hook.bulk_runs`` — the same nodes the hook would have written.
 5. Optionally copy the first ``--es-events`` events, byte for byte, into an eventsourcing
    ``Application``'s own table (``benchapp_events``) for the eventsourcing baselines.
 """
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import random
 import time
 from collections import Counter
@@ -44,6 +43,7 @@ import asyncpg
 from bench.framework import DB_PREFIX, database_exists, db_url, recreate_database
 from bench.framework import Context as RunContext
 from ledger import demo
+from ledger.audit.log_hook import bulk_runs
 from ledger.demo_people import Cast, Payers
 from ledger.domain.actor import Actor
 from ledger.domain.context import SHANGHAI, Context
@@ -285,18 +285,6 @@ async def create_schema(url: str) -> None:
     await store.close()
 
 
-def merkle_nodes(rows: Sequence[Row]) -> tuple[list[tuple[int, int, bytes]], int, bytes]:
-    """Every perfect subtree the ``MerkleHook`` would have stored, and the final compact range."""
-    from ledger.audit.merkle import CompactRange
-
-    tree = CompactRange()
-    nodes: list[tuple[int, int, bytes]] = []
-    sha = hashlib.sha256
-    for row in rows:
-        nodes.extend(tree.append(sha(b"\x00" + row[8]).digest()))
-    return nodes, tree.size, tree.to_bytes()
-
-
 async def load_rows(url: str, rows: Sequence[Row]) -> None:
     """COPY the rows into an empty store database, then set the head and the Merkle log."""
     await create_schema(url)
@@ -315,15 +303,14 @@ async def load_rows(url: str, rows: Sequence[Row]) -> None:
             )
         has_merkle = await conn.fetchval("SELECT to_regclass('ledger_merkle_nodes') IS NOT NULL")
         if has_merkle and rows:
-            nodes, size, compact = merkle_nodes(rows)
-            for start in range(0, len(nodes), 4 * chunk):
-                await conn.copy_records_to_table(
-                    "ledger_merkle_nodes",
-                    records=nodes[start : start + 4 * chunk],
-                    columns=["level", "idx", "hash"],
-                )
+            runs, tree = bulk_runs(row[8] for row in rows)
+            await conn.copy_records_to_table(
+                "ledger_merkle_nodes", records=runs, columns=["pos", "hashes"]
+            )
             await conn.execute(
-                "UPDATE ledger_merkle_state SET size = $1, compact = $2", size, compact
+                "UPDATE ledger_merkle_state SET size = $1, compact = $2",
+                tree.size,
+                tree.to_bytes(),
             )
         await conn.execute("VACUUM ANALYZE")
     finally:
