@@ -9,6 +9,8 @@ member of staff's mouth.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +18,8 @@ import jwt
 import msgspec
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.security.jwt import JWTAuth, Token
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, Role
@@ -76,8 +79,69 @@ async def retrieve_actor(token: Token, connection: ASGIConnection[Any, Any, Any,
     return actor_from_claims(token.sub, token.extras)
 
 
-def jwt_auth(secret: str) -> JWTAuth[Actor, StaffToken]:
+class VerifiedTokens:
+    """Tokens already verified, with the Actor they carry, kept until they expire.
+
+    Staff send the same token with every request of their working day; checking its HMAC and
+    converting its claims each time was a sizeable part of a write. Only tokens that passed the
+    full check are kept, keyed by the exact encoded string (so a token differing in any byte is
+    checked afresh), and a kept token is honoured only while ``now < exp`` — the same rule the
+    full check applies. The cache is bounded; the least recently used token is dropped first.
+    """
+
+    def __init__(self, size: int = 4096, clock: Any = time.time) -> None:
+        self._entries: OrderedDict[str, tuple[float, AuthenticationResult]] = OrderedDict()
+        self._size, self._clock = size, clock
+
+    def get(self, encoded: str) -> AuthenticationResult | None:
+        entry = self._entries.get(encoded)
+        if entry is None:
+            return None
+        expires, result = entry
+        if self._clock() >= expires:
+            del self._entries[encoded]
+            return None
+        self._entries.move_to_end(encoded)
+        return result
+
+    def put(self, encoded: str, result: AuthenticationResult) -> None:
+        token = result.auth
+        if not isinstance(token, Token):
+            return
+        self._entries[encoded] = (token.exp.timestamp(), result)
+        self._entries.move_to_end(encoded)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class CachingJWTMiddleware(JWTAuthenticationMiddleware):
+    """Litestar's JWT middleware, answering a token it has verified before from ``tokens``."""
+
+    tokens: VerifiedTokens  # set per application by ``jwt_auth``
+
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        cached = self.tokens.get(encoded_token)
+        if cached is not None:
+            return cached
+        result = await super().authenticate_token(encoded_token, connection)
+        self.tokens.put(encoded_token, result)
+        return result
+
+
+def jwt_auth(secret: str, tokens: VerifiedTokens | None = None) -> JWTAuth[Actor, StaffToken]:
+    # One cache per application: Litestar may instantiate the middleware more than once.
+    middleware = type(
+        "CachingJWTMiddleware",
+        (CachingJWTMiddleware,),
+        {"tokens": tokens if tokens is not None else VerifiedTokens()},
+    )
     return JWTAuth[Actor, StaffToken](
+        authentication_middleware_class=middleware,
         token_secret=secret,
         algorithm=ALGORITHM,
         retrieve_user_handler=retrieve_actor,
