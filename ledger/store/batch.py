@@ -70,7 +70,8 @@ NEW_CASE = CaseTip(0, GENESIS)
 
 
 def encode_result(result: AppendResult) -> bytes:
-    return msgspec.json.encode(result)
+    """The stored answer to an idempotent request: the summary, without the events."""
+    return msgspec.json.encode(msgspec.structs.replace(result, records=()))
 
 
 def decode_result(data: bytes) -> AppendResult:
@@ -104,7 +105,8 @@ def plan_batch(
             if seen is not None:
                 # Checked before the version: a retry naturally carries a stale version.
                 if seen.fingerprint == key.fingerprint:
-                    plan.outcomes.append(msgspec.structs.replace(seen.result, replayed=True))
+                    replay = msgspec.structs.replace(seen.result, replayed=True, records=())
+                    plan.outcomes.append(replay)
                 else:
                     plan.outcomes.append(IdempotencyKeyReused(request.case_id, key.key))
                 continue
@@ -115,6 +117,7 @@ def plan_batch(
             )
             continue
         first, prev = plan.head + 1, tip.hash
+        accepted = len(plan.records)
         for new in request.events:
             plan.head += 1
             digest = event_hash(
@@ -149,6 +152,7 @@ def plan_batch(
             first_position=first,
             last_position=plan.head,
             recorded_at=recorded_at,
+            records=tuple(plan.records[accepted:]),
         )
         if key is not None:
             used[(request.case_id, key.key)] = IdempotencyRecord(key.fingerprint, result)

@@ -62,6 +62,9 @@ class AppendResult(msgspec.Struct, frozen=True):
     last_position: int
     recorded_at: datetime
     replayed: bool = False  # True when an idempotent retry returned the original result
+    # The events this append stored, as read back they would be. Empty for a replay: it is the
+    # answer to a request stored earlier, and only its summary above is kept.
+    records: tuple[RecordedEvent, ...] = ()
 
 
 class StoreError(Exception):

@@ -46,6 +46,7 @@ async def test_append_and_read_round_trip(store: EventStore) -> None:
         assert record.recorded_at == result.recorded_at
     assert stored[0].prev_hash == GENESIS
     assert stored[1].prev_hash == stored[0].hash
+    assert list(result.records) == stored  # the append hands back exactly what it stored
     assert await store.read_log(0) == stored
     assert await store.head() == 2
     assert await store.case_version(case) == 2

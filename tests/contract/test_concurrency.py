@@ -87,7 +87,11 @@ async def test_concurrent_appends_are_group_committed(store: EventStore) -> None
     # room for scheduling noise on a busy 2-core machine.
     assert 1 <= batches <= appends // 4, batches
     assert sorted(r.first_position for r in results) == list(range(1, appends + 1))
-    await check_log(store)
+    log = {r.position: r for r in await check_log(store)}
+    # Each caller gets its own events back, even though they were committed together.
+    for case, result in zip(cases, results, strict=True):
+        assert [r.case_id for r in result.records] == [case]
+        assert result.records[0] == log[result.first_position]
 
 
 async def test_each_store_sees_the_others_appends(make_store: StoreFactory) -> None:
