@@ -23,6 +23,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 
 from api.audit_routes import AuditController
 from api.auth import jwt_auth
+from api.case_views import RecentCases
 from api.cases import write_handlers
 from api.checkpoints import run_checkpoints
 from api.dependencies import DEPENDENCIES, Opened
@@ -97,7 +98,8 @@ async def _open(settings: Settings) -> tuple[Opened, contextlib.AsyncExitStack]:
         await stack.aclose()
         raise
     service = LedgerService(store, context)
-    return Opened(settings, context, store, service, read_models, audit), stack
+    recent = RecentCases(service)
+    return Opened(settings, context, store, service, read_models, audit, recent), stack
 
 
 def _start_background(

@@ -1,13 +1,16 @@
 """The case view as a reader may see it: built from the case's events, payer masked by role.
 
-Single-case reads and write responses fold the case's own events (``case_view_from_events``)
-rather than read the projected row: they are exact for the version asked for (the ETag is never
-ahead of or behind the body) and do not wait for the projection runner.
+Single-case reads and write responses fold the case's own events (``case_view_from_events``,
+``RecentCases``) rather than read the projected row: they are exact for the version asked for
+(the ETag is never ahead of or behind the body) and do not wait for the projection runner.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime
+from uuid import UUID
 
 import msgspec
 
@@ -16,21 +19,72 @@ from ledger.domain.actor import Actor
 from ledger.domain.codes import Classification
 from ledger.domain.context import Context
 from ledger.projections import case_view_from_events
+from ledger.projections.caseview import case_view
+from ledger.projections.fold import CaseFolder
+from ledger.projections.state import CaseState
 from ledger.projections.views import CaseView
 from ledger.service import LedgerService
 from ledger.store.port import AppendResult, RecordedEvent
 
-__all__ = ["CaseView", "case_body", "view_after", "view_of"]
+__all__ = ["CaseView", "RecentCases", "case_body", "view_of"]
 
 
 def view_of(records: list[RecordedEvent], now: datetime, context: Context) -> CaseView:
     return case_view_from_events(records, now, context)
 
 
-async def view_after(service: LedgerService, result: AppendResult) -> CaseView:
-    """The case as the append that produced ``result`` left it (also for idempotent replays)."""
-    records = await service.history(result.case_id, to_version=result.version)
-    return view_of(records, service.clock(), service.context)
+class RecentCases:
+    """The folded states of the cases this process wrote last, for the responses to writes.
+
+    A write answers with the case as its append left it. The append hands back the events it
+    stored, so the view is the state kept from this process's previous write to the case plus
+    those events — exactly the fold of the stored events, without reading the case again. The
+    kept state is used only when the new events follow it directly (its version + 1); otherwise
+    (first write here, another process wrote in between, an idempotent replay) the case is read
+    from the store as before. Bounded; the least recently written case is dropped first.
+    """
+
+    def __init__(self, service: LedgerService, size: int = 4096) -> None:
+        self.service = service
+        self._states: OrderedDict[UUID, CaseState] = OrderedDict()
+        self._size = size
+
+    async def view_after(self, result: AppendResult) -> CaseView:
+        """The case as the append that produced ``result`` left it (also for replays)."""
+        state = self._continued(result)
+        if state is None:
+            records = await self.service.history(result.case_id, to_version=result.version)
+            state = self._fold(None, records)
+        if result.records:  # a replay's state may be old: keep only states of fresh appends
+            self._states[result.case_id] = state
+            self._states.move_to_end(result.case_id)
+            while len(self._states) > self._size:
+                self._states.popitem(last=False)
+        return case_view(state, self.service.clock())
+
+    def _continued(self, result: AppendResult) -> CaseState | None:
+        if not result.records:
+            return None
+        kept = self._states.pop(result.case_id, None)
+        first = result.records[0].version
+        if first == 1:
+            return self._fold(None, result.records)
+        if kept is None or kept.version != first - 1:
+            return None
+        return self._fold(kept, result.records)
+
+    def _fold(self, state: CaseState | None, records: Iterable[RecordedEvent]) -> CaseState:
+        # No await between taking ``state`` out of the cache and putting it back: no other
+        # request can see it half-folded.
+        folder = CaseFolder(self.service.context, {} if state is None else {state.case_id: state})
+        case_id = None
+        for record in records:
+            folder.apply(record)
+            case_id = record.case_id
+        folded = folder.states.get(case_id) if case_id is not None else None
+        if folded is None:
+            raise ValueError("the events hold no registration of a case")
+        return folded
 
 
 def is_major(view: CaseView) -> bool:

@@ -21,10 +21,10 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody
 
-from api.case_views import CaseView, view_after
+from api.case_views import CaseView
 from api.preconditions import IdempotencyKey, IfMatch, request_meta
 from api.problems import problem_responses
-from api.recording import ETAG_HEADER, ActorRequest, execute, written
+from api.recording import ETAG_HEADER, ActorRequest, execute, view_after, written
 from api.reveal import reveal
 from api.roles import WRITE_ROLES, actor_of, allow, roles_note
 from ledger import commands as c
@@ -85,7 +85,7 @@ async def register(
 ) -> Response[CaseView]:
     actor = actor_of(request)
     result = await service.register(actor, data, request_meta(idempotency_key))
-    return written(result, await view_after(service, result), actor, context, 201)
+    return written(result, await view_after(request, result), actor, context, 201)
 
 
 def command_handler(route: CommandRoute) -> HTTPRouteHandler:

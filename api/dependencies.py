@@ -12,6 +12,7 @@ from typing import Any
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from api.case_views import RecentCases
 from ledger.config import Settings
 from ledger.domain.context import Context
 from ledger.projections import ReadModels
@@ -27,6 +28,7 @@ class Opened:
     service: LedgerService
     read_models: ReadModels
     audit: Any
+    recent: RecentCases  # the states of cases written last, for write responses
 
 
 def opened(state: State) -> Opened:

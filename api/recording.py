@@ -8,7 +8,8 @@ from litestar import Request, Response
 from litestar.datastructures import ResponseHeader, State
 from litestar.security.jwt import Token
 
-from api.case_views import CaseView, case_body, view_after
+from api.case_views import CaseView, case_body
+from api.dependencies import opened
 from api.preconditions import etag, expected_version, request_meta
 from api.roles import actor_of
 from ledger import commands as c
@@ -37,7 +38,12 @@ async def execute(
     version = expected_version(if_match)
     meta = request_meta(idempotency_key)
     result = await service.execute(case_id, actor, command, version, meta)
-    return actor, result, await view_after(service, result)
+    return actor, result, await view_after(request, result)
+
+
+async def view_after(request: ActorRequest, result: AppendResult) -> CaseView:
+    """The case as the append that produced ``result`` left it."""
+    return await opened(request.app.state).recent.view_after(result)
 
 
 def write_headers(result: AppendResult) -> dict[str, str]:
