@@ -15,6 +15,7 @@ from ledger.config import Settings
 from ledger.demo import load_demo
 from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, Role
+from ledger.process import tune_gc
 from ledger.service import LedgerService
 
 DEMO_CASES = 60
@@ -93,6 +94,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         if args.demo_cases > 0:
             asyncio.run(seed_demo(settings, args.demo_cases))
     app = create_app(settings, projector=not args.no_projector, checkpoints=not args.no_checkpoints)
+    tune_gc()
     uvicorn.run(
         app,
         host=args.host,
