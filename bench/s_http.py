@@ -1,9 +1,10 @@
 """Scenario 3 (and the API part of 9): the decide route over HTTP, against GET /health.
 
-The API runs as it would in production: ``uvicorn --factory api.app:create_app`` in its own
-process (one worker), on PostgreSQL, with the projection runner and the checkpoint scheduler
-running in the background. The load comes from ``bench.loadgen`` in another process: 32
-keep-alive connections in a closed loop.
+The API runs as docker-compose.yml deploys it: ``ledger serve --no-projector`` in its own
+process (one uvicorn worker, with httptools and uvloop, signing checkpoints in the background), on
+PostgreSQL, and ``ledger projections run`` as a second process keeping the read models current
+while the load runs. The load comes from ``bench.loadgen`` in a third process: 32 keep-alive
+connections in a closed loop.
 
 - baseline: ``GET /health`` (no token, no database) — the cost of the HTTP stack itself on this
   machine, with the same server, client and concurrency;
@@ -101,7 +102,7 @@ async def prepare_cases(url: str, count: int) -> list[list[Any]]:
 
 
 class Server:
-    """``uvicorn --factory api.app:create_app`` on a free port, in its own process."""
+    """``ledger serve --no-projector`` on a free port and ``ledger projections run`` beside it."""
 
     def __init__(self, url: str, key_dir: Path) -> None:
         self.port = _free_port()
@@ -112,21 +113,17 @@ class Server:
             "LEDGER_KEY_DIR": str(key_dir),
         }
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the server)
+        ledger = [sys.executable, "-m", "ledger.cli"]
+        serve = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--no-projector"]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            [*ledger, *serve, "--log-level", "warning"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.projector = subprocess.Popen(
+            [*ledger, "projections", "run"],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -136,8 +133,9 @@ class Server:
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the API exited {self.proc.returncode}: {self.output()}")
+            for proc in (self.proc, self.projector):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{proc.args} exited {proc.returncode}: {self.output()}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
                     return
@@ -151,12 +149,13 @@ class Server:
         return self.log.read().decode(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        for proc in (self.proc, self.projector):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         self.log.close()
 
 
