@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import psutil
+import uvloop
+
+from ledger.process import tune_gc
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -294,6 +298,22 @@ async def database_exists(name: str) -> bool:
 
 
 # -- measuring ----------------------------------------------------------------------------------
+
+
+def run_as_served(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` as ``ledger serve`` runs the ledger: on uvloop (uvicorn picks it when it is
+    installed, and the lock installs it) with the process's GC settings (``ledger.process``).
+
+    For the in-process throughput scenarios; both sides of a comparison run this way. The GC
+    settings are restored afterwards, so the scenarios after it run as before.
+    """
+    thresholds = gc.get_threshold()
+    tune_gc()
+    try:
+        return uvloop.run(main)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

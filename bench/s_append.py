@@ -35,7 +35,7 @@ from uuid import UUID
 
 from bench import es_baseline
 from bench.data import StopRun, drive_cases, template_cases
-from bench.framework import ADMIN_URL, Row, percentile, ratio_row
+from bench.framework import ADMIN_URL, Row, percentile, ratio_row, run_as_served
 from bench.framework import Context as RunContext
 from ledger.domain.actor import Actor
 from ledger.domain.context import SHANGHAI, Context
@@ -435,9 +435,9 @@ def measure_service(ctx: RunContext) -> tuple[Figures, Figures]:
     def compute() -> tuple[Figures, Figures]:
         cfg = ctx.config
         url = ctx.fresh_database("append_ours")
-        ours = asyncio.run(service_ours(url, cfg.warmup, cfg.seconds))
+        ours = run_as_served(service_ours(url, cfg.warmup, cfg.seconds))
         ctx.fresh_database("append_es")
-        theirs = asyncio.run(service_es("ledger_bench_append_es", cfg.warmup, cfg.seconds))
+        theirs = run_as_served(service_es("ledger_bench_append_es", cfg.warmup, cfg.seconds))
         return ours, theirs
 
     return ctx.once("append.service", compute)
@@ -448,9 +448,11 @@ def measure_store(ctx: RunContext) -> tuple[Figures, Figures]:
         cfg = ctx.config
         templates = _decoded_templates(400)
         url = ctx.fresh_database("store_ours")
-        ours = asyncio.run(store_ours(url, templates, cfg.warmup, cfg.seconds))
+        ours = run_as_served(store_ours(url, templates, cfg.warmup, cfg.seconds))
         ctx.fresh_database("store_es")
-        theirs = asyncio.run(store_es("ledger_bench_store_es", templates, cfg.warmup, cfg.seconds))
+        theirs = run_as_served(
+            store_es("ledger_bench_store_es", templates, cfg.warmup, cfg.seconds)
+        )
         return ours, theirs
 
     return ctx.once("append.store", compute)
