@@ -35,6 +35,9 @@ from ledger.audit.views import (
     InclusionProofView,
 )
 
+# Positions are PostgreSQL bigints (SQLite integers): anything larger is no position at all.
+MAX_POSITION = 2**63 - 1
+
 
 def _department(request: Request[Any, Any, Any]) -> str | None:
     """The authenticated caller's department, if the auth layer put a principal with one."""
@@ -81,10 +84,14 @@ class AuditController(Controller):
     async def inclusion_proof(
         self,
         audit: NamedDependency[AuditService],
-        position: Annotated[int, QueryParameter(name="position", ge=1, description="log position")],
+        position: Annotated[
+            int, QueryParameter(name="position", ge=1, le=MAX_POSITION, description="log position")
+        ],
         size: Annotated[
             int | None,
-            QueryParameter(name="size", ge=1, description="tree size (default: current)"),
+            QueryParameter(
+                name="size", ge=1, le=MAX_POSITION, description="tree size (default: current)"
+            ),
         ] = None,
     ) -> InclusionProofView:
         """RFC 9162 §2.1.3 proof that the event at ``position`` is leaf ``position-1``."""
@@ -94,8 +101,14 @@ class AuditController(Controller):
     async def consistency_proof(
         self,
         audit: NamedDependency[AuditService],
-        first: Annotated[int, QueryParameter(name="from", ge=0, description="the older tree size")],
-        second: Annotated[int, QueryParameter(name="to", ge=0, description="the newer tree size")],
+        first: Annotated[
+            int,
+            QueryParameter(name="from", ge=0, le=MAX_POSITION, description="the older tree size"),
+        ],
+        second: Annotated[
+            int,
+            QueryParameter(name="to", ge=0, le=MAX_POSITION, description="the newer tree size"),
+        ],
     ) -> ConsistencyProofView:
         """RFC 9162 §2.1.4 proof that the tree of size ``from`` is a prefix of size ``to``."""
         if first > second:

@@ -222,8 +222,34 @@ def problem_for(exc: Exception) -> Problem:
     return _problem(500, "INTERNAL_ERROR", "internal error")
 
 
+def _public_names(request: Request[Any, Any, Any], exc: ValidationException) -> None:
+    """Name each bad parameter as the client wrote it (``to``), not as the handler's Python
+    argument is called (``second``): Litestar reports the latter."""
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    parameters = getattr(signature, "parameters", {})
+    if not isinstance(exc.extra, list):
+        return
+    for error in exc.extra:
+        if not isinstance(error, dict) or error.get("source") in (None, "body"):
+            continue
+        declared = getattr(parameters.get(error.get("key")), "kwarg_definition", None)
+        public = next(
+            (
+                alias
+                for alias in (getattr(declared, a, None) for a in ("query", "header", "name"))
+                if isinstance(alias, str) and alias
+            ),
+            None,
+        )
+        if public is not None:
+            error["key"] = public
+
+
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetail]:
     """The app's one exception handler."""
+    if isinstance(exc, ValidationException):
+        _public_names(request, exc)
     body, headers = problem_for(exc)
     body = msgspec.structs.replace(body, instance=request.url.path)
     return Response(body, status_code=body.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)

@@ -52,3 +52,23 @@ async def test_evidence_and_verification_are_for_auditors_cosigning_for_witnesse
     assert tried.status_code == 422  # past the guard; the signature itself is refused
     assert tried.json()["code"] == "COSIGNATURE_REJECTED"
     assert (await api.get(INTAKE, "/v1/ledger/verify")).json()["code"] == "FORBIDDEN_ROLE"
+
+
+async def test_positions_beyond_any_ledger_are_refused_with_the_parameter_named(
+    api: Api,
+) -> None:
+    await api.register()
+    await signed_checkpoint(api, 1)
+    too_big = str(2**63)
+    for path, params in (
+        ("/v1/ledger/proofs/inclusion", {"position": too_big}),
+        ("/v1/ledger/proofs/inclusion", {"position": "1", "size": too_big}),
+        ("/v1/ledger/proofs/consistency", {"from": "1", "to": too_big}),
+        ("/v1/ledger/proofs/consistency", {"from": too_big, "to": too_big}),
+    ):
+        response = await api.get(AUDITOR, path, **params)
+        assert response.status_code == 400, (path, params, response.text)
+        body = response.json()
+        assert body["code"] == "INVALID_PARAMETER", body
+        name = next(k for k, v in params.items() if v == too_big)
+        assert name in body["detail"], body
