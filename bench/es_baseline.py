@@ -5,6 +5,10 @@ The baseline application persists the very same ``Dispute`` aggregate with the v
 identical to ours and only persistence and loading differ. This is the conservative choice: the
 library's stock ``JSONTranscoder`` would need custom transcodings for the msgspec value objects and
 would be slower, flattering our ratios.
+
+It decodes the way the library's ``Mapper`` does (``LibraryPathMapper``: untyped decode, upcasting,
+one ``msgspec.convert``), not with our typed fast path: that path is part of our read side, which
+the replay scenarios compare with the library's.
 """
 
 from __future__ import annotations
@@ -28,10 +32,18 @@ from ledger.domain.errors import InvalidCommand
 from ledger.domain.payer import checked_payer
 from ledger.handlers import HANDLERS
 from ledger.service import RequestMeta, utc_now
-from ledger.store.codec import default_mapper
+from ledger.store.codec import MsgspecTranscoder, TypedMapper
 from ledger.store.port import AppendResult, VersionConflict
 
 APP_NAME = "BenchApp"  # its events table: benchapp_events
+
+
+class LibraryPathMapper(TypedMapper):
+    """Our codec (``MsgspecTranscoder``, typed conversion), decoding every event along the
+    library ``Mapper``'s path: untyped decode, upcasting, ``msgspec.convert``, dict merge — as
+    ``TypedMapper`` did before its typed fast path. Encoding is unchanged (same bytes)."""
+
+    fast_decode = False
 
 
 class BenchApp(Application[UUID]):
@@ -40,7 +52,7 @@ class BenchApp(Application[UUID]):
     name = APP_NAME
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return default_mapper()
+        return LibraryPathMapper(transcoder=MsgspecTranscoder())
 
 
 def open_app(database: str, pool_size: int = 10) -> BenchApp:
