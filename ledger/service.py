@@ -2,12 +2,15 @@
 
 The actor is passed in by the caller (the API passes the verified token's principal). Reads that
 rebuild a case from its events (full history, as of a version or a time) live here too, because
-they use the same codec and fold.
+they use the same codec and fold. They start from a snapshot of the case (``ledger.snapshots``)
+where there is a trustworthy one, which the write path keeps every ``snapshot_every`` events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -19,6 +22,7 @@ from uuid import UUID
 import msgspec
 
 from ledger import commands as c
+from ledger import snapshots
 from ledger.domain.actor import Actor
 from ledger.domain.context import Context
 from ledger.domain.dispute import Dispute
@@ -32,8 +36,14 @@ from ledger.store.port import (
     Idempotency,
     IdempotencyKeyReused,
     RecordedEvent,
+    Snapshot,
     VersionConflict,
 )
+
+log = logging.getLogger(__name__)
+
+# Snapshots a read tries, newest first, when the store's one does not decode into the case.
+_SNAPSHOT_TRIES = 3
 
 # Registration retries carry no case id yet: the id is derived from the staff member and the key,
 # so a retried POST /v1/cases lands on the same case and the store's idempotency check applies.
@@ -76,6 +86,7 @@ class LedgerService:
         clock: Callable[[], datetime] = utc_now,
         mapper: TypedMapper | None = None,
         cache_size: int = 10_000,
+        snapshot_every: int = 100,
     ) -> None:
         self.store = store
         self.context = context or Context()
@@ -84,6 +95,8 @@ class LedgerService:
         # Folded cases by id, least recently written first (see ``_cached``).
         self._cache: OrderedDict[UUID, Dispute] = OrderedDict()
         self._cache_size = cache_size
+        # A snapshot of the case after every this many events (0: none written or read).
+        self.snapshot_every = snapshot_every
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -220,8 +233,36 @@ class LedgerService:
         )
         result = await self.store.append(case.id, loaded_version, events, idempotency)
         if not result.replayed:  # a replay returns what another request stored, not ``case``
+            due = self._snapshot_due(case, loaded_version, result)  # before another can touch it
             self._remember(case)
+            if due is not None:
+                await self._keep_snapshot(*due)
         return result
+
+    def _snapshot_due(
+        self, case: Dispute, loaded_version: int, result: AppendResult
+    ) -> tuple[UUID, int, bytes, bytes] | None:
+        """The snapshot to keep after an append that crossed a multiple of ``snapshot_every``:
+        the case's state, bound to the hash of its last event (None if nothing is due)."""
+        every = self.snapshot_every
+        if every <= 0 or case.version // every == loaded_version // every:
+            return None
+        if not result.records or result.records[-1].version != case.version:
+            return None  # no stored hash to bind it to (a store that returns no records)
+        try:
+            state = snapshots.encode(case)
+        except Exception:  # a cache: never fail a command that is already recorded
+            log.warning("no snapshot of case %s at %d", case.id, case.version, exc_info=True)
+            return None
+        return case.id, case.version, state, result.records[-1].hash
+
+    async def _keep_snapshot(
+        self, case_id: UUID, version: int, state: bytes, event_hash: bytes
+    ) -> None:
+        try:
+            await self.store.save_snapshot(case_id, version, snapshots.TOPIC, state, event_hash)
+        except Exception:  # a cache: never fail a command that is already recorded
+            log.warning("snapshot of case %s at %d not kept", case_id, version, exc_info=True)
 
     # -- reads that rebuild the case from events ------------------------------------------------
 
@@ -244,15 +285,119 @@ class LedgerService:
         to_version: int | None = None,
         as_of: datetime | None = None,
     ) -> Dispute:
-        """The case as it stands now, or as it stood at a version or a moment."""
-        records = await self.history(case_id, to_version=to_version, as_of=as_of)
-        case = self.fold(records)
+        """The case as it stands now, or as it stood at a version or a moment.
+
+        Starts from the newest trustworthy snapshot at or below the version and folds only the
+        events after it (the store hands back only snapshots bound to the log, see ``replay``).
+        """
+        if as_of is not None:  # which version that was is known only from the events
+            return (await self.replay(case_id, to_version=to_version, as_of=as_of))[1]
+        start = await self._snapshot(case_id, to_version)
+        if start is not None:
+            snapshot, case = start
+            after = await self.store.read_case(
+                case_id, to_version=to_version, after_version=snapshot.version
+            )
+            folded = self.fold(after, case)
+        else:
+            folded = self.fold(await self.history(case_id, to_version=to_version))
+        if folded is None:
+            raise CaseNotFound(case_id)
+        return folded
+
+    async def replay(
+        self,
+        case_id: UUID,
+        *,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> tuple[list[RecordedEvent], Dispute]:
+        """A case's events (all, or up to a version or a moment) and its state after them.
+
+        The events and the newest snapshot are read concurrently; the snapshot is used only if
+        the event at its version is among them with the hash it was taken at, and only the events
+        after it are folded. Without one, all of them are.
+        """
+        if as_of is None:
+            records, start = await asyncio.gather(
+                self.history(case_id, to_version=to_version), self._snapshot(case_id, to_version)
+            )
+        else:
+            records = await self.history(case_id, to_version=to_version, as_of=as_of)
+            start = await self._snapshot(case_id, records[-1].version) if records else None
+        case: Dispute | None = None
+        done = 0
+        if start is not None:
+            snapshot, state = start
+            at = snapshot.version - 1
+            if (
+                0 <= at < len(records)
+                and records[at].version == snapshot.version
+                and records[at].hash == snapshot.event_hash
+            ):
+                case, done = state, snapshot.version
+        case = self.fold(records[done:], case)
         if case is None:
             raise CaseNotFound(case_id)
-        return case
+        return records, case
 
-    def fold(self, records: list[RecordedEvent]) -> Dispute | None:
+    async def snapshot(self, case_id: UUID) -> int:
+        """Keep the snapshots the write path would have kept for this case (after every
+        ``snapshot_every``-th event), folding it from its events; returns how many.
+
+        For cases whose events were stored other than through this service (a bulk load, the
+        benchmark's long case) or before their snapshots were kept or could be read (a new
+        ``snapshots.TOPIC``). Idempotent: it replaces what it rewrites.
+        """
+        every = self.snapshot_every
+        if every <= 0:
+            return 0
         case: Dispute | None = None
+        kept = 0
+        for record in await self.history(case_id):
+            case = self.decode(record).mutate(case)
+            if record.version % every == 0 and case is not None:
+                await self.store.save_snapshot(
+                    case_id, record.version, snapshots.TOPIC, snapshots.encode(case), record.hash
+                )
+                kept += 1
+        return kept
+
+    async def _snapshot(
+        self, case_id: UUID, at_most_version: int | None
+    ) -> tuple[Snapshot, Dispute] | None:
+        """The newest usable snapshot at or below the version, and its state.
+
+        None if there is none, or reading them failed: it is a cache, the events are always
+        there. The store returns only snapshots of this code's ``snapshots.TOPIC``, bound to the
+        log and intact; one that then does not decode, or does not hold the case at its version,
+        is ignored too (and the one before it tried, a few times at most).
+        """
+        if self.snapshot_every <= 0:
+            return None
+        for _ in range(_SNAPSHOT_TRIES):
+            try:
+                snapshot = await self.store.latest_snapshot(
+                    case_id, snapshots.TOPIC, at_most_version
+                )
+            except Exception:  # the read of the events that follows reports a store that is down
+                log.debug("no snapshot read for case %s", case_id, exc_info=True)
+                return None
+            if snapshot is None:
+                return None
+            try:
+                case = snapshots.decode(snapshot.state)
+            except msgspec.MsgspecError:
+                log.warning("ignoring an undecodable snapshot of case %s", case_id, exc_info=True)
+            else:
+                if case.id == case_id and case.version == snapshot.version:
+                    return snapshot, case
+                log.warning("ignoring a snapshot of case %s holding another state", case_id)
+            at_most_version = snapshot.version - 1
+        return None
+
+    def fold(self, records: list[RecordedEvent], case: Dispute | None = None) -> Dispute | None:
+        """``case`` (None: nothing yet) with the events of ``records`` applied, in order."""
         for record in records:
             case = self.decode(record).mutate(case)
         return case

@@ -12,6 +12,11 @@ Two adapters implement it (``sqlite.py``, ``postgres.py``) and pass one contract
   (``ledger.store.chain``); ``recorded_at`` is stamped by the store under the append lock and never
   decreases along positions;
 - concurrent appends are group-committed: many appends share one transaction.
+
+Snapshots (``save_snapshot``, ``latest_snapshot``) are a cache of folded case states kept beside
+the log, never part of it: the log alone is the record. A snapshot is only ever handed back bound
+to the log — its ``event_hash`` equal to the hash of the case's stored event at its version — and
+intact (its stored digest matches its content); anything else is skipped as if it were absent.
 """
 
 from __future__ import annotations
@@ -67,6 +72,20 @@ class AppendResult(msgspec.Struct, frozen=True):
     records: tuple[RecordedEvent, ...] = ()
 
 
+class Snapshot(msgspec.Struct, frozen=True):
+    """A case's state folded up to ``version``: a cache derived from the events, never a source.
+
+    ``topic`` says what ``state`` is and which code made it (the aggregate, its state schema and
+    code fingerprint, see ``ledger.snapshots``); a reader ignores every topic but its own.
+    """
+
+    case_id: UUID
+    version: int  # the state after the case's event of this version
+    topic: str
+    state: bytes
+    event_hash: bytes  # the hash of the case's event at ``version`` (32 bytes)
+
+
 class StoreError(Exception):
     code = "STORE_ERROR"
 
@@ -117,8 +136,10 @@ class EventStore(Protocol):
         *,
         to_version: int | None = None,
         as_of: datetime | None = None,
+        after_version: int = 0,
     ) -> list[RecordedEvent]:
-        """A case's events in version order, optionally only up to a version or recorded time."""
+        """A case's events in version order, optionally only up to a version or recorded time,
+        and only those after ``after_version`` (the events to fold onto a snapshot)."""
 
     async def read_log(self, after: int, limit: int = 1000) -> list[RecordedEvent]:
         """Events with position > ``after``, in position order, at most ``limit``."""
@@ -137,6 +158,22 @@ class EventStore(Protocol):
 
     async def idempotency_record(self, case_id: UUID, key: str) -> IdempotencyRecord | None:
         """What ``key`` was first used for on this case, if it was (for retries before replay)."""
+
+    async def save_snapshot(
+        self, case_id: UUID, version: int, topic: str, state: bytes, event_hash: bytes
+    ) -> None:
+        """Keep a snapshot of a case at ``version`` (replacing one kept at that version).
+
+        Stored with a digest of its content; nothing about it is checked against the log here,
+        ``latest_snapshot`` does that on every read.
+        """
+
+    async def latest_snapshot(
+        self, case_id: UUID, topic: str, at_most_version: int | None = None
+    ) -> Snapshot | None:
+        """The case's newest snapshot of ``topic`` at or below ``at_most_version`` that is bound
+        to the log (its ``event_hash`` equals the stored event's hash at its version) and intact
+        (its digest matches); None if there is none."""
 
 
 class AppendHook(Protocol):

@@ -1,9 +1,11 @@
 """The SQL of both adapters, side by side so that their two schemas stay alike.
 
 Tables: ``ledger_events`` (the log: one row per event, positions 1..N, unique (case_id, version)),
-``ledger_idempotency`` (case_id + key → fingerprint and the original AppendResult) and, on
-PostgreSQL, the one-row ``ledger_head`` whose row lock serializes appends. SQLite needs no head
-row: ``BEGIN IMMEDIATE`` is its lock, and the head is the last row of the integer primary key.
+``ledger_idempotency`` (case_id + key → fingerprint and the original AppendResult),
+``ledger_snapshots`` (a cache of folded case states, see ``ledger.store.snapshots``; not part of
+the log, safe to empty at any time) and, on PostgreSQL, the one-row ``ledger_head`` whose row lock
+serializes appends. SQLite needs no head row: ``BEGIN IMMEDIATE`` is its lock, and the head is the
+last row of the integer primary key.
 """
 
 COLUMNS = "position, case_id, version, topic, state, metadata, recorded_at, prev_hash, hash"
@@ -32,9 +34,38 @@ CREATE TABLE IF NOT EXISTS ledger_idempotency (
     result      BLOB NOT NULL,
     PRIMARY KEY (case_id, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_snapshots (
+    case_id    TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    topic      TEXT    NOT NULL,
+    state      BLOB    NOT NULL,
+    event_hash BLOB    NOT NULL,
+    digest     BLOB    NOT NULL,
+    PRIMARY KEY (case_id, version)
+);
 """
 SQLITE_INSERT_EVENT = f"INSERT INTO ledger_events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 SQLITE_INSERT_KEY = "INSERT INTO ledger_idempotency VALUES (?, ?, ?, ?)"
+
+SNAPSHOT_COLUMNS = "s.version, s.topic, s.state, s.event_hash, s.digest"
+
+SQLITE_SAVE_SNAPSHOT = """
+INSERT INTO ledger_snapshots (case_id, version, topic, state, event_hash, digest)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (case_id, version) DO UPDATE SET
+    topic = excluded.topic, state = excluded.state, event_hash = excluded.event_hash,
+    digest = excluded.digest
+"""
+
+# Only snapshots bound to the log: the case's stored event at the snapshot's version has the hash
+# the snapshot was taken at. Newest first; the caller checks the digests (ledger.store.snapshots).
+SQLITE_LATEST_SNAPSHOTS = f"""
+SELECT {SNAPSHOT_COLUMNS}
+FROM ledger_snapshots s
+JOIN ledger_events e ON e.case_id = s.case_id AND e.version = s.version AND e.hash = s.event_hash
+WHERE s.case_id = ? AND s.topic = ? AND s.version <= ?
+ORDER BY s.version DESC LIMIT ?
+"""
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
 
@@ -67,6 +98,15 @@ CREATE TABLE IF NOT EXISTS ledger_idempotency (
     fingerprint TEXT  NOT NULL,
     result      BYTEA NOT NULL,
     PRIMARY KEY (case_id, key)
+);
+CREATE TABLE IF NOT EXISTS ledger_snapshots (
+    case_id    UUID    NOT NULL,
+    version    INTEGER NOT NULL,
+    topic      TEXT    NOT NULL,
+    state      BYTEA   NOT NULL,
+    event_hash BYTEA   NOT NULL,
+    digest     BYTEA   NOT NULL,
+    PRIMARY KEY (case_id, version)
 );
 """
 
@@ -107,4 +147,21 @@ WITH inserted AS (
 )
 UPDATE ledger_head SET position = $14::bigint, recorded_at = $7::timestamptz
 RETURNING pg_notify('ledger_events', position::text)
+"""
+
+PG_SAVE_SNAPSHOT = """
+INSERT INTO ledger_snapshots (case_id, version, topic, state, event_hash, digest)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (case_id, version) DO UPDATE SET
+    topic = excluded.topic, state = excluded.state, event_hash = excluded.event_hash,
+    digest = excluded.digest
+"""
+
+# As SQLITE_LATEST_SNAPSHOTS: only snapshots bound to the log, newest first.
+PG_LATEST_SNAPSHOTS = f"""
+SELECT {SNAPSHOT_COLUMNS}
+FROM ledger_snapshots s
+JOIN ledger_events e ON e.case_id = s.case_id AND e.version = s.version AND e.hash = s.event_hash
+WHERE s.case_id = $1 AND s.topic = $2 AND ($3::integer IS NULL OR s.version <= $3)
+ORDER BY s.version DESC LIMIT $4
 """

@@ -43,9 +43,18 @@ from ledger.store.port import (
     IdempotencyRecord,
     NewEvent,
     RecordedEvent,
+    Snapshot,
     StoreError,
 )
-from ledger.store.sql import COLUMNS, SQLITE_INSERT_EVENT, SQLITE_INSERT_KEY, SQLITE_SCHEMA
+from ledger.store.snapshots import CANDIDATES, first_intact, snapshot_digest
+from ledger.store.sql import (
+    COLUMNS,
+    SQLITE_INSERT_EVENT,
+    SQLITE_INSERT_KEY,
+    SQLITE_LATEST_SNAPSHOTS,
+    SQLITE_SAVE_SNAPSHOT,
+    SQLITE_SCHEMA,
+)
 
 T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -103,6 +112,10 @@ class SQLiteStore(StoreBase):
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        # Snapshots are written outside the writer thread, on their own connection (see
+        # ``save_snapshot``), one at a time.
+        self._snapshot_conn: sqlite3.Connection | None = None
+        self._snapshot_lock = threading.Lock()
         self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -140,6 +153,10 @@ class SQLiteStore(StoreBase):
             await asyncio.to_thread(self._writer.join)
         while not self._readers.empty():
             self._readers.get_nowait().close()
+        with self._snapshot_lock:
+            if self._snapshot_conn is not None:
+                self._snapshot_conn.close()
+                self._snapshot_conn = None
 
     # -- appending ----------------------------------------------------------------------------
 
@@ -262,10 +279,18 @@ class SQLiteStore(StoreBase):
         return [_row_to_record(row) for row in rows]
 
     async def read_case(
-        self, case_id: UUID, *, to_version: int | None = None, as_of: datetime | None = None
+        self,
+        case_id: UUID,
+        *,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+        after_version: int = 0,
     ) -> list[RecordedEvent]:
         sql = f"SELECT {COLUMNS} FROM ledger_events WHERE case_id = ?"
         params: list[Any] = [str(case_id)]
+        if after_version:
+            sql += " AND version > ?"
+            params.append(after_version)
         if to_version is not None:
             sql += " AND version <= ?"
             params.append(to_version)
@@ -307,6 +332,51 @@ class SQLiteStore(StoreBase):
             ).fetchone()
         )
         return None if row is None else IdempotencyRecord(row[0], decode_result(row[1]))
+
+    # -- snapshots (a cache beside the log) ------------------------------------------------------
+
+    async def save_snapshot(
+        self, case_id: UUID, version: int, topic: str, state: bytes, event_hash: bytes
+    ) -> None:
+        """Written on a connection of its own rather than queued to the writer: it needs no
+        decision under the append lock, and holds SQLite's write lock for one small row, without
+        waiting for an fsync (``synchronous = NORMAL``: in WAL mode the file stays consistent,
+        and a snapshot lost in a power cut costs only a longer fold)."""
+        if self._closed:
+            raise StoreError("the store is not open")
+        row = (
+            str(case_id),
+            version,
+            topic,
+            state,
+            event_hash,
+            snapshot_digest(case_id, version, topic, state, event_hash),
+        )
+
+        def write() -> None:
+            with self._snapshot_lock:
+                if self._closed:  # closed meanwhile: do not open a connection nobody closes
+                    raise StoreError("the store is not open")
+                if self._snapshot_conn is None:
+                    self._snapshot_conn = self._connect()
+                    self._snapshot_conn.execute("PRAGMA synchronous = NORMAL")
+                self._snapshot_conn.execute(SQLITE_SAVE_SNAPSHOT, row)
+
+        await asyncio.to_thread(write)
+
+    async def latest_snapshot(
+        self, case_id: UUID, topic: str, at_most_version: int | None = None
+    ) -> Snapshot | None:
+        limit = _MAX_VERSION if at_most_version is None else at_most_version
+        rows = await self._read(
+            lambda conn: conn.execute(
+                SQLITE_LATEST_SNAPSHOTS, (str(case_id), topic, limit, CANDIDATES)
+            ).fetchall()
+        )
+        return first_intact(case_id, rows)
+
+
+_MAX_VERSION = 2**63 - 1
 
 
 def _record_row(r: RecordedEvent) -> tuple[Any, ...]:

@@ -1,0 +1,363 @@
+"""Snapshots in the service: loads from them equal full folds, and a bad one is never trusted.
+
+On both stores. The write path keeps a snapshot every ``snapshot_every`` events; ``load`` and
+``replay`` start from the newest usable one and fold only the events after it. Whatever is wrong
+with a snapshot — altered bytes, a forged or foreign state, another event hash, another code's
+fingerprint, a store that cannot keep or read them — costs a longer fold, never a wrong state or a
+failed command.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ledger import commands as c
+from ledger import snapshots
+from ledger.demo import PATHS, load_demo
+from ledger.demo_people import Cast, Payers
+from ledger.domain.codes import Category, Channel, Classification, DecisionOutcome, Satisfaction
+from ledger.domain.dispute import Dispute
+from ledger.service import CaseNotFound, LedgerService
+from ledger.store import open_store
+from ledger.store.codec import default_mapper
+from ledger.store.port import EventStore, RecordedEvent, Snapshot
+from tests.contract.support import raw_execute
+
+EVERY = 5
+LONG = 43  # events of the long case: snapshots at 5, 10, … 40, three events after the last
+MAPPER = default_mapper()
+
+
+class Counting(LedgerService):
+    """Counts the events it decodes, to see how much of a case a read folded."""
+
+    decoded = 0
+
+    def decode(self, record: RecordedEvent) -> Any:
+        self.decoded += 1
+        return super().decode(record)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    store = open_store(database_url)
+    await store.open()
+    yield store
+    await store.close()
+
+
+def full_fold(records: list[RecordedEvent]) -> dict[str, Any]:
+    """The state of the events folded one by one from nothing: what every read must equal."""
+    case: Dispute | None = None
+    for record in records:
+        case = MAPPER.from_record(record).mutate(case)  # type: ignore[attr-defined]
+    assert case is not None
+    return vars(case)
+
+
+async def long_case(service: LedgerService, events: int = LONG) -> UUID:
+    """One case of exactly ``events`` events through the service, one event per command."""
+    cast = Cast(service.context)
+    payers = Payers(random.Random(5), service.context)
+    now = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
+    clock = service.clock
+    service.clock = lambda: now
+    clerk, office = cast.actor("intake_hall"), cast.actor("office")
+    try:
+        result = await service.register(
+            clerk,
+            c.Register(
+                channel=Channel.SERVICE_WINDOW,
+                received_at=now - timedelta(minutes=20),
+                payer=payers.employer(),
+                jurisdiction="qj.yuanlin",
+                category=Category.EMPLOYEE_EMPLOYER,
+                summary="职工反映单位少报缴费基数",
+                preliminary_opinion="核实后依法处理",
+            ),
+        )
+        case_id = result.case_id
+        classify = c.Classify(classification=Classification.GENERAL, route=2, reason="需核实")
+        version = (await service.execute(case_id, clerk, classify, 1)).version
+        cycle: list[tuple[Any, c.Command]] = [
+            (office, c.Urge(reason="请加快办理")),
+            (clerk, c.Consult(units=("tax.sif", "hrss.social_insurance"), outcome="会商核定")),
+            (clerk, c.Decide(outcome=DecisionOutcome.UPHELD, finding="单位少报缴费基数")),
+            (
+                clerk,
+                c.GiveFeedback(
+                    channel=Channel.SERVICE_WINDOW,
+                    content="当面告知核实结果",
+                    satisfaction=Satisfaction.UNSATISFIED,
+                ),
+            ),
+            (clerk, c.Close(summary="已督促单位补缴")),
+            (office, c.Reopen(reason="回访不满意")),
+        ]
+        n = 0
+        while version < events:
+            actor, command = cycle[n % len(cycle)]
+            n += 1
+            now += timedelta(hours=3)
+            version = (await service.execute(case_id, actor, command, version)).version
+        return case_id
+    finally:
+        service.clock = clock
+
+
+async def _loads_equal_full_folds(service: Counting, case_id: UUID) -> list[RecordedEvent]:
+    """Every way of reading ``case_id`` gives the full fold's state; returns its records."""
+    records = await service.history(case_id)
+    for version in range(1, len(records) + 1):
+        expected = full_fold(records[:version])
+        assert vars(await service.load(case_id, to_version=version)) == expected, version
+        got_records, state = await service.replay(case_id, to_version=version)
+        assert got_records == records[:version]
+        assert vars(state) == expected, version
+    expected = full_fold(records)
+    assert vars(await service.load(case_id)) == expected
+    got_records, state = await service.replay(case_id)
+    assert (got_records, vars(state)) == (records, expected)
+    for record in records[:: max(1, len(records) // 4)]:  # as of moments: by recorded_at
+        at = [r for r in records if r.recorded_at <= record.recorded_at]
+        assert vars(await service.load(case_id, as_of=record.recorded_at)) == full_fold(at)
+        got_records, state = await service.replay(case_id, as_of=record.recorded_at)
+        assert (got_records, vars(state)) == (at, full_fold(at))
+    return records
+
+
+async def test_the_write_path_keeps_a_snapshot_every_n_events(store: EventStore) -> None:
+    service = Counting(store, snapshot_every=EVERY)
+    case_id = await long_case(service)
+    kept = []
+    for version in range(0, LONG + 1):
+        snapshot = await store.latest_snapshot(case_id, snapshots.TOPIC, version)
+        kept.append(None if snapshot is None else snapshot.version)
+    assert kept == [None] * EVERY + [v - v % EVERY for v in range(EVERY, LONG + 1)]
+    snapshot = await store.latest_snapshot(case_id, snapshots.TOPIC)
+    assert snapshot is not None
+    records = await service.history(case_id)
+    assert vars(snapshots.decode(snapshot.state)) == full_fold(records[: snapshot.version])
+
+
+async def test_loads_from_snapshots_equal_full_folds_at_every_version(store: EventStore) -> None:
+    service = Counting(store, snapshot_every=EVERY)
+    case_id = await long_case(service)
+    await _loads_equal_full_folds(service, case_id)
+
+    service.decoded = 0
+    await service.load(case_id)
+    assert service.decoded == LONG % EVERY  # from the snapshot at 40: only 41, 42, 43
+    service.decoded = 0
+    await service.load(case_id, to_version=37)
+    assert service.decoded == 2
+    service.decoded = 0
+    await service.replay(case_id)
+    assert service.decoded == LONG % EVERY
+
+
+async def test_every_demo_path_loads_from_snapshots_as_it_folds(store: EventStore) -> None:
+    service = Counting(store, snapshot_every=2)  # most demo cases are short
+    await load_demo(service, cases=len(PATHS), seed=3)
+    cases = list(dict.fromkeys([r.case_id async for r in store.iter_log()]))
+    assert len(cases) >= len(PATHS)
+    for case_id in cases:
+        await _loads_equal_full_folds(service, case_id)
+
+
+async def _tampered(service: Counting, case_id: UUID, folded_at_most: int) -> None:
+    """Reads still give the full fold, folding at most ``folded_at_most`` events."""
+    records = await service.history(case_id)
+    expected = full_fold(records)
+    service.decoded = 0
+    assert vars(await service.load(case_id)) == expected
+    assert service.decoded <= folded_at_most
+    service.decoded = 0
+    _, state = await service.replay(case_id)
+    assert vars(state) == expected
+    assert service.decoded <= folded_at_most
+    assert vars(await service.load(case_id, to_version=LONG)) == expected
+
+
+@pytest.fixture
+async def long(store: EventStore) -> tuple[Counting, UUID, list[RecordedEvent]]:
+    service = Counting(store, snapshot_every=EVERY)
+    case_id = await long_case(service)
+    return service, case_id, await service.history(case_id)
+
+
+async def test_altered_state_bytes_are_ignored(
+    long: tuple[Counting, UUID, list[RecordedEvent]], database_url: str
+) -> None:
+    service, case_id, _ = long
+    # The snapshot at 40 now holds the (well-formed) state of 35; its digest no longer matches.
+    await raw_execute(
+        database_url,
+        "UPDATE ledger_snapshots SET state = (SELECT s.state FROM ledger_snapshots s"
+        f" WHERE s.case_id = '{case_id}' AND s.version = 35)"
+        f" WHERE case_id = '{case_id}' AND version = 40",
+    )
+    await _tampered(service, case_id, folded_at_most=LONG - 35)
+
+
+async def test_a_forged_state_with_a_valid_digest_is_ignored(
+    long: tuple[Counting, UUID, list[RecordedEvent]], store: EventStore
+) -> None:
+    service, case_id, records = long
+    older = await store.latest_snapshot(case_id, snapshots.TOPIC, 35)
+    assert older is not None
+    # Sealed by the store, bound to the log's hash at 40, but the state is the one of 35.
+    await store.save_snapshot(case_id, 40, snapshots.TOPIC, older.state, records[39].hash)
+    await _tampered(service, case_id, folded_at_most=LONG - 35)
+    # And ones that do not even decode into a Dispute: the one before them is used.
+    await store.save_snapshot(case_id, 40, snapshots.TOPIC, b'{"_id": 1}', records[39].hash)
+    await store.save_snapshot(case_id, 35, snapshots.TOPIC, b"not json", records[34].hash)
+    await _tampered(service, case_id, folded_at_most=LONG - 30)
+    # Past a few bad ones, the case is folded from the start.
+    await store.save_snapshot(case_id, 30, snapshots.TOPIC, b"[]", records[29].hash)
+    await _tampered(service, case_id, folded_at_most=LONG)
+
+
+async def test_a_snapshot_at_another_event_hash_is_ignored(
+    long: tuple[Counting, UUID, list[RecordedEvent]], store: EventStore
+) -> None:
+    service, case_id, records = long
+    state = (await store.latest_snapshot(case_id, snapshots.TOPIC, 40)).state  # type: ignore[union-attr]
+    await store.save_snapshot(case_id, 40, snapshots.TOPIC, state, records[38].hash)
+    await _tampered(service, case_id, folded_at_most=LONG - 35)
+
+
+async def test_replay_checks_the_snapshot_against_the_records_it_read(
+    long: tuple[Counting, UUID, list[RecordedEvent]],
+    store: EventStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service, case_id, _ = long
+    real = store.latest_snapshot
+
+    async def unbound(case: UUID, topic: str, at_most_version: int | None = None) -> Any:
+        snapshot = await real(case, topic, at_most_version)
+        assert snapshot is not None
+        return Snapshot(
+            case_id=snapshot.case_id,
+            version=snapshot.version,
+            topic=snapshot.topic,
+            state=snapshot.state,
+            event_hash=bytes(32),  # as if the store had not checked it
+        )
+
+    monkeypatch.setattr(store, "latest_snapshot", unbound)
+    service.decoded = 0
+    records, state = await service.replay(case_id)
+    assert vars(state) == full_fold(records)
+    assert service.decoded == LONG  # folded from the start
+
+
+async def test_another_codes_snapshots_are_ignored(
+    long: tuple[Counting, UUID, list[RecordedEvent]],
+    store: EventStore,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service, case_id, _ = long
+    await raw_execute(
+        database_url,
+        f"UPDATE ledger_snapshots SET topic = 'ledger.Dispute@0:old' WHERE case_id = '{case_id}'"
+        " AND version = 40",
+    )  # digest not recomputed either, but the topic alone excludes it
+    await _tampered(service, case_id, folded_at_most=LONG - 35)
+
+    # The code changed (another fingerprint): every snapshot kept so far is someone else's.
+    monkeypatch.setattr(snapshots, "TOPIC", snapshots.TOPIC + "-next")
+    await _tampered(service, case_id, folded_at_most=LONG)
+    # … until the new code keeps its own.
+    assert await service.snapshot(case_id) == LONG // EVERY
+    await _tampered(service, case_id, folded_at_most=LONG % EVERY)
+
+
+async def test_a_failing_snapshot_write_never_fails_the_command(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = Counting(store, snapshot_every=EVERY)
+    attempts = 0
+
+    async def broken(*args: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "save_snapshot", broken)
+    case_id = await long_case(service, 12)
+    assert attempts == 2  # at 5 and 10, both failed, both commands recorded
+    records = await service.history(case_id)
+    assert len(records) == 12
+    monkeypatch.undo()
+    assert await store.latest_snapshot(case_id, snapshots.TOPIC) is None
+    assert vars(await service.load(case_id)) == full_fold(records)
+
+
+async def test_a_state_that_cannot_be_snapshotted_never_fails_the_command(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = Counting(store, snapshot_every=EVERY)
+
+    def refuse(case: Dispute) -> bytes:
+        raise snapshots.SnapshotMismatch("an attribute DisputeState does not declare")
+
+    monkeypatch.setattr(snapshots, "encode", refuse)
+    case_id = await long_case(service, 11)
+    assert await store.latest_snapshot(case_id, snapshots.TOPIC) is None
+    assert (await service.load(case_id)).version == 11
+
+
+async def test_a_failing_snapshot_read_falls_back_to_the_events(
+    long: tuple[Counting, UUID, list[RecordedEvent]],
+    store: EventStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service, case_id, _ = long
+
+    async def down(*args: Any) -> None:
+        raise ConnectionError("snapshot table unreachable")
+
+    monkeypatch.setattr(store, "latest_snapshot", down)
+    await _tampered(service, case_id, folded_at_most=LONG)
+
+
+async def test_snapshots_off(store: EventStore) -> None:
+    service = Counting(store, snapshot_every=0)
+    case_id = await long_case(service, 12)
+    assert await store.latest_snapshot(case_id, snapshots.TOPIC) is None
+    assert await service.snapshot(case_id) == 0
+    service.decoded = 0
+    assert (await service.load(case_id)).version == 12
+    assert service.decoded == 12
+
+
+async def test_snapshots_for_a_case_stored_without_them(store: EventStore) -> None:
+    writer = Counting(store, snapshot_every=0)
+    case_id = await long_case(writer, 23)
+    reader = Counting(store, snapshot_every=EVERY)
+    assert await reader.snapshot(case_id) == 4
+    assert await reader.snapshot(case_id) == 4  # idempotent
+    reader.decoded = 0
+    records, state = await reader.replay(case_id)
+    assert reader.decoded == 3
+    assert vars(state) == full_fold(records)
+
+
+async def test_an_unknown_case_is_still_not_found(store: EventStore) -> None:
+    service = Counting(store, snapshot_every=EVERY)
+    unknown = UUID(int=7)
+    with pytest.raises(CaseNotFound):
+        await service.load(unknown)
+    with pytest.raises(CaseNotFound):
+        await service.replay(unknown)
+    with pytest.raises(CaseNotFound):
+        await service.snapshot(unknown)
