@@ -93,7 +93,7 @@ async def _rebuild(url: str) -> dict[str, Any]:
     finally:
         await db.close()
         await store.close()
-    return {"seconds": seconds, "events": position}
+    return {"seconds": seconds, "events": position, "processes": runner.replay_processes}
 
 
 async def _service(url: str) -> dict[str, Any]:

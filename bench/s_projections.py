@@ -68,7 +68,8 @@ def scenario_rebuild(ctx: Context) -> list[Row]:
             "eventsourcing ProjectionRunner, same projection",
             better="higher",
             min_ratio=25,
-            notes=f"rebuild took {ours['seconds']:.1f} s; the library's runner "
+            notes=f"rebuild took {ours['seconds']:.1f} s"
+            f" ({ours.get('processes', 1):.0f} replay processes); the library's runner "
             f"{es_seconds:.1f} s for the first {es_count:,} events (one transaction per event)",
         )
     ]

@@ -122,6 +122,9 @@ class _Year:
         self.total = running
 
 
+_DEADLINE_CACHE = 16_384  # (start, n) pairs remembered per calendar: ~45 years of days × few n
+
+
 def _package_knows(year: int) -> bool:
     # Probe the public API rather than its data tables: the supported range is whatever the
     # installed version says it is.
@@ -146,6 +149,10 @@ class WorkingCalendar:
     def __init__(self, extra: HolidayTable | None = None) -> None:
         self._extra = extra
         self._years: dict[int, _Year] = {}
+        # add_working_days per (start, n): a rebuild asks for the same few thousand pairs
+        # millions of times. Bounded; a year's table never changes once built, so neither do
+        # the answers (provisional ones included).
+        self._deadlines: dict[tuple[date, int], Deadline] = {}
 
     def knows(self, year: int) -> bool:
         """True when ``year`` has an official arrangement (package or table), not a guess."""
@@ -180,9 +187,21 @@ class WorkingCalendar:
     def add_working_days(self, start: date, n: int) -> Deadline:
         """The N-th working day after ``start``; for N = 0, ``start`` itself if it is a working
         day, else the next working day (see the module docstring). N < 0 is a ValueError."""
+        if type(start) is date:
+            found = self._deadlines.get((start, n))
+            if found is not None:
+                return found
         start = _as_date(start)
         if n < 0:
             raise ValueError(f"add_working_days: n must be >= 0, got {n}")
+        deadline = self._add_working_days(start, n)
+        if type(start) is date:
+            if len(self._deadlines) >= _DEADLINE_CACHE:
+                self._deadlines.clear()
+            self._deadlines[(start, n)] = deadline
+        return deadline
+
+    def _add_working_days(self, start: date, n: int) -> Deadline:
         year = self._year(start.year)
         i = start.toordinal() - year.first
         if n == 0:

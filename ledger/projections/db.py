@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from ledger.projections.fold import PayerKey
@@ -12,6 +12,7 @@ from ledger.projections.inspection import FindingFact, Received
 from ledger.projections.tables import CaseRow, Cursor, FindingRow, Period
 from ledger.projections.views import CaseFilters
 from ledger.store import sqlite_path
+from ledger.store.port import RecordedEvent
 
 
 class ReadStore(Protocol):
@@ -56,6 +57,36 @@ class ReadStore(Protocol):
 
     async def wait_for_change(self, seconds: float) -> None:
         """Until new events may have been appended, or at most ``seconds``."""
+
+
+@runtime_checkable
+class PartitionedReadStore(ReadStore, Protocol):
+    """A database that several processes can rebuild the read models into at once
+    (PostgreSQL; ``ledger.projections.partition``)."""
+
+    url: str
+
+    async def open(self, *, create: bool = True) -> None: ...
+
+    async def claim_rebuild(self, fingerprint: str, marker: str) -> bool:
+        """Read models empty at position 0 with ``fingerprint`` are marked as being rebuilt
+        under ``marker`` by this process; False if they were not in that state."""
+
+    async def write_partition(
+        self, marker: str, expected: int, cases: Sequence[CaseRow], findings: Sequence[FindingRow]
+    ) -> bool:
+        """A worker's rows (folded from after ``expected``); False if ``marker`` is gone."""
+
+    async def finish_rebuild(self, marker: str, position: int, fingerprint: str) -> bool:
+        """The rebuild under ``marker`` is complete: track ``position`` and ``fingerprint``."""
+
+    async def release_rebuild(self) -> None: ...
+
+    async def read_events(self, after: int, until: int) -> list[RecordedEvent]:
+        """The log after ``after`` up to ``until``: position, case, version, topic, state."""
+
+    async def rebuilding_elsewhere(self) -> bool:
+        """Whether a live process is leading a partitioned rebuild."""
 
 
 def open_read_store(url: str) -> ReadStore:

@@ -6,6 +6,9 @@ and their finding rows replaced, both via binary COPY. The runner's connections
 use ``synchronous_commit = off``: read models are derived, and a crash can only lose whole
 batches together with their position, which the runner then applies again.
 
+A partitioned rebuild (``ledger.projections.partition``) writes from several processes at once,
+each its own cases, under a marker in the tracking row (``claim_rebuild`` … ``finish_rebuild``).
+
 The store NOTIFYs ``ledger_events`` on every commit; :meth:`wait_for_change` listens on a
 dedicated connection and falls back to the timeout (polling) while that connection is down.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Collection, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -25,6 +28,7 @@ from ledger.projections import tables as t
 from ledger.projections.fold import PayerKey
 from ledger.projections.inspection import FindingFact, Received
 from ledger.projections.views import CaseFilters
+from ledger.store.port import RecordedEvent
 from ledger.store.sql import NOTIFY_CHANNEL
 
 TABLES = """
@@ -92,6 +96,11 @@ CREATE INDEX IF NOT EXISTS proj_findings_received ON proj_findings (received_at)
 
 DROP = "DROP TABLE IF EXISTS proj_findings; DROP TABLE IF EXISTS proj_cases;"
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Held (session level) by the process leading a partitioned rebuild.
+_REBUILD_LOCK = 0x6C65_6467_6572_7062  # "ledgerpb"
+
 # Case rows go through a per-session staging table: binary COPY is several times faster than
 # binding arrays, and only an INSERT … SELECT can turn the copied rows into an upsert.
 _STAGE = "CREATE TEMP TABLE IF NOT EXISTS proj_stage_cases (LIKE proj_cases) ON COMMIT DELETE ROWS"
@@ -121,6 +130,7 @@ class PostgresReadStore:
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
         self._changed = asyncio.Event()
+        self._rebuild_lock: asyncpg.Connection | None = None  # see claim_rebuild
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -128,16 +138,21 @@ class PostgresReadStore:
             raise RuntimeError("the read models are not open")
         return self._pool
 
-    async def open(self) -> None:
+    async def open(self, *, create: bool = True) -> None:
+        """Connect; with ``create``, also create the tables and indexes that are missing (a
+        partition worker of a rebuild must not: the indexes are built after the bulk load)."""
         self._pool = await asyncpg.create_pool(
             self.url, min_size=1, max_size=self.max_pool, init=_session
         )
+        if not create:
+            return
         async with self._pool.acquire() as conn, conn.transaction():
             # Processes starting together (API, runner) must not race on the catalog.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ledger.projections'))")
             await conn.execute(TABLES + INDEXES)
 
     async def close(self) -> None:
+        await self.release_rebuild()
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -165,10 +180,24 @@ class PostgresReadStore:
             )
 
     async def create_indexes(self) -> None:
-        await self.pool.execute(INDEXES)
+        # Two at a time: each build is one backend's sort, and the server has cores to spare
+        # once the bulk load is done.
+        statements = [sql.strip() for sql in INDEXES.split(";") if sql.strip()]
+        lanes = max(1, min(2, self.max_pool))
+
+        async def build(lane: int) -> None:
+            async with self.pool.acquire() as conn:
+                for sql in statements[lane::lanes]:
+                    await conn.execute(sql)
+
+        await asyncio.gather(*(build(lane) for lane in range(lanes)))
         # Fresh statistics for the planner, and a visibility map for index-only scans.
-        for table in ("proj_cases", "proj_findings"):
-            await self.pool.execute(f"VACUUM (ANALYZE) {table}")
+        await asyncio.gather(
+            *(
+                self.pool.execute(f"VACUUM (ANALYZE) {table}")
+                for table in ("proj_cases", "proj_findings")
+            )
+        )
 
     async def load_states(self, case_ids: Collection[UUID]) -> dict[UUID, bytes]:
         if not case_ids:
@@ -208,29 +237,107 @@ class PostgresReadStore:
             )
             if moved != "UPDATE 1":
                 return False
-            # A case registered after the position this batch starts from has never been
-            # written: it is copied straight in, with no upsert and no old findings to drop.
-            # (In a rebuild that is most of them.)
-            fresh = [r for r in cases if r.registered_position > expected]
-            if fresh:
-                await conn.copy_records_to_table(
-                    "proj_cases", records=fresh, columns=t.CASE_COLUMNS
-                )
-            if len(fresh) < len(cases):
-                known = [r for r in cases if r.registered_position <= expected]
-                await conn.execute(_STAGE)
-                await conn.copy_records_to_table(
-                    "proj_stage_cases", records=known, columns=t.CASE_COLUMNS
-                )
-                await conn.execute(_UPSERT_STAGED)
-                await conn.execute(_DROP_STAGED_FINDINGS)
-            if findings:
-                await conn.copy_records_to_table(
-                    "proj_findings",
-                    records=findings,
-                    columns=t.FINDING_COLUMNS,
-                )
+            await _write(conn, expected, cases, findings)
         return True
+
+    # -- partitioned rebuilds (ledger.projections.partition) ----------------------------------
+    #
+    # While worker processes load the rows of a rebuild, the tracking row holds position -1
+    # (no runner can commit from there) and a marker instead of the fingerprint: a crash at
+    # any point leaves the marker, and the next runner rebuilds. The process that leads the
+    # rebuild holds a session advisory lock meanwhile, so that other runners can tell a
+    # rebuild in progress (wait for it) from an abandoned one (rebuild again).
+
+    async def claim_rebuild(self, fingerprint: str, marker: str) -> bool:
+        """Take the read models, empty at position 0 with ``fingerprint``, for a partitioned
+        rebuild under ``marker``; False (nothing changed) if they are not in that state or
+        another partitioned rebuild runs."""
+        await self.release_rebuild()
+        conn: asyncpg.Connection = await asyncpg.connect(self.url)
+        try:
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _REBUILD_LOCK):
+                claimed = await conn.execute(
+                    "UPDATE proj_tracking SET position = -1, fingerprint = $1"
+                    " WHERE name = $2 AND position = 0 AND fingerprint = $3",
+                    marker,
+                    t.TRACKING_NAME,
+                    fingerprint,
+                )
+                if claimed == "UPDATE 1":
+                    self._rebuild_lock = conn
+                    return True
+        except BaseException:
+            await conn.close()
+            raise
+        await conn.close()  # closing the session releases its advisory lock
+        return False
+
+    async def write_partition(
+        self,
+        marker: str,
+        expected: int,
+        cases: Sequence[t.CaseRow],
+        findings: Sequence[t.FindingRow],
+    ) -> bool:
+        """One partition worker's rows, folded from the log up to after ``expected`` (cases
+        registered after it were never written); False (nothing written) if the rebuild under
+        ``marker`` was abandoned or taken over. The share lock on the tracking row keeps a
+        reset from slipping between the check and the commit."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            ours = await conn.fetchval(
+                "SELECT true FROM proj_tracking WHERE name = $1 AND fingerprint = $2 FOR SHARE",
+                t.TRACKING_NAME,
+                marker,
+            )
+            if not ours:
+                return False
+            await _write(conn, expected, cases, findings)
+        return True
+
+    async def finish_rebuild(self, marker: str, position: int, fingerprint: str) -> bool:
+        """Every partition is written: the read models stand at ``position`` with
+        ``fingerprint``. False if the rebuild under ``marker`` was taken over meanwhile."""
+        conn = self._rebuild_lock
+        if conn is None:
+            raise RuntimeError("finish_rebuild without claim_rebuild")
+        done = await conn.execute(
+            "UPDATE proj_tracking SET position = $1, fingerprint = $2"
+            " WHERE name = $3 AND fingerprint = $4",
+            position,
+            fingerprint,
+            t.TRACKING_NAME,
+            marker,
+        )
+        await self.release_rebuild()
+        return bool(done == "UPDATE 1")
+
+    async def release_rebuild(self) -> None:
+        """Let go of a claimed rebuild (finished or not: an unfinished one keeps its marker)."""
+        conn, self._rebuild_lock = self._rebuild_lock, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def read_events(self, after: int, until: int) -> list[RecordedEvent]:
+        """The log's events after ``after`` up to ``until``, with only what projections read:
+        position, case, version, topic and state (the rest is left empty). A partitioned
+        rebuild reads the whole log in every worker; the full rows (metadata, times, hashes)
+        would triple what each worker decodes."""
+        rows = await self.pool.fetch(
+            "SELECT position, case_id, version, topic, state FROM ledger_events"
+            " WHERE position > $1 AND position <= $2 ORDER BY position",
+            after,
+            until,
+        )
+        return [RecordedEvent(p, c, v, t, s, b"", _EPOCH, b"", b"") for p, c, v, t, s in rows]
+
+    async def rebuilding_elsewhere(self) -> bool:
+        """Whether a partitioned rebuild is in progress in a live process."""
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _REBUILD_LOCK):
+                return True
+            await conn.fetchval("SELECT pg_advisory_unlock($1)", _REBUILD_LOCK)
+        return False
 
     async def case_state(self, case_id: UUID) -> bytes | None:
         state: bytes | None = await self.pool.fetchval(
@@ -285,6 +392,32 @@ class PostgresReadStore:
 
     def _notified(self, *args: object) -> None:
         self._changed.set()
+
+
+async def _write(
+    conn: asyncpg.Connection,
+    expected: int,
+    cases: Sequence[t.CaseRow],
+    findings: Sequence[t.FindingRow],
+) -> None:
+    """The rows of cases folded from the log after position ``expected``, in ``conn``'s
+    transaction."""
+    # A case registered after the position this batch starts from has never been
+    # written: it is copied straight in, with no upsert and no old findings to drop.
+    # (In a rebuild that is most of them.)
+    fresh = [r for r in cases if r.registered_position > expected]
+    if fresh:
+        await conn.copy_records_to_table("proj_cases", records=fresh, columns=t.CASE_COLUMNS)
+    if len(fresh) < len(cases):
+        known = [r for r in cases if r.registered_position <= expected]
+        await conn.execute(_STAGE)
+        await conn.copy_records_to_table("proj_stage_cases", records=known, columns=t.CASE_COLUMNS)
+        await conn.execute(_UPSERT_STAGED)
+        await conn.execute(_DROP_STAGED_FINDINGS)
+    if findings:
+        await conn.copy_records_to_table(
+            "proj_findings", records=findings, columns=t.FINDING_COLUMNS
+        )
 
 
 async def _session(conn: asyncpg.Connection) -> None:

@@ -8,6 +8,7 @@ batch; ``case_view_from_events`` folds a single case with nothing else, which is
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,15 @@ from ledger.projections.views import (
 from ledger.store.port import RecordedEvent
 
 PayerKey = tuple[str, Category]  # payer identifier and dispute category (FR7: 重复跑)
+
+
+# Unit codes, staff ids and names recur in every step of every case: one string object each
+# instead of one per decoded event (a rebuild holds tens of thousands of states at once).
+_i = sys.intern
+
+
+def _opt(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
 
 
 def utc(moment: datetime) -> datetime:
@@ -100,17 +110,19 @@ class CaseFolder:
             registered_at=utc(e.occurred_at),
             channel=e.channel,
             category=e.category,
-            jurisdiction=e.jurisdiction,
-            registered_jurisdiction=e.jurisdiction,
+            jurisdiction=_i(e.jurisdiction),
+            registered_jurisdiction=_i(e.jurisdiction),
             payer=PayerView(
                 kind=e.payer.kind,
                 name=e.payer.name,
                 identifier=e.payer.identifier,
                 phone=e.payer.phone,
             ),
-            first_responder=StaffView(staff_id=actor.staff_id, name=actor.name, unit=actor.unit),
-            receiving_unit=e.receiving_unit,
-            holder=e.receiving_unit,
+            first_responder=StaffView(
+                staff_id=_i(actor.staff_id), name=_i(actor.name), unit=_i(actor.unit)
+            ),
+            receiving_unit=_i(e.receiving_unit),
+            holder=_i(e.receiving_unit),
             earlier_open_cases=earlier,
         )
         self.payers.setdefault(key, set()).add(record.case_id)
@@ -124,7 +136,12 @@ class CaseFolder:
         at = utc(e.occurred_at)
         s.classifications.append(
             ClassifiedStep(
-                position, at, e.actor.staff_id, e.classification, deadline.due, deadline.provisional
+                position,
+                at,
+                _i(e.actor.staff_id),
+                e.classification,
+                deadline.due,
+                deadline.provisional,
             )
         )
         s.classification, s.route = e.classification, e.route
@@ -138,10 +155,10 @@ class CaseFolder:
             TransferStep(
                 position,
                 utc(e.occurred_at),
-                e.actor.staff_id,
+                _i(e.actor.staff_id),
                 s.holder,
-                e.to_unit,
-                e.to_jurisdiction,
+                _opt(e.to_unit),
+                _opt(e.to_jurisdiction),
             )
         )
         s.status = CaseStatus.TRANSFERRED
@@ -152,13 +169,15 @@ class CaseFolder:
         if jurisdiction is not None:
             s.jurisdiction = jurisdiction
         s.acceptances.append(
-            AcceptStep(position, utc(e.occurred_at), e.actor.staff_id, e.actor.unit, jurisdiction)
+            AcceptStep(
+                position, utc(e.occurred_at), _i(e.actor.staff_id), _i(e.actor.unit), jurisdiction
+            )
         )
-        s.holder = e.actor.unit
+        s.holder = _i(e.actor.unit)
         s.status = CaseStatus.ACCEPTED
 
     def _step(self, position: int, e: ev.Event) -> Step:
-        return Step(position, utc(e.occurred_at), e.actor.staff_id, e.actor.unit)
+        return Step(position, utc(e.occurred_at), _i(e.actor.staff_id), _i(e.actor.unit))
 
     def _escalated(self, s: CaseState, position: int, e: ev.Escalated) -> None:
         s.escalations.append(self._step(position, e))
@@ -225,11 +244,21 @@ class CaseFolder:
         # Open again: a later registration of the same payer and category is a repeat trip.
         self.payers.setdefault((s.payer.identifier, s.category), set()).add(s.case_id)
 
+    def link_back(self, record: RecordedEvent, e: ev.Linked) -> tuple[UUID, ...]:
+        """Only the other side of a link recorded on a case folded elsewhere (a partitioned
+        replay folds each case in one process, a link can join cases of two); the cases
+        changed: the linked one, if it is here."""
+        other = self.states.get(e.case_id)
+        if other is None:
+            return ()
+        other.links.append(LinkStep(record.position, record.case_id, e.relation, False))
+        return (other.case_id,)
+
     def _linked(self, s: CaseState, position: int, e: ev.Linked) -> UUID | None:
         s.links.append(LinkStep(position, e.case_id, e.relation, True))
         other = self.states.get(e.case_id)
         if other is None:
-            return None  # folding one case alone: the other side is not shown
+            return None  # folding one case alone (or its partition): the other side is elsewhere
         other.links.append(LinkStep(position, s.case_id, e.relation, False))
         return other.case_id
 
