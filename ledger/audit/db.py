@@ -131,6 +131,18 @@ class StoredCheckpoint(msgspec.Struct, frozen=True):
         return self.note + "".join(self.cosignatures)
 
 
+class LeafBlock(msgspec.Struct, frozen=True):
+    """``count`` events at consecutive positions from ``first`` on, as the Merkle rebuild needs
+    them: each one's leaf input ``0x00 ‖ hash`` (33 bytes), concatenated."""
+
+    first: int
+    count: int
+    inputs: bytes
+
+    def __len__(self) -> int:
+        return self.count
+
+
 class AuditDB(Protocol):
     """What the audit services need from the database, beyond the event store port."""
 
@@ -139,6 +151,9 @@ class AuditDB(Protocol):
     async def state(self) -> CompactRange: ...
 
     async def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]: ...
+
+    async def node_runs(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        """The stored runs ``(pos, hashes)`` holding the nodes with ``lo <= pos < hi``."""
 
     async def node_span(self, lo: int, hi: int) -> list[bytes | None]:
         """The hashes of the nodes with ``lo <= pos < hi``, in pos order (None: missing)."""
@@ -171,6 +186,21 @@ def place_runs(lo: int, hi: int, runs: Iterable[tuple[int, bytes]]) -> list[byte
         for k in range(max(lo, start), min(hi, start + len(blob) // 32)):
             out[k - lo] = blob[(k - start) * 32 : (k - start + 1) * 32]
     return out
+
+
+def span_bytes(lo: int, hi: int, runs: Iterable[tuple[int, bytes]]) -> bytes | None:
+    """The node hashes for ``lo <= pos < hi`` as one string of 32-byte hashes, when ``runs`` (in
+    pos order, the first one holding ``lo``) tile the span without gaps or overlaps: then it is
+    ``b"".join(place_runs(lo, hi, runs))``. Otherwise None (``place_runs`` says what is where)."""
+    parts: list[bytes] = []
+    at = lo
+    for start, blob in runs:
+        end = start + len(blob) // 32
+        if len(blob) % 32 or start > at or (parts and start < at) or end <= at:
+            return None
+        parts.append(blob[(at - start) * 32 : (min(end, hi) - start) * 32])
+        at = min(end, hi)
+    return b"".join(parts) if at == hi else None
 
 
 def open_audit_db(store: object) -> AuditDB:

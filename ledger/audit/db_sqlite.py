@@ -75,16 +75,19 @@ class SQLiteAuditDB:
 
         return await self._run(work)
 
-    async def node_span(self, lo: int, hi: int) -> list[bytes | None]:
+    async def node_runs(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
         sql = (
             "SELECT pos, hashes FROM ledger_merkle_nodes WHERE pos >= coalesce((SELECT max(pos) "
             "FROM ledger_merkle_nodes WHERE pos <= ?), 0) AND pos < ? ORDER BY pos"
         )
 
-        def work(c: sqlite3.Connection) -> list[bytes | None]:
-            return place_runs(lo, hi, c.execute(sql, (lo, hi)))
+        def work(c: sqlite3.Connection) -> list[tuple[int, bytes]]:
+            return [(pos, blob) for pos, blob in c.execute(sql, (lo, hi))]
 
         return await self._run(work)
+
+    async def node_span(self, lo: int, hi: int) -> list[bytes | None]:
+        return place_runs(lo, hi, await self.node_runs(lo, hi))
 
     async def add_checkpoint(self, cp: StoredCheckpoint) -> bool:
         def work(c: sqlite3.Connection) -> bool:

@@ -174,8 +174,20 @@ class AuditService:
         return bundles.build_bundle(events, proof_list, stored, self.trusted)
 
     async def verify(
-        self, progress: Progress | None = None, external: Sequence[Checkpoint] = ()
+        self,
+        progress: Progress | None = None,
+        external: Sequence[Checkpoint] = (),
+        *,
+        workers: int | None = None,
+        ranges: int | None = None,
     ) -> VerifyReport:
+        """``verify_ledger`` over this service's store (``workers``, ``ranges``: see there)."""
         return await verify_ledger(
-            self.store, self.db, self.trusted, external=external, progress=progress
+            self.store,
+            self.db,
+            self.trusted,
+            external=external,
+            progress=progress,
+            workers=workers,
+            ranges=ranges,
         )

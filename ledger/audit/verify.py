@@ -14,18 +14,25 @@ window of nodes, two pages of events, one page of checkpoints. The per-event wor
 ``verify_core`` (chains, the rebuilt tree) and ``verify_tree`` (comparison with stored nodes).
 The log is read in pages with ``read_log`` (the port's bounded read) rather than ``iter_log``, so
 that the next page can be fetched while this one is checked.
+
+On PostgreSQL the work is split in two passes that run at the same time and report the same
+faults as the serial walk: this process rebuilds the tree from the stored hashes alone (read as
+one string per page) and checks positions and checkpoints, while ``verify_chains`` checks every
+case chain and the times, over ranges of positions, in child processes for big logs (both cores
+busy: the chain pass is most of the work). SQLite (or ``ranges=0``) walks whole records serially.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from ledger.audit.checkpoints import Checkpoint, CheckpointError, check_cosignature, open_checkpoint
-from ledger.audit.db import AuditDB, StoredCheckpoint
+from ledger.audit.db import AuditDB, LeafBlock, StoredCheckpoint
 from ledger.audit.keys import TrustedKeys
 from ledger.audit.merkle import EMPTY_ROOT, ProofError, verify_consistency
 from ledger.audit.note import NoteError, parse_signature_line
@@ -34,7 +41,11 @@ from ledger.audit.verify_core import Fault, rank
 from ledger.audit.verify_tree import LogWalker
 from ledger.store.port import EventStore, RecordedEvent
 
+if TYPE_CHECKING:
+    from ledger.audit.verify_chains import ChainPart
+
 Progress = Callable[[int, int], None]  # (events checked, events expected)
+T = TypeVar("T")
 
 
 class VerifyReport(msgspec.Struct):
@@ -180,15 +191,18 @@ class _Checkpoints:
             )
 
 
-async def _pages(store: EventStore, batch: int) -> AsyncIterator[list[RecordedEvent]]:
-    """The log in pages of ``batch``, the next page read while the current one is checked
-    (the database works on it meanwhile: PostgreSQL in its own process, SQLite in a thread)."""
-    page = await store.read_log(0, batch)
+async def _pages(
+    read: Callable[[int, int], Awaitable[Sequence[T]]],
+    last_position: Callable[[Sequence[T]], int],
+    batch: int,
+) -> AsyncIterator[Sequence[T]]:
+    """The log in pages of ``batch`` (``read(after, limit)``), the next page read while the
+    current one is checked (the database works on it meanwhile: PostgreSQL in its own process,
+    SQLite in a thread)."""
+    page = await read(0, batch)
     while page:
         ahead = (
-            asyncio.ensure_future(store.read_log(page[-1].position, batch))
-            if len(page) == batch
-            else None
+            asyncio.ensure_future(read(last_position(page), batch)) if len(page) == batch else None
         )
         try:
             yield page
@@ -197,6 +211,17 @@ async def _pages(store: EventStore, batch: int) -> AsyncIterator[list[RecordedEv
                 ahead.cancel()
             raise
         page = await ahead if ahead is not None else []
+
+
+def _records_end(page: Sequence[RecordedEvent]) -> int:
+    return page[-1].position
+
+
+def _leaves_end(page: Any) -> int:
+    """The last position of a page of the tree pass (a ``LeafBlock`` or rows)."""
+    if isinstance(page, LeafBlock):
+        return page.first + page.count - 1
+    return int(page[-1][0])
 
 
 async def verify_ledger(
@@ -208,35 +233,75 @@ async def verify_ledger(
     progress: Progress | None = None,
     batch: int = 5000,
     max_faults: int = 100,
+    workers: int | None = None,
+    ranges: int | None = None,
 ) -> VerifyReport:
     """Verify the whole ledger. ``trusted=None`` skips signatures (and says so in the report).
 
     ``external``: checkpoints known from outside the database (already signature-checked by the
     caller, e.g. from witnesses' state files); each must match the rebuilt tree.
+    PostgreSQL only: ``workers`` child processes check the chains, one range of positions each
+    (None: 2 for logs of 20,000 events or more on a multi-core machine, else 0); with
+    ``workers=0`` the chains are checked in this process, over ``ranges`` ranges (default 1);
+    ``ranges=0``: no separate chain pass, one serial walk over whole records (as on SQLite).
+    All of them report the same faults (``verify_chains``).
     """
     started = time.perf_counter()
     stored_tree = await db.state()
-    expected_total = max(await store.head(), stored_tree.size)
+    head = await store.head()
+    expected_total = max(head, stored_tree.size)
     walker = LogWalker(db, stored_tree.size, max_faults)
     cps = _Checkpoints(db, trusted, walker, external)
-    due = await cps.next_size()
-    if due == 0:
-        await cps.check_due(0, EMPTY_ROOT)
+    chains: asyncio.Task[list[ChainPart]] | None = None
+    if db.dialect == "postgresql" and ranges != 0:  # chains apart: this pass reads the hashes
+        from ledger.audit.verify_chains import check_chains, stitch
+
+        pool = getattr(db, "pool")  # noqa: B009 (PostgresAuditDB)
+        chains = asyncio.create_task(
+            check_chains(
+                pool,
+                getattr(store, "url", None),
+                head,
+                workers=workers,
+                ranges=ranges,
+                batch=max(batch, 10_000),
+                max_faults=max_faults,
+            )
+        )
+        leaves = getattr(db, "leaves")  # noqa: B009
+        pages: AsyncIterator[Sequence[Any]] = _pages(leaves, _leaves_end, batch)
+        add: Callable[[Any, int, int], int] = walker.add_leaves
+    else:
+        pages = _pages(store.read_log, _records_end, batch)
+        add = walker.add_batch
+    try:
         due = await cps.next_size()
-    async for page in _pages(store, batch):
-        i = 0
-        while i < len(page) and not walker.full:
-            stop_at = walker.window_end() if due is None else min(due, walker.window_end())
-            i = walker.add_batch(page, i, stop_at)
-            if walker.size >= walker.window_end():
-                await walker.flush_window()
-            if due is not None and walker.size == due and walker.merkle_ok:
-                await cps.check_due(due, walker.root())
-                due = await cps.next_size()
-        if progress is not None:
-            progress(walker.seen, expected_total)
-        if walker.full:
-            break
+        if due == 0:
+            await cps.check_due(0, EMPTY_ROOT)
+            due = await cps.next_size()
+        async for page in pages:
+            i = 0
+            while i < len(page) and not walker.full:
+                stop_at = walker.window_end() if due is None else min(due, walker.window_end())
+                i = add(page, i, stop_at)
+                if walker.size >= walker.window_end():
+                    await walker.flush_window()
+                if due is not None and walker.size == due and walker.merkle_ok:
+                    await cps.check_due(due, walker.root())
+                    due = await cps.next_size()
+            if progress is not None:
+                progress(walker.seen, expected_total)
+            if walker.full:
+                break
+        if chains is not None:
+            parts = await chains
+            for part in parts:
+                walker.absorb(part.faults, part.full)
+            walker.absorb(stitch(parts), False)
+    finally:
+        if chains is not None and not chains.done():
+            chains.cancel()
+            await asyncio.gather(chains, return_exceptions=True)
     complete = not walker.full  # stopped early: the tail was not read, so not judged
     await walker.finish(stored_tree, complete)
     unchecked = 0

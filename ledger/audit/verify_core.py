@@ -17,6 +17,7 @@ from hashlib import sha256
 
 import msgspec
 
+from ledger.audit.db import LeafBlock
 from ledger.audit.merkle import fold
 from ledger.store.chain import GENESIS, canonical_bytes
 from ledger.store.port import RecordedEvent
@@ -36,6 +37,13 @@ class Fault(msgspec.Struct, frozen=True):
     until: int | None = None
 
 
+# At one position, faults rank in the order one serial pass over the log finds them: a gap or
+# misplacement when the row is read, then the row's chain checks (time, version or link, hash),
+# then everything judged later (its Merkle leaf and nodes, checkpoints, the tree's end). The
+# parallel verifier finds them in another order, so the order is part of the key.
+_STAGE = {"gap": 0, "order": 0, "time": 1, "version": 2, "link": 2, "hash": 3}
+
+
 def rank(faults: list[Fault]) -> list[Fault]:
     """Faults in report order: by position, except that explained range faults come last."""
     first_exact = min((f.position for f in faults if f.until is None), default=None)
@@ -43,7 +51,69 @@ def rank(faults: list[Fault]) -> list[Fault]:
     def explained(f: Fault) -> bool:
         return f.until is not None and first_exact is not None and first_exact <= f.until
 
-    return sorted(faults, key=lambda f: (explained(f), f.position))
+    return sorted(faults, key=lambda f: (explained(f), f.position, _STAGE.get(f.kind, 4)))
+
+
+def time_fault(r: RecordedEvent, last_ts: datetime) -> Fault:
+    return Fault(
+        r.position,
+        "time",
+        f"recorded_at {r.recorded_at.isoformat()} is before the "
+        f"previous event's {last_ts.isoformat()}",
+    )
+
+
+def version_fault(position: int, case_text: str, version: int, want_version: int) -> Fault:
+    return Fault(
+        position,
+        "version",
+        f"case {case_text} has version {version} where "
+        f"{want_version} was expected: an event of the case is missing or moved",
+    )
+
+
+def link_fault(position: int, case_text: str, version: int) -> Fault:
+    return Fault(
+        position,
+        "link",
+        f"prev_hash does not link to the previous event of case "
+        f"{case_text} (version {version - 1})",
+    )
+
+
+def explain(
+    r: RecordedEvent,
+    tip: tuple[int, bytes, str] | None,
+    last_ts: datetime,
+    body: bytes | None = None,
+) -> list[Fault]:
+    """What is wrong with record ``r``, slowly and exactly: its time against ``last_ts`` (the
+    previous record's), its version and link against its case's ``tip`` (next version, last
+    hash, case id text; None: not judged here) and its hash against its content (``body``: its
+    canonical bytes, computed when not given)."""
+    faults = []
+    case_text = tip[2] if tip is not None else str(r.case_id)
+    if r.recorded_at < last_ts:
+        faults.append(time_fault(r, last_ts))
+    if tip is not None:
+        if r.version != tip[0]:
+            faults.append(version_fault(r.position, case_text, r.version, tip[0]))
+        elif r.prev_hash != tip[1]:
+            faults.append(link_fault(r.position, case_text, r.version))
+    if body is None:
+        body = canonical_bytes(
+            r.position, r.case_id, r.version, r.topic, r.state, r.metadata, r.recorded_at
+        )
+    if sha256(r.prev_hash + body).digest() != r.hash:
+        faults.append(
+            Fault(
+                r.position,
+                "hash",
+                f"the stored hash does not match the event's content (case "
+                f"{case_text}, version {r.version}): the event was altered",
+            )
+        )
+    return faults
 
 
 def body_of(r: RecordedEvent, case_text: str) -> bytes:
@@ -83,6 +153,14 @@ class ChainWalker:
     def fault(self, position: int, kind: str, detail: str, until: int | None = None) -> None:
         """Record a fault; past ``max_faults`` keep the earliest ones (``full`` is then set)."""
         self.faults.append(Fault(position, kind, detail, until))
+        if len(self.faults) > 2 * self.max_faults:
+            self.faults = rank(self.faults)[: self.max_faults]
+            self.full = True
+
+    def absorb(self, faults: Sequence[Fault], full: bool) -> None:
+        """Take faults found elsewhere (the chain pass); ``full``: that pass stopped early."""
+        self.faults.extend(faults)
+        self.full = self.full or full
         if len(self.faults) > 2 * self.max_faults:
             self.faults = rank(self.faults)[: self.max_faults]
             self.full = True
@@ -140,38 +218,73 @@ class ChainWalker:
         self.seen += i - start
         return i
 
+    def add_leaves(
+        self, rows: LeafBlock | Sequence[tuple[int, bytes]], i: int, stop_at: int
+    ) -> int:
+        """``add_batch`` without the chain checks, over ``(position, hash)`` rows or a
+        ``LeafBlock``: positions and the rebuilt tree only (the chains are checked elsewhere,
+        see ``verify_chains``)."""
+        if isinstance(rows, LeafBlock):
+            return self._add_block(rows, i, stop_at)
+        sha, stack, keep = sha256, self.stack, self.formed.append
+        pop, push = stack.pop, stack.append
+        size, expected, merkle_ok = self.size, self.expected, self.merkle_ok
+        start, n = i, len(rows)
+        while i < n:
+            pos, digest = rows[i]
+            i += 1
+            if pos != expected:
+                self._misplaced(pos, expected)
+                merkle_ok = self.merkle_ok
+            expected = pos + 1
+            if merkle_ok:
+                x = sha(b"\x00" + digest).digest()
+                keep(x)
+                s = size
+                while s & 1:
+                    x = sha(b"\x01" + pop() + x).digest()
+                    keep(x)
+                    s >>= 1
+                push(x)
+                size += 1
+                if size >= stop_at:
+                    break
+        self.size, self.expected = size, expected
+        self.seen += i - start
+        return i
+
+    def _add_block(self, block: LeafBlock, i: int, stop_at: int) -> int:
+        n = block.count
+        if i == 0 and block.first != self.expected:
+            self._misplaced(block.first, self.expected)
+        if not self.merkle_ok:
+            self.expected, self.seen = block.first + n, self.seen + n - i
+            return n
+        sha, stack, keep, inputs = sha256, self.stack, self.formed.append, block.inputs
+        pop, push = stack.pop, stack.append
+        size, start = self.size, i
+        while i < n:
+            x = sha(inputs[33 * i : 33 * i + 33]).digest()
+            i += 1
+            keep(x)
+            s = size
+            while s & 1:
+                x = sha(b"\x01" + pop() + x).digest()
+                keep(x)
+                s >>= 1
+            push(x)
+            size += 1
+            if size >= stop_at:
+                break
+        self.size, self.expected = size, block.first + i
+        self.seen += i - start
+        return i
+
     def _explain(
         self, r: RecordedEvent, tip: tuple[int, bytes, str], last_ts: datetime, body: bytes
     ) -> None:
-        pos, (want_version, want_prev, case_text) = r.position, tip
-        if r.recorded_at < last_ts:
-            self.fault(
-                pos,
-                "time",
-                f"recorded_at {r.recorded_at.isoformat()} is before the "
-                f"previous event's {last_ts.isoformat()}",
-            )
-        if r.version != want_version:
-            self.fault(
-                pos,
-                "version",
-                f"case {case_text} has version {r.version} where "
-                f"{want_version} was expected: an event of the case is missing or moved",
-            )
-        elif r.prev_hash != want_prev:
-            self.fault(
-                pos,
-                "link",
-                f"prev_hash does not link to the previous event of case "
-                f"{case_text} (version {r.version - 1})",
-            )
-        if sha256(r.prev_hash + body).digest() != r.hash:
-            self.fault(
-                pos,
-                "hash",
-                f"the stored hash does not match the event's content (case "
-                f"{case_text}, version {r.version}): the event was altered",
-            )
+        for f in explain(r, tip, last_ts, body):
+            self.fault(f.position, f.kind, f.detail)
 
     def _misplaced(self, pos: int, expected: int) -> None:
         if pos > expected:

@@ -9,7 +9,7 @@ At the end the stored compact range and tree size are compared too.
 
 from __future__ import annotations
 
-from ledger.audit.db import AuditDB
+from ledger.audit.db import AuditDB, place_runs, span_bytes
 from ledger.audit.merkle import CompactRange, nodes_before, pos_node, range_nodes
 from ledger.audit.verify_core import WINDOW, ChainWalker, rank
 
@@ -27,9 +27,11 @@ class LogWalker(ChainWalker):
         start, end = self.window_start, min(self.size, self.stored_size)
         if end > start:
             lo, hi = nodes_before(start), nodes_before(end)
-            mine, theirs = self.formed[: hi - lo], await self.db.node_span(lo, hi)
-            if mine != theirs:
-                self._node_faults(lo, mine, theirs)
+            mine, runs = self.formed[: hi - lo], await self.db.node_runs(lo, hi)
+            if span_bytes(lo, hi, runs) != b"".join(mine):  # only then node by node
+                theirs = place_runs(lo, hi, runs)
+                if mine != theirs:
+                    self._node_faults(lo, mine, theirs)
         self.formed.clear()  # beyond the stored tree there is nothing to compare with
         self.window_start = self.size
 

@@ -33,6 +33,35 @@ class Ledger:
     url: str
     config: KeyConfig
     states: Path  # the witnesses' state files live here
+    options: dict[str, int]  # how verify_ledger splits its work (PostgreSQL)
+
+
+# Every tamper test runs on SQLite (one way to verify: the serial walk) and on PostgreSQL with the
+# chains checked in one range in this process (the default for small logs), in three ranges
+# (boundaries after positions 111 and 222), and in two child processes (boundary after 167);
+# ``test_verify_parallel`` compares them with the serial walk.
+LEDGERS: dict[str, tuple[str, dict[str, int]]] = {
+    "sqlite": ("sqlite", {}),
+    "postgres": ("postgres", {}),
+    "postgres, 3 ranges": ("postgres", {"workers": 0, "ranges": 3}),
+    "postgres, 2 processes": ("postgres", {"workers": 2}),
+}
+
+
+@pytest.fixture(params=list(LEDGERS))
+def ledger_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, ledger_kind: str) -> str:
+    database = LEDGERS[ledger_kind][0]
+    return str(request.getfixturevalue(f"{database}_url"))
+
+
+@pytest.fixture
+def verify_options(ledger_kind: str) -> dict[str, int]:
+    return LEDGERS[ledger_kind][1]
 
 
 async def populate(url: str, config: KeyConfig, states: Path) -> None:
@@ -68,9 +97,11 @@ async def populate(url: str, config: KeyConfig, states: Path) -> None:
 
 
 @pytest.fixture
-async def ledger(database_url: str, key_config: KeyConfig, tmp_path: Path) -> Ledger:
+async def ledger(
+    database_url: str, key_config: KeyConfig, tmp_path: Path, verify_options: dict[str, int]
+) -> Ledger:
     await populate(database_url, key_config, tmp_path)
-    return Ledger(database_url, key_config, tmp_path)
+    return Ledger(database_url, key_config, tmp_path, verify_options)
 
 
 async def verify(ledger: Ledger, external: bool = False) -> VerifyReport:
@@ -82,7 +113,7 @@ async def verify(ledger: Ledger, external: bool = False) -> VerifyReport:
                 state = load_state(ledger.states / f"{dept}.json")
                 assert state is not None
                 held.append(verify_signed(state.note, service.trusted)[0])
-        return await service.verify(external=held)
+        return await service.verify(external=held, **ledger.options)
     finally:
         await service.close()
 
