@@ -27,6 +27,7 @@ from ledger.store.port import (
     IdempotencyRecord,
     NewEvent,
     RecordedEvent,
+    Snapshot,
     VersionConflict,
 )
 
@@ -43,6 +44,7 @@ def new_identifier() -> str:
 class MemoryStore:
     def __init__(self) -> None:
         self.log: list[RecordedEvent] = []
+        self.snapshots: dict[tuple[UUID, int], Snapshot] = {}
         self.clock = lambda: datetime(2025, 1, 1, tzinfo=SHANGHAI)
 
     async def open(self) -> None:
@@ -77,18 +79,50 @@ class MemoryStore:
                     hash=ZERO,
                 )
             )
-        return AppendResult(case_id, events[-1].version, first, len(self.log), recorded_at)
+        return AppendResult(
+            case_id,
+            events[-1].version,
+            first,
+            len(self.log),
+            recorded_at,
+            records=tuple(self.log[first - 1 :]),
+        )
 
     async def read_case(
-        self, case_id: UUID, *, to_version: int | None = None, as_of: datetime | None = None
+        self,
+        case_id: UUID,
+        *,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+        after_version: int = 0,
     ) -> list[RecordedEvent]:
         return [
             r
             for r in self.log
             if r.case_id == case_id
+            and r.version > after_version
             and (to_version is None or r.version <= to_version)
             and (as_of is None or r.recorded_at <= as_of)
         ]
+
+    async def save_snapshot(
+        self, case_id: UUID, version: int, topic: str, state: bytes, event_hash: bytes
+    ) -> None:
+        self.snapshots[(case_id, version)] = Snapshot(case_id, version, topic, state, event_hash)
+
+    async def latest_snapshot(
+        self, case_id: UUID, topic: str, at_most_version: int | None = None
+    ) -> Snapshot | None:
+        hashes = {r.version: r.hash for r in self.log if r.case_id == case_id}
+        kept = [
+            s
+            for (case, version), s in self.snapshots.items()
+            if case == case_id
+            and s.topic == topic
+            and (at_most_version is None or version <= at_most_version)
+            and hashes.get(version) == s.event_hash
+        ]
+        return max(kept, key=lambda s: s.version, default=None)
 
     async def read_log(self, after: int, limit: int = 1000) -> list[RecordedEvent]:
         return self.log[after : after + limit]
