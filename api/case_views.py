@@ -8,7 +8,6 @@ Single-case reads and write responses fold the case's own events (``case_view_fr
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -19,8 +18,7 @@ from ledger.domain.actor import Actor
 from ledger.domain.codes import Classification
 from ledger.domain.context import Context
 from ledger.projections import case_view_from_events
-from ledger.projections.caseview import case_view
-from ledger.projections.fold import CaseFolder
+from ledger.projections.caseview import case_view, fold_case
 from ledger.projections.state import CaseState
 from ledger.projections.views import CaseView
 from ledger.service import LedgerService
@@ -54,7 +52,7 @@ class RecentCases:
         state = self._continued(result)
         if state is None:
             records = await self.service.history(result.case_id, to_version=result.version)
-            state = self._fold(None, records)
+            state = fold_case(records, self.service.context)
         if result.records:  # a replay's state may be old: keep only states of fresh appends
             self._states[result.case_id] = state
             self._states.move_to_end(result.case_id)
@@ -68,23 +66,12 @@ class RecentCases:
         kept = self._states.pop(result.case_id, None)
         first = result.records[0].version
         if first == 1:
-            return self._fold(None, result.records)
+            return fold_case(result.records, self.service.context)
         if kept is None or kept.version != first - 1:
             return None
-        return self._fold(kept, result.records)
-
-    def _fold(self, state: CaseState | None, records: Iterable[RecordedEvent]) -> CaseState:
-        # No await between taking ``state`` out of the cache and putting it back: no other
-        # request can see it half-folded.
-        folder = CaseFolder(self.service.context, {} if state is None else {state.case_id: state})
-        case_id = None
-        for record in records:
-            folder.apply(record)
-            case_id = record.case_id
-        folded = folder.states.get(case_id) if case_id is not None else None
-        if folded is None:
-            raise ValueError("the events hold no registration of a case")
-        return folded
+        # No await between taking the state out of the cache and putting it back: no other
+        # request sees it half-folded.
+        return fold_case(result.records, self.service.context, kept)
 
 
 def is_major(view: CaseView) -> bool:

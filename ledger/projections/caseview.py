@@ -78,6 +78,22 @@ def is_overdue(s: CaseState, now: datetime) -> bool:
     return not s.closed and s.due is not None and local_date(now) > s.due
 
 
+def fold_case(
+    records: Iterable[RecordedEvent], context: Context, state: CaseState | None = None
+) -> CaseState:
+    """One case's state after ``records`` (its own events, in version order), starting from
+    ``state`` — the state before the first of them, changed in place — or from nothing."""
+    folder = CaseFolder(context, {} if state is None else {state.case_id: state})
+    case_id = None
+    for record in records:
+        folder.apply(record)
+        case_id = record.case_id
+    folded = folder.states.get(case_id) if case_id is not None else None
+    if folded is None:
+        raise ValueError("the events hold no registration of a case")
+    return folded
+
+
 def case_view_from_events(
     records: Iterable[RecordedEvent], now: datetime, context: Context | None = None
 ) -> CaseView:
@@ -85,15 +101,7 @@ def case_view_from_events(
 
     Links are shown as recorded on this case; links recorded on other cases need their events.
     """
-    folder = CaseFolder(context or Context())
-    case_id = None
-    for record in records:
-        folder.apply(record)
-        case_id = record.case_id
-    state = folder.states.get(case_id) if case_id is not None else None
-    if state is None:
-        raise ValueError("the events hold no registration of a case")
-    return case_view(state, now)
+    return case_view(fold_case(records, context or Context()), now)
 
 
 def trail(s: CaseState, ctx: Context, position: int, moment: datetime) -> Trail | None:
