@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -34,15 +33,7 @@ from bench import es_baseline
 from bench.data import CachedService, CaptureStore
 from bench.framework import DB_PREFIX, Row, median, ratio_row
 from bench.framework import Context as RunContext
-from ledger import commands as c
-from ledger.demo_people import Cast, Payers
-from ledger.domain.codes import (
-    Category,
-    Channel,
-    Classification,
-    DecisionOutcome,
-    Satisfaction,
-)
+from ledger import demo
 from ledger.domain.context import Context
 from ledger.service import LedgerService
 from ledger.store import open_store
@@ -54,54 +45,9 @@ AS_OF = 500
 
 
 async def long_case(events: int = CASE_EVENTS) -> list[NewEvent]:
-    """One case of exactly ``events`` events, through the real service and rules."""
-    import random
-
+    """One case of exactly ``events`` events, through the real service and rules (captured)."""
     store = CaptureStore()
-    service = CachedService(store, Context())
-    cast = Cast(service.context)
-    payers = Payers(random.Random(1), service.context)
-    now = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
-    service.clock = lambda: now
-    clerk, office = cast.actor("intake_hall"), cast.actor("office")
-    result = await service.register(
-        clerk,
-        c.Register(
-            channel=Channel.SERVICE_WINDOW,
-            received_at=now - timedelta(minutes=20),
-            payer=payers.employer(),
-            jurisdiction="qj.yuanlin",
-            category=Category.EMPLOYEE_EMPLOYER,
-            summary="多名职工反映单位长期按最低基数申报社保费，要求核实并补缴",
-            preliminary_opinion="涉及多部门职责，建议提请领导小组研究",
-        ),
-    )
-    case_id, version = result.case_id, result.version
-    cycle: list[tuple[Any, c.Command]] = [
-        (office, c.Urge(reason="超期未办结，请加快办理")),
-        (office, c.Urge(reason="再次催办，请于三个工作日内反馈进展")),
-        (clerk, c.Consult(units=("tax.sif", "hrss.social_insurance"), outcome="会商核定基数")),
-        (clerk, c.Decide(outcome=DecisionOutcome.UPHELD, finding="经核实，单位少报缴费基数")),
-        (
-            clerk,
-            c.GiveFeedback(
-                channel=Channel.SERVICE_WINDOW,
-                content="当面告知核实结果及补缴安排",
-                satisfaction=Satisfaction.UNSATISFIED,
-            ),
-        ),
-        (clerk, c.Close(summary="已核实并督促单位补缴")),
-        (office, c.Reopen(reason="回访不满意：单位至今未补缴")),
-    ]
-    now += timedelta(hours=1)
-    classify = c.Classify(classification=Classification.GENERAL, route=2, reason="需核实缴费基数")
-    version = (await service.execute(case_id, clerk, classify, version)).version
-    n = 0
-    while version < events:
-        actor, command = cycle[n % len(cycle)]
-        n += 1
-        now += timedelta(hours=3)
-        version = (await service.execute(case_id, actor, command, version)).version
+    await demo.long_case(CachedService(store, Context()), events)
     return [e for _, _, batch in store.commands for e in batch]
 
 

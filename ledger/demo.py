@@ -11,11 +11,12 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from ledger import commands as c
 from ledger.demo_people import Cast, Payers
+from ledger.domain.actor import Actor
 from ledger.domain.codes import (
     Category,
     Channel,
@@ -395,3 +396,59 @@ async def load_demo(service: LedgerService, cases: int = 60, seed: int = 2024) -
     finally:
         service.clock = clock
     return summary
+
+
+async def long_case(service: LedgerService, events: int, *, seed: int = 1) -> UUID:
+    """One case of exactly ``events`` events, one per command, through ``service`` and its rules:
+    registered, classified, then cycles of urge ×2, consult, decide, feedback, close, reopen — a
+    long-running, repeatedly reopened dispute (for snapshots and replay at length)."""
+    cast = Cast(service.context)
+    payers = Payers(random.Random(seed), service.context)
+    now = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
+    clock = service.clock
+    service.clock = lambda: now
+    clerk, office = cast.actor("intake_hall"), cast.actor("office")
+    cycle: list[tuple[Actor, c.Command]] = [
+        (office, c.Urge(reason="超期未办结，请加快办理")),
+        (office, c.Urge(reason="再次催办，请于三个工作日内反馈进展")),
+        (clerk, c.Consult(units=("tax.sif", "hrss.social_insurance"), outcome="会商核定基数")),
+        (clerk, c.Decide(outcome=DecisionOutcome.UPHELD, finding="经核实，单位少报缴费基数")),
+        (
+            clerk,
+            c.GiveFeedback(
+                channel=Channel.SERVICE_WINDOW,
+                content="当面告知核实结果及补缴安排",
+                satisfaction=Satisfaction.UNSATISFIED,
+            ),
+        ),
+        (clerk, c.Close(summary="已核实并督促单位补缴")),
+        (office, c.Reopen(reason="回访不满意：单位至今未补缴")),
+    ]
+    try:
+        result = await service.register(
+            clerk,
+            c.Register(
+                channel=Channel.SERVICE_WINDOW,
+                received_at=now - timedelta(minutes=20),
+                payer=payers.employer(),
+                jurisdiction="qj.yuanlin",
+                category=Category.EMPLOYEE_EMPLOYER,
+                summary="多名职工反映单位长期按最低基数申报社保费，要求核实并补缴",
+                preliminary_opinion="涉及多部门职责，建议提请领导小组研究",
+            ),
+        )
+        case_id, version = result.case_id, result.version
+        now += timedelta(hours=1)
+        classify = c.Classify(
+            classification=Classification.GENERAL, route=2, reason="需核实缴费基数"
+        )
+        version = (await service.execute(case_id, clerk, classify, version)).version
+        n = 0
+        while version < events:
+            actor, command = cycle[n % len(cycle)]
+            n += 1
+            now += timedelta(hours=3)
+            version = (await service.execute(case_id, actor, command, version)).version
+        return case_id
+    finally:
+        service.clock = clock

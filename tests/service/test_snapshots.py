@@ -9,19 +9,14 @@ failed command.
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from ledger import commands as c
-from ledger import snapshots
+from ledger import demo, snapshots
 from ledger.demo import PATHS, load_demo
-from ledger.demo_people import Cast, Payers
-from ledger.domain.codes import Category, Channel, Classification, DecisionOutcome, Satisfaction
 from ledger.domain.dispute import Dispute
 from ledger.service import CaseNotFound, LedgerService
 from ledger.store import open_store
@@ -63,52 +58,7 @@ def full_fold(records: list[RecordedEvent]) -> dict[str, Any]:
 
 async def long_case(service: LedgerService, events: int = LONG) -> UUID:
     """One case of exactly ``events`` events through the service, one event per command."""
-    cast = Cast(service.context)
-    payers = Payers(random.Random(5), service.context)
-    now = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
-    clock = service.clock
-    service.clock = lambda: now
-    clerk, office = cast.actor("intake_hall"), cast.actor("office")
-    try:
-        result = await service.register(
-            clerk,
-            c.Register(
-                channel=Channel.SERVICE_WINDOW,
-                received_at=now - timedelta(minutes=20),
-                payer=payers.employer(),
-                jurisdiction="qj.yuanlin",
-                category=Category.EMPLOYEE_EMPLOYER,
-                summary="职工反映单位少报缴费基数",
-                preliminary_opinion="核实后依法处理",
-            ),
-        )
-        case_id = result.case_id
-        classify = c.Classify(classification=Classification.GENERAL, route=2, reason="需核实")
-        version = (await service.execute(case_id, clerk, classify, 1)).version
-        cycle: list[tuple[Any, c.Command]] = [
-            (office, c.Urge(reason="请加快办理")),
-            (clerk, c.Consult(units=("tax.sif", "hrss.social_insurance"), outcome="会商核定")),
-            (clerk, c.Decide(outcome=DecisionOutcome.UPHELD, finding="单位少报缴费基数")),
-            (
-                clerk,
-                c.GiveFeedback(
-                    channel=Channel.SERVICE_WINDOW,
-                    content="当面告知核实结果",
-                    satisfaction=Satisfaction.UNSATISFIED,
-                ),
-            ),
-            (clerk, c.Close(summary="已督促单位补缴")),
-            (office, c.Reopen(reason="回访不满意")),
-        ]
-        n = 0
-        while version < events:
-            actor, command = cycle[n % len(cycle)]
-            n += 1
-            now += timedelta(hours=3)
-            version = (await service.execute(case_id, actor, command, version)).version
-        return case_id
-    finally:
-        service.clock = clock
+    return await demo.long_case(service, events, seed=5)
 
 
 async def _loads_equal_full_folds(service: Counting, case_id: UUID) -> list[RecordedEvent]:
