@@ -45,11 +45,9 @@ from bench.framework import Context as RunContext
 from ledger import demo
 from ledger.audit.log_hook import bulk_runs
 from ledger.demo_people import Cast, Payers
-from ledger.domain.actor import Actor
 from ledger.domain.context import SHANGHAI, Context
-from ledger.domain.dispute import Dispute
 from ledger.domain.reference import UnitKind
-from ledger.service import LedgerService, RequestMeta
+from ledger.service import LedgerService
 from ledger.store.chain import GENESIS, event_hash
 from ledger.store.port import AppendResult, Idempotency, NewEvent
 
@@ -124,24 +122,15 @@ class CaptureStore:
         return None
 
 
-class CachedService(LedgerService):
-    """The real write path, with each case kept live in memory instead of re-read per command."""
+def capture_service(store: CaptureStore, context: Context) -> LedgerService:
+    """The real write path over ``store``, whose clock is the service's business time.
 
-    def __init__(self, store: CaptureStore, context: Context) -> None:
-        super().__init__(store, context)  # type: ignore[arg-type]  # the subset the demo uses
-        store.clock = self
-        self.cases: dict[UUID, Dispute] = {}
-
-    async def load(
-        self, case_id: UUID, *, to_version: int | None = None, as_of: datetime | None = None
-    ) -> Dispute:
-        return self.cases[case_id]
-
-    async def _save(
-        self, case: Dispute, loaded_version: int, actor: Actor, command: Any, meta: RequestMeta
-    ) -> AppendResult:
-        self.cases[case.id] = case
-        return await super()._save(case, loaded_version, actor, command, meta)
+    The service keeps each case it wrote folded in its cache, so no command of a demo path
+    re-reads a case (which the capture store could not answer).
+    """
+    service = LedgerService(store, context)  # type: ignore[arg-type]  # the subset the demo uses
+    store.clock = service
+    return service
 
 
 @dataclass
@@ -182,7 +171,7 @@ async def drive_cases(
 def generate_block(seed: int, cases: int, end: date) -> tuple[list[Gen], GenStats]:
     """One worker's share: ``cases`` cases with business times spread over the year before end."""
     store = CaptureStore()
-    service = CachedService(store, Context())
+    service = capture_service(store, Context())
     rng = random.Random(seed ^ 0x5EED)
     blocks = max(1, cases // CASES_PER_DAY_BLOCK + 1)
     todays = [end - timedelta(days=rng.randrange(0, YEAR_DAYS)) for _ in range(blocks)]
@@ -201,7 +190,7 @@ def generate_block(seed: int, cases: int, end: date) -> tuple[list[Gen], GenStat
 def template_cases(cases: int, *, seed: int = 7) -> list[list[list[NewEvent]]]:
     """Demo cases as the write path appended them: per case, its commands' event batches."""
     store = CaptureStore()
-    service = CachedService(store, Context())
+    service = capture_service(store, Context())
     today = datetime.now(SHANGHAI).date()
     asyncio.run(drive_cases(service, seed, cases, [today]))
     by_case: dict[UUID, list[list[NewEvent]]] = {}

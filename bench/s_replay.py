@@ -30,7 +30,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from bench import es_baseline
-from bench.data import CachedService, CaptureStore
+from bench.data import CaptureStore, capture_service
 from bench.framework import DB_PREFIX, Row, median, ratio_row
 from bench.framework import Context as RunContext
 from ledger import demo
@@ -47,7 +47,7 @@ AS_OF = 500
 async def long_case(events: int = CASE_EVENTS) -> list[NewEvent]:
     """One case of exactly ``events`` events, through the real service and rules (captured)."""
     store = CaptureStore()
-    await demo.long_case(CachedService(store, Context()), events)
+    await demo.long_case(capture_service(store, Context()), events)
     return [e for _, _, batch in store.commands for e in batch]
 
 
