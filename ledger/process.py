@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # CPython collects its youngest generation every 700 net allocations. One write allocates
 # thousands of short-lived objects, so that meant several collections per request, each walking
@@ -20,3 +25,15 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GEN0_THRESHOLD, 20, 20)
+
+
+def run_service(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-running command's coroutine as ``ledger serve`` runs the API: on uvloop where
+    it is installed (uvicorn picks it too; the lock installs it on every platform but Windows),
+    with the GC tuned (:func:`tune_gc`)."""
+    tune_gc()
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -11,7 +11,9 @@ import time
 from typing import Any, TextIO
 
 from ledger.config import Settings
+from ledger.process import run_service
 from ledger.projections import open_read_models
+from ledger.projections.runner import SETTLE_SECONDS
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +27,14 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--poll", type=float, default=2.0, help="seconds between polls without notifications (2)"
     )
-    run.set_defaults(run=_run)
+    run.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_SECONDS,
+        help="shortest time between two batches under a stream of commits, in seconds "
+        f"(default {SETTLE_SECONDS}; 0 applies each commit at once)",
+    )
+    run.set_defaults(run=lambda s, a: run_service(_run(s, a)))
     rebuild = commands.add_parser(
         "rebuild", help="drop the read models and replay the whole log (progress on stderr)"
     )
@@ -42,7 +51,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner = read_models.runner(batch_size=args.batch, poll_interval=args.poll)
+    runner = read_models.runner(batch_size=args.batch, poll_interval=args.poll, settle=args.settle)
     print(f"projections: following {settings.database_url} (Ctrl-C stops)", file=sys.stderr)
     try:
         await runner.run(stop)

@@ -20,7 +20,7 @@ from ledger.domain.context import SHANGHAI, Context, local_date
 from ledger.projections.caseview import case_view, trail
 from ledger.projections.db import ReadStore
 from ledger.projections.inspection import assemble
-from ledger.projections.runner import ProjectionRunner
+from ledger.projections.runner import SETTLE_SECONDS, ProjectionRunner
 from ledger.projections.state import decode_state
 from ledger.projections.tables import Cursor, Period, decode_cursor, encode_cursor
 from ledger.projections.views import (
@@ -82,6 +82,7 @@ class ReadModels:
         rebuild_batch_size: int = 10_000,
         commit_every: int = 200_000,
         poll_interval: float = 2.0,
+        settle: float = SETTLE_SECONDS,
     ) -> ProjectionRunner:
         """The runner keeping these read models current, created on first call (run it with
         ``await runner.run(stop_event)``); ``wait_for`` then waits on it without polling."""
@@ -94,6 +95,7 @@ class ReadModels:
                 rebuild_batch_size=rebuild_batch_size,
                 commit_every=commit_every,
                 poll_interval=poll_interval,
+                settle=settle,
             )
         return self._runner
 

@@ -16,6 +16,7 @@ from ledger.domain.context import Context
 from ledger.domain.policy import DeadlinePolicy
 from ledger.projections import ProjectionRunner
 from ledger.projections.caseview import case_view
+from ledger.projections.runner import settle_pause
 from ledger.projections.views import CaseFilters
 from tests.contract.support import new_events
 from tests.domain.cases import FIRST_RESPONDER
@@ -105,6 +106,46 @@ async def test_the_runner_wakes_on_new_events_and_wait_for_reads_your_writes(
         finally:
             stop.set()
             await asyncio.wait_for(task, 5.0)
+
+
+def test_batches_start_settle_seconds_apart_and_a_quiet_spell_costs_no_wait() -> None:
+    assert settle_pause(last_start=10.0, now=10.0, settle=0.1) == pytest.approx(0.1)
+    assert settle_pause(last_start=10.0, now=10.04, settle=0.1) == pytest.approx(0.06)
+    assert settle_pause(last_start=10.0, now=10.1, settle=0.1) == 0.0
+    assert settle_pause(last_start=10.0, now=99.0, settle=0.1) == 0.0
+    assert settle_pause(last_start=10.0, now=9.0, settle=0.1) == pytest.approx(0.1)  # clock skew
+    assert settle_pause(last_start=10.0, now=10.0, settle=0.0) == 0.0
+
+
+async def test_a_stream_of_commits_is_applied_in_few_batches(database_url: str) -> None:
+    async with ledger(database_url) as it:
+        settle = 0.3
+        runner = it.read_models.runner(poll_interval=0.05, settle=settle)
+        real_commit, batches = it.read_models.db.commit, []
+
+        async def counted(*args: object, **kwargs: object) -> bool:
+            batches.append(args)
+            return await real_commit(*args, **kwargs)  # type: ignore[arg-type]
+
+        it.read_models.db.commit = counted  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        try:
+            await asyncio.sleep(0.2)  # caught up, waiting for news
+            loop = asyncio.get_running_loop()
+            started, writes = loop.time(), 24
+            for _ in range(writes):  # each its own commit, each announced
+                await it.desk.register(FIRST_RESPONDER)
+            elapsed = loop.time() - started
+            assert await it.read_models.wait_for(await it.store.head(), timeout=10.0)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 5.0)
+        # One batch at once for the first commit, then one per settle interval at most.
+        assert len(batches) <= 2 + elapsed / settle
+        assert len(batches) < writes
+        page = await it.read_models.list_cases(CaseFilters(), limit=100)
+        assert len(page.items) == writes
 
 
 async def test_read_models_from_other_settings_are_rebuilt(database_url: str) -> None:
