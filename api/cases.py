@@ -28,7 +28,6 @@ from api.recording import ETAG_HEADER, ActorRequest, execute, view_after, writte
 from api.reveal import reveal
 from api.roles import WRITE_ROLES, actor_of, allow, roles_note
 from ledger import commands as c
-from ledger.domain.context import Context
 from ledger.service import LedgerService
 
 _WRITE_ERRORS = problem_responses(400, 403, 404, 409, 412, 422, 428)
@@ -80,12 +79,11 @@ async def register(
     request: ActorRequest,
     data: JSONBody[c.Register],
     service: NamedDependency[LedgerService],
-    context: NamedDependency[Context],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[CaseView]:
     actor = actor_of(request)
     result = await service.register(actor, data, request_meta(idempotency_key))
-    return written(result, await view_after(request, result), actor, context, 201)
+    return written(result, await view_after(request, result), actor, service.context, 201)
 
 
 def command_handler(route: CommandRoute) -> HTTPRouteHandler:
@@ -96,14 +94,13 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
         case_id: FromPath[UUID],
         data: JSONBody[Any],
         service: NamedDependency[LedgerService],
-        context: NamedDependency[Context],
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CaseView]:
         actor, result, view = await execute(
             request, service, case_id, data, if_match, idempotency_key
         )
-        return written(result, view, actor, context)
+        return written(result, view, actor, service.context)
 
     # The body type is the route's command; set after definition so one function serves all.
     handler.__annotations__["data"] = cast(Any, JSONBody)[route.command]

@@ -29,7 +29,6 @@ from api.problems import ApiProblem, problem_responses
 from api.recording import ETAG_HEADER, ActorRequest
 from api.roles import READ_CASES, READ_HISTORY, actor_of, allow, roles_note
 from ledger.domain.codes import CaseStatus, Category, Classification
-from ledger.domain.context import Context
 from ledger.projections import ProjectionsBehind, ReadModels
 from ledger.projections.views import CaseFilters, CasePage, CaseView, Trail
 from ledger.service import LedgerService
@@ -69,7 +68,6 @@ class CaseReadController(Controller):
         self,
         request: ActorRequest,
         read_models: NamedDependency[ReadModels],
-        context: NamedDependency[Context],
         status: Annotated[CaseStatus | None, QueryParameter()] = None,
         classification: Annotated[Classification | None, QueryParameter(name="class")] = None,
         category: Annotated[Category | None, QueryParameter()] = None,
@@ -95,7 +93,7 @@ class CaseReadController(Controller):
             received_to=aware("received_to", received_to),
         )
         page = await read_models.list_cases(filters, cursor, limit)
-        items = [case_body(view, actor, context) for view in page.items]
+        items = [case_body(view, actor, read_models.context) for view in page.items]
         return msgspec.structs.replace(page, items=items)
 
     @get(
@@ -113,7 +111,6 @@ class CaseReadController(Controller):
         request: ActorRequest,
         case_id: FromPath[UUID],
         service: NamedDependency[LedgerService],
-        context: NamedDependency[Context],
         version: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         as_of: Moment = None,
     ) -> Response[CaseView]:
@@ -130,8 +127,8 @@ class CaseReadController(Controller):
                 f"case {case_id} has no version {version} (it is at {records[-1].version})",
             )
         now = moment or (records[-1].recorded_at if version is not None else service.clock())
-        view = view_of(records, now, context)
-        body = case_body(view, actor_of(request), context)
+        view = view_of(records, now, service.context)
+        body = case_body(view, actor_of(request), service.context)
         return Response(body, headers={"ETag": etag(view.version)})
 
     @get(
@@ -148,9 +145,9 @@ class CaseReadController(Controller):
         request: ActorRequest,
         case_id: FromPath[UUID],
         service: NamedDependency[LedgerService],
-        context: NamedDependency[Context],
     ) -> list[EventOut]:
         records = await service.history(case_id)
+        context = service.context
         view = view_of(records, service.clock(), context)
         shown = sees_identifiers(actor_of(request), view.holding_unit, is_major(view), context)
         return [event_out(record, masked=not shown) for record in records]
