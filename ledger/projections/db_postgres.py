@@ -95,6 +95,9 @@ CREATE INDEX IF NOT EXISTS proj_findings_received ON proj_findings (received_at)
 """
 
 DROP = "DROP TABLE IF EXISTS proj_findings; DROP TABLE IF EXISTS proj_cases;"
+# Held (exclusive) while tables and indexes are created or dropped, shared while a rebuild
+# builds its indexes: processes starting together must not race on the catalog.
+_SCHEMA_LOCK = "hashtext('ledger.projections')"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -148,7 +151,7 @@ class PostgresReadStore:
             return
         async with self._pool.acquire() as conn, conn.transaction():
             # Processes starting together (API, runner) must not race on the catalog.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ledger.projections'))")
+            await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
             await conn.execute(TABLES + INDEXES)
 
     async def close(self) -> None:
@@ -170,7 +173,7 @@ class PostgresReadStore:
     async def reset(self, fingerprint: str) -> None:
         """Empty read models at position 0, without the secondary indexes (see INDEXES)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ledger.projections'))")
+            await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
             await conn.execute(DROP + TABLES)
             await conn.execute(
                 "INSERT INTO proj_tracking (name, position, fingerprint) VALUES ($1, 0, $2)"
@@ -186,7 +189,12 @@ class PostgresReadStore:
         lanes = max(1, min(2, self.max_pool))
 
         async def build(lane: int) -> None:
-            async with self.pool.acquire() as conn:
+            async with self.pool.acquire() as conn, conn.transaction():
+                # Shared: the lanes build side by side, but never while another process's
+                # ``open`` creates the same indexes (concurrent CREATE INDEX IF NOT EXISTS of
+                # one name collide in the catalog: seen when the API and ``projections run``
+                # start together on a fresh database).
+                await conn.execute(f"SELECT pg_advisory_xact_lock_shared({_SCHEMA_LOCK})")
                 for sql in statements[lane::lanes]:
                     await conn.execute(sql)
 

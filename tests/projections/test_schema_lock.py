@@ -1,0 +1,59 @@
+"""Processes starting together on a fresh PostgreSQL database do not race on the catalog.
+
+The API and ``ledger projections run`` both create the read models' tables and indexes when they
+open, and a runner that finds no read models rebuilds them, building the indexes at the end. Two
+``CREATE INDEX IF NOT EXISTS`` of one name at the same moment collide in PostgreSQL's catalog
+(a unique violation), so both take the schema lock: exclusive to create, shared to build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from ledger.projections.db_postgres import PostgresReadStore
+
+_LOCK = "hashtext('ledger.projections')"
+
+
+async def test_index_builds_wait_for_a_process_creating_the_schema(postgres_url: str) -> None:
+    store = PostgresReadStore(postgres_url)
+    await store.open()
+    try:
+        await store.reset("fingerprint")  # the tables without their indexes, as a rebuild starts
+        other = await asyncpg.connect(postgres_url)
+        try:
+            creating = other.transaction()
+            await creating.start()
+            await other.execute(f"SELECT pg_advisory_xact_lock({_LOCK})")
+            building = asyncio.create_task(store.create_indexes())
+            await asyncio.sleep(0.5)
+            assert not building.done()  # it waits for the lock, not for the catalog
+            await creating.rollback()
+            await asyncio.wait_for(building, 30)
+        finally:
+            await other.close()
+        indexes = await store.pool.fetch(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'proj_cases'"
+        )
+        assert "proj_cases_responder" in {row[0] for row in indexes}
+    finally:
+        await store.close()
+
+
+async def test_opening_while_another_process_builds_the_indexes_never_fails(
+    postgres_url: str,
+) -> None:
+    rebuilding = PostgresReadStore(postgres_url)
+    await rebuilding.open()
+    try:
+        for _ in range(8):
+            await rebuilding.reset("fingerprint")
+            starting = PostgresReadStore(postgres_url)
+            try:
+                await asyncio.gather(rebuilding.create_indexes(), starting.open())
+            finally:
+                await starting.close()
+    finally:
+        await rebuilding.close()
