@@ -26,6 +26,9 @@ from ledger.store.port import AppendResult, RecordedEvent
 
 __all__ = ["CaseView", "RecentCases", "case_body", "view_of"]
 
+# Histories kept between a command's load and its write's view: one per command in flight.
+_LOADED_KEPT = 256
+
 
 def view_of(records: list[RecordedEvent], now: datetime, context: Context) -> CaseView:
     return case_view_from_events(records, now, context)
@@ -37,15 +40,28 @@ class RecentCases:
     A write answers with the case as its append left it. The append hands back the events it
     stored, so the view is the state kept from this process's previous write to the case plus
     those events — exactly the fold of the stored events, without reading the case again. The
-    kept state is used only when the new events follow it directly (its version + 1); otherwise
-    (first write here, another process wrote in between, an idempotent replay) the case is read
-    from the store as before. Bounded; the least recently written case is dropped first.
+    kept state is used only when the new events follow it directly (its version + 1). A case
+    not written here before was just read whole by the service to decide the command on it
+    (``LedgerService.observe_histories``): those records, when the new events follow them, are
+    folded instead. Otherwise (another process wrote in between, an idempotent replay, a case
+    loaded from a snapshot) the case is read from the store. Bounded; the least recently
+    written case is dropped first.
     """
 
     def __init__(self, service: LedgerService, size: int = 4096) -> None:
         self.service = service
         self._states: OrderedDict[UUID, CaseState] = OrderedDict()
         self._size = size
+        # Whole histories the service read for commands still running (few: popped by the
+        # write's view, or dropped oldest first when the command failed).
+        self._loaded: OrderedDict[UUID, list[RecordedEvent]] = OrderedDict()
+        service.observe_histories(self._history_read)
+
+    def _history_read(self, case_id: UUID, records: list[RecordedEvent]) -> None:
+        self._loaded[case_id] = records
+        self._loaded.move_to_end(case_id)
+        while len(self._loaded) > _LOADED_KEPT:
+            self._loaded.popitem(last=False)
 
     async def view_after(self, result: AppendResult) -> CaseView:
         """The case as the append that produced ``result`` left it (also for replays)."""
@@ -61,6 +77,7 @@ class RecentCases:
         return case_view(state, self.service.clock())
 
     def _continued(self, result: AppendResult) -> CaseState | None:
+        loaded = self._loaded.pop(result.case_id, None)
         if not result.records:
             return None
         kept = self._states.pop(result.case_id, None)
@@ -68,6 +85,8 @@ class RecentCases:
         if first == 1:
             return fold_case(result.records, self.service.context)
         if kept is None or kept.version != first - 1:
+            if loaded and loaded[-1].version == first - 1:
+                return fold_case([*loaded, *result.records], self.service.context)
             return None
         # No await between taking the state out of the cache and putting it back: no other
         # request sees it half-folded.

@@ -112,3 +112,47 @@ async def test_an_idempotent_replay_answers_with_the_case_at_its_version(
     assert again.replayed
     assert again.version == first.version
     assert (await service.recent.view_after(again)).version == first.version
+
+
+async def test_a_case_new_to_this_process_is_read_once_per_write(
+    stores: tuple[EventStore, EventStore],
+) -> None:
+    await load_demo(LedgerService(stores[0]), cases=8)
+    log = await stores[0].read_log(0)
+    cases = list(dict.fromkeys(r.case_id for r in log))
+    # A new process: nothing cached, nothing kept. Each write reads its case once, to decide
+    # the command on it (no snapshot lookup for a short case), and answers from those records.
+    fresh = Checked(stores[1])
+    reads: list[UUID] = []
+    real_read, real_snapshot = stores[1].read_case, stores[1].latest_snapshot
+
+    async def counted_read(case_id: UUID, **kwargs: Any) -> Any:
+        reads.append(case_id)
+        return await real_read(case_id, **kwargs)
+
+    async def no_snapshot_lookup(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a short case needs no snapshot lookup")
+
+    written = 0
+    for case_id in cases:
+        version = await stores[1].case_version(case_id)
+        if (await fresh.load(case_id)).status is CaseStatus.CLOSED:
+            continue
+        fresh._cache.clear()  # as if the load above had happened in another process
+        reads.clear()
+        stores[1].read_case = counted_read  # type: ignore[method-assign]
+        stores[1].latest_snapshot = no_snapshot_lookup  # type: ignore[method-assign]
+        try:
+            shown = await fresh.recent.view_after(
+                await LedgerService.execute(
+                    fresh, case_id, OFFICE, c.Urge(reason="请加快办理"), version
+                )
+            )
+        finally:
+            stores[1].read_case = real_read  # type: ignore[method-assign]
+            stores[1].latest_snapshot = real_snapshot  # type: ignore[method-assign]
+        assert reads == [case_id]
+        records = await fresh.history(case_id)
+        assert shown == view_of(records, fresh.clock(), fresh.context)
+        written += 1
+    assert written > 0

@@ -112,6 +112,32 @@ async def test_loads_from_snapshots_equal_full_folds_at_every_version(store: Eve
     assert service.decoded == LONG % EVERY
 
 
+async def test_a_load_for_a_write_looks_for_a_snapshot_only_where_one_can_be(
+    store: EventStore,
+) -> None:
+    service = Counting(store, snapshot_every=EVERY)
+    case_id = await long_case(service)
+    service.decoded = 0
+    await service.load(case_id, expected_version=LONG)
+    assert service.decoded == LONG % EVERY  # from the snapshot at 40
+    # A version below the first snapshot's: the whole history, no lookup. A client that
+    # believed so of this long case gets the true state, read the long way (then a conflict).
+    lookups = []
+    real = store.latest_snapshot
+
+    async def counted(*args: Any, **kwargs: Any) -> Snapshot | None:
+        lookups.append(args)
+        return await real(*args, **kwargs)
+
+    store.latest_snapshot = counted  # type: ignore[method-assign]
+    service.decoded = 0
+    case = await service.load(case_id, expected_version=EVERY - 1)
+    assert (lookups, service.decoded) == ([], LONG)
+    assert vars(case) == full_fold(await service.history(case_id))
+    await service.load(case_id, expected_version=EVERY)
+    assert len(lookups) == 1
+
+
 async def test_every_demo_path_loads_from_snapshots_as_it_folds(store: EventStore) -> None:
     service = Counting(store, snapshot_every=2)  # most demo cases are short
     await load_demo(service, cases=len(PATHS), seed=3)
