@@ -97,7 +97,7 @@ async def _open(settings: Settings) -> tuple[Opened, contextlib.AsyncExitStack]:
     except BaseException:
         await stack.aclose()
         raise
-    service = LedgerService(store, context)
+    service = LedgerService(store, context, snapshot_key=settings.snapshot_key())
     recent = RecentCases(service)
     return Opened(settings, context, store, service, read_models, audit, recent), stack
 

@@ -16,7 +16,6 @@ from ledger.demo import load_demo
 from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, Role
 from ledger.process import tune_gc
-from ledger.service import LedgerService
 
 DEMO_CASES = 60
 
@@ -58,7 +57,7 @@ async def seed_demo(settings: Settings, cases: int) -> None:
     try:
         if await store.head() > 0:
             return
-        summary = await load_demo(LedgerService(store, settings.context()), cases=cases)
+        summary = await load_demo(settings.service(store), cases=cases)
         print(
             f"ledger serve: loaded {summary.cases} demo cases ({summary.events} events)",
             file=sys.stderr,

@@ -33,6 +33,8 @@ from ledger.process import tune_gc
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
+# Services write and read sealed snapshots as a deployment's do (Settings.snapshot_key).
+SNAPSHOT_KEY = b"ledger-bench-snapshot-seal-key.."
 ADMIN_URL = os.environ.get(
     "LEDGER_BENCH_POSTGRES_URL",
     os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),

@@ -35,7 +35,14 @@ from uuid import UUID
 
 from bench import es_baseline
 from bench.data import StopRun, drive_cases, template_cases
-from bench.framework import ADMIN_URL, Row, percentile, ratio_row, run_as_served
+from bench.framework import (
+    ADMIN_URL,
+    SNAPSHOT_KEY,
+    Row,
+    percentile,
+    ratio_row,
+    run_as_served,
+)
 from bench.framework import Context as RunContext
 from ledger.domain.actor import Actor
 from ledger.domain.context import SHANGHAI, Context
@@ -197,7 +204,10 @@ async def service_ours(url: str, warmup: float, seconds: float) -> Figures:
     await store.open()
     try:
         context = Context()
-        services = [Timed(LedgerService(store, context), rec) for _ in range(WRITERS)]
+        services = [
+            Timed(LedgerService(store, context, snapshot_key=SNAPSHOT_KEY), rec)
+            for _ in range(WRITERS)
+        ]
         return await closed_loop(_demo_writers(services), rec, warmup, seconds)
     finally:
         await store.close()

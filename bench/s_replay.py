@@ -31,7 +31,7 @@ from eventsourcing.persistence import StoredEvent
 
 from bench import es_baseline
 from bench.data import CaptureStore, capture_service
-from bench.framework import DB_PREFIX, Row, median, ratio_row
+from bench.framework import DB_PREFIX, SNAPSHOT_KEY, Row, median, ratio_row
 from bench.framework import Context as RunContext
 from ledger import demo
 from ledger.domain.context import Context
@@ -66,7 +66,7 @@ async def _load(
             result = await store.append(case_id, version, batch)
             version = result.version
         # The snapshots the service's write path would have kept on the way.
-        service = LedgerService(store)
+        service = LedgerService(store, snapshot_key=SNAPSHOT_KEY)
         if await service.snapshot(case_id) != len(events) // service.snapshot_every:
             raise RuntimeError("the long case's snapshots were not all kept")
     finally:
@@ -125,7 +125,7 @@ def measure(ctx: RunContext) -> dict[str, tuple[float, float]]:
             store = open_store(url)
             await store.open()
             try:
-                service = LedgerService(store)
+                service = LedgerService(store, snapshot_key=SNAPSHOT_KEY)
 
                 async def full() -> Any:
                     return await service.replay(case_id)

@@ -16,7 +16,7 @@ from uuid import UUID
 from ledger.audit.service import audit_hooks
 from ledger.config import ConfigError, Settings
 from ledger.domain.context import SHANGHAI
-from ledger.service import CaseNotFound, LedgerService
+from ledger.service import CaseNotFound
 from ledger.store import open_store
 from ledger.store.chain import verify_case_chain
 
@@ -28,7 +28,7 @@ async def _demo(settings: Settings, cases: int, seed: int) -> int:
     store = open_store(settings.database_url, hooks=audit_hooks())
     await store.open()
     try:
-        service = LedgerService(store, settings.context())
+        service = settings.service(store)
         summary = await load_demo(service, cases=cases, seed=seed)
     finally:
         await store.close()
@@ -44,7 +44,7 @@ async def _replay(settings: Settings, case_id: UUID) -> int:
     store = open_store(settings.database_url)
     await store.open()
     try:
-        service = LedgerService(store, settings.context())
+        service = settings.service(store)
         try:
             records = await service.history(case_id)
         except CaseNotFound as exc:

@@ -7,9 +7,13 @@
 | LEDGER_POLICY_FILE | JSON deadline policy (DOMAIN.md FR defaults otherwise) | — |
 | LEDGER_HOLIDAY_FILE | JSON holiday table for years the calendar package lacks | — |
 | LEDGER_REFERENCE_FILE | JSON units and jurisdictions of the deployment | built-in 潜江市 list |
-| LEDGER_JWT_SECRET | HS256 secret for bearer tokens | a development secret |
+| LEDGER_JWT_SECRET | HS256 secret of bearer tokens; also seals snapshots (below) | a dev. secret |
 | LEDGER_CHECKPOINT_EVERY | make a signed checkpoint every N events | 1000 |
 | LEDGER_CHECKPOINT_SECONDS | … or every T seconds when new events exist | 60 |
+
+The key that seals snapshots of cases (``ledger.snapshots``) is derived from the token secret,
+which every writing process holds and the database does not; a new secret makes the old
+snapshots unusable (cases are then folded from their events until new ones are kept).
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ledger.domain.calendar import WorkingCalendar, parse_holiday_table
 from ledger.domain.context import Context
 from ledger.domain.policy import DeadlinePolicy, parse_policy
 from ledger.domain.reference import DEFAULT_REFERENCE, parse_reference
+from ledger.service import LedgerService
+from ledger.store.port import EventStore
 
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
 # Good enough for a laptop; a deployment sets its own (the API refuses to start on PostgreSQL
@@ -66,6 +74,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         except ValueError as exc:
             raise ConfigError(f"bad configuration: {exc}") from None
+
+    def snapshot_key(self) -> bytes:
+        """The key that seals snapshots: HKDF-SHA256 of the token secret (see the module)."""
+        kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ledger snapshot seal")
+        return kdf.derive(self.jwt_secret.encode())
+
+    def service(self, store: EventStore) -> LedgerService:
+        """The write service over ``store`` as this configuration has it: context, snapshots."""
+        return LedgerService(store, self.context(), snapshot_key=self.snapshot_key())
 
     @property
     def is_sqlite(self) -> bool:

@@ -87,6 +87,7 @@ class LedgerService:
         mapper: TypedMapper | None = None,
         cache_size: int = 10_000,
         snapshot_every: int = 100,
+        snapshot_key: bytes | None = None,
     ) -> None:
         self.store = store
         self.context = context or Context()
@@ -95,8 +96,10 @@ class LedgerService:
         # Folded cases by id, least recently written first (see ``_cached``).
         self._cache: OrderedDict[UUID, Dispute] = OrderedDict()
         self._cache_size = cache_size
-        # A snapshot of the case after every this many events (0: none written or read).
-        self.snapshot_every = snapshot_every
+        # A snapshot of the case after every this many events (0: none written or read),
+        # sealed with ``snapshot_key``; without a key, none are kept or trusted.
+        self.snapshot_key = snapshot_key or b""
+        self.snapshot_every = snapshot_every if snapshot_key else 0
         self._history_observers: list[Callable[[UUID, list[RecordedEvent]], None]] = []
 
     def observe_histories(self, observer: Callable[[UUID, list[RecordedEvent]], None]) -> None:
@@ -266,8 +269,10 @@ class LedgerService:
     async def _keep_snapshot(
         self, case_id: UUID, version: int, state: bytes, event_hash: bytes
     ) -> None:
+        topic = snapshots.TOPIC
+        sealed = snapshots.seal(self.snapshot_key, case_id, version, topic, state, event_hash)
         try:
-            await self.store.save_snapshot(case_id, version, snapshots.TOPIC, state, event_hash)
+            await self.store.save_snapshot(case_id, version, topic, sealed, event_hash)
         except Exception:  # a cache: never fail a command that is already recorded
             log.warning("snapshot of case %s at %d not kept", case_id, version, exc_info=True)
 
@@ -373,8 +378,8 @@ class LedgerService:
         for record in await self.history(case_id):
             case = self.decode(record).mutate(case)
             if record.version % every == 0 and case is not None:
-                await self.store.save_snapshot(
-                    case_id, record.version, snapshots.TOPIC, snapshots.encode(case), record.hash
+                await self._keep_snapshot(
+                    case_id, record.version, snapshots.encode(case), record.hash
                 )
                 kept += 1
         return kept
@@ -386,8 +391,9 @@ class LedgerService:
 
         None if there is none, or reading them failed: it is a cache, the events are always
         there. The store returns only snapshots of this code's ``snapshots.TOPIC``, bound to the
-        log and intact; one that then does not decode, or does not hold the case at its version,
-        is ignored too (and the one before it tried, a few times at most).
+        log and intact; one that then is not sealed with this service's key (forged by someone
+        who can write the database but does not hold the key), does not decode, or does not hold
+        the case at its version, is ignored too (and the one before it tried, a few at most).
         """
         if self.snapshot_every <= 0:
             return None
@@ -401,16 +407,35 @@ class LedgerService:
                 return None
             if snapshot is None:
                 return None
-            try:
-                case = snapshots.decode(snapshot.state)
-            except msgspec.MsgspecError:
-                log.warning("ignoring an undecodable snapshot of case %s", case_id, exc_info=True)
-            else:
-                if case.id == case_id and case.version == snapshot.version:
-                    return snapshot, case
-                log.warning("ignoring a snapshot of case %s holding another state", case_id)
+            case = self._opened(case_id, snapshot)
+            if case is not None:
+                return snapshot, case
             at_most_version = snapshot.version - 1
         return None
+
+    def _opened(self, case_id: UUID, snapshot: Snapshot) -> Dispute | None:
+        """The case a snapshot holds, if it is sealed with this service's key, decodes, and
+        holds ``case_id`` at the snapshot's version; None (logged) otherwise."""
+        state = snapshots.unseal(
+            self.snapshot_key,
+            case_id,
+            snapshot.version,
+            snapshots.TOPIC,
+            snapshot.state,
+            snapshot.event_hash,
+        )
+        if state is None:
+            log.warning("ignoring a snapshot of case %s not sealed by this ledger", case_id)
+            return None
+        try:
+            case = snapshots.decode(state)
+        except msgspec.MsgspecError:
+            log.warning("ignoring an undecodable snapshot of case %s", case_id, exc_info=True)
+            return None
+        if case.id != case_id or case.version != snapshot.version:
+            log.warning("ignoring a snapshot of case %s holding another state", case_id)
+            return None
+        return case
 
     def fold(self, records: list[RecordedEvent], case: Dispute | None = None) -> Dispute | None:
         """``case`` (None: nothing yet) with the events of ``records`` applied, in order."""

@@ -16,11 +16,18 @@ handler stores, say).
 Every state is checked before it is written (``encode`` refuses one that does not decode back to
 an equal state, attribute by attribute, of the same type or a base of it), and ``LedgerService``
 binds each snapshot to the hash of the event at its version (see ``ledger.store.port``).
+
+A snapshot is the state a command is decided on, so it must not be forgeable by whoever can write
+the database: the store's digest catches damage, not a forger who recomputes it. ``seal`` puts an
+HMAC-SHA256 of the case, version, topic, state and event hash in front of the state, under a key
+the database never holds (``Settings.snapshot_key``, derived from the token secret); ``unseal``
+gives the state back only when the MAC holds. A service without the key keeps and reads none.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib.metadata
 import marshal
 from datetime import date, datetime
@@ -50,9 +57,12 @@ __all__ = [
     "SnapshotMismatch",
     "decode",
     "encode",
+    "seal",
+    "unseal",
 ]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: sealed (an HMAC in front of the state)
+MAC_SIZE = 32
 
 
 class DisputeState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -159,3 +169,31 @@ def decode(data: bytes) -> Dispute:
     case = object.__new__(Dispute)  # as eventsourcing's Snapshot.mutate does
     object.__setattr__(case, "__dict__", state)
     return case
+
+
+def _mac(
+    key: bytes, case_id: UUID, version: int, topic: str, state: bytes, event_hash: bytes
+) -> bytes:
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in (case_id.bytes, str(version).encode(), topic.encode(), state, event_hash):
+        mac.update(len(part).to_bytes(8, "big"))
+        mac.update(part)
+    return mac.digest()
+
+
+def seal(
+    key: bytes, case_id: UUID, version: int, topic: str, state: bytes, event_hash: bytes
+) -> bytes:
+    """``state`` (snapshot bytes of ``encode``) with its MAC in front, as stored."""
+    return _mac(key, case_id, version, topic, state, event_hash) + state
+
+
+def unseal(
+    key: bytes, case_id: UUID, version: int, topic: str, sealed: bytes, event_hash: bytes
+) -> bytes | None:
+    """The state inside ``sealed`` if its MAC holds for these fields under ``key``, else None."""
+    mac, state = sealed[:MAC_SIZE], sealed[MAC_SIZE:]
+    if len(mac) != MAC_SIZE:
+        return None
+    good = hmac.compare_digest(mac, _mac(key, case_id, version, topic, state, event_hash))
+    return state if good else None

@@ -17,7 +17,7 @@ async def test_a_long_case_loads_from_its_snapshots_as_from_its_events() -> None
     store = MemoryStore()
     desk = Desk(store)
     case_id = await desk.register(FIRST_RESPONDER)
-    service = LedgerService(store, desk.service.context, snapshot_every=5)
+    service = LedgerService(store, desk.service.context, snapshot_every=5, snapshot_key=b"k")
     version = await store.case_version(case_id)
     for _ in range(12):
         result = await service.execute(case_id, OFFICE, c.Urge(reason="请加快办理"), version)

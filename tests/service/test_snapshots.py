@@ -29,10 +29,16 @@ LONG = 43  # events of the long case: snapshots at 5, 10, … 40, three events a
 MAPPER = default_mapper()
 
 
+KEY = b"the ledger's snapshot key, 32 b."
+
+
 class Counting(LedgerService):
     """Counts the events it decodes, to see how much of a case a read folded."""
 
     decoded = 0
+
+    def __init__(self, store: EventStore, *, snapshot_key: bytes | None = KEY, **kw: Any) -> None:
+        super().__init__(store, snapshot_key=snapshot_key, **kw)
 
     def decode(self, record: RecordedEvent) -> Any:
         self.decoded += 1
@@ -93,7 +99,11 @@ async def test_the_write_path_keeps_a_snapshot_every_n_events(store: EventStore)
     snapshot = await store.latest_snapshot(case_id, snapshots.TOPIC)
     assert snapshot is not None
     records = await service.history(case_id)
-    assert vars(snapshots.decode(snapshot.state)) == full_fold(records[: snapshot.version])
+    state = snapshots.unseal(
+        KEY, case_id, snapshot.version, snapshots.TOPIC, snapshot.state, snapshot.event_hash
+    )
+    assert state is not None
+    assert vars(snapshots.decode(state)) == full_fold(records[: snapshot.version])
 
 
 async def test_loads_from_snapshots_equal_full_folds_at_every_version(store: EventStore) -> None:
@@ -198,6 +208,48 @@ async def test_a_forged_state_with_a_valid_digest_is_ignored(
     # Past a few bad ones, the case is folded from the start.
     await store.save_snapshot(case_id, 30, snapshots.TOPIC, b"[]", records[29].hash)
     await _tampered(service, case_id, folded_at_most=LONG)
+
+
+async def test_a_consistent_state_forged_without_the_key_is_ignored(
+    long: tuple[Counting, UUID, list[RecordedEvent]], store: EventStore
+) -> None:
+    """Someone who can write the database but lacks the key: the snapshot they plant holds the
+    case at its version, bound to the log, with the store's digest right — and a different
+    state (here: the case closed). Commands must never be decided on it."""
+    service, case_id, records = long
+    snapshot = await store.latest_snapshot(case_id, snapshots.TOPIC, 40)
+    assert snapshot is not None
+    state = snapshots.unseal(KEY, case_id, 40, snapshots.TOPIC, snapshot.state, records[39].hash)
+    assert state is not None
+    forged_case = snapshots.decode(state)
+    forged_case.__dict__["closed"] = True
+    forged = snapshots.encode(forged_case)
+    for key in (b"a key the attacker made up......", b""):
+        planted = snapshots.seal(key, case_id, 40, snapshots.TOPIC, forged, records[39].hash)
+        await store.save_snapshot(case_id, 40, snapshots.TOPIC, planted, records[39].hash)
+        await _tampered(service, case_id, folded_at_most=LONG - 35)
+    await store.save_snapshot(case_id, 40, snapshots.TOPIC, forged, records[39].hash)  # unsealed
+    await _tampered(service, case_id, folded_at_most=LONG - 35)
+    # Sealed with the key, the same bytes would be trusted: the key is what stands in the way.
+    sealed = snapshots.seal(KEY, case_id, 40, snapshots.TOPIC, forged, records[39].hash)
+    await store.save_snapshot(case_id, 40, snapshots.TOPIC, sealed, records[39].hash)
+    assert (await service.load(case_id, to_version=40)).closed
+
+
+async def test_a_service_without_the_key_keeps_and_trusts_no_snapshots(
+    long: tuple[Counting, UUID, list[RecordedEvent]], store: EventStore
+) -> None:
+    _, case_id, records = long
+    keyless = Counting(store, snapshot_key=None, snapshot_every=EVERY)
+    keyless.decoded = 0
+    assert vars(await keyless.load(case_id)) == full_fold(records)
+    assert keyless.decoded == LONG
+    other = Counting(store, snapshot_key=b"another deployment's key", snapshot_every=EVERY)
+    other.decoded = 0
+    assert vars(await other.load(case_id)) == full_fold(records)
+    assert other.decoded == LONG
+    fresh = await long_case(keyless, 12)
+    assert await store.latest_snapshot(fresh, snapshots.TOPIC) is None
 
 
 async def test_a_snapshot_at_another_event_hash_is_ignored(
