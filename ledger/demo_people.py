@@ -81,6 +81,7 @@ class Cast:
         self.context = context
         # Set by the out-of-jurisdiction path: the 便民服务中心 of the receiving jurisdiction.
         self.station_jurisdiction = "qj.guanghua"
+        self._recent: dict[date, list[date]] = {}
 
     def actor(self, key: str) -> Actor:
         if key == "handler_station":
@@ -99,14 +100,19 @@ class Cast:
 
     def recent_working_day(self, rng: random.Random, today: date) -> date:
         """A working day 25–80 working days ago, so that every step of a path is in the past."""
-        calendar = self.context.calendar
-        back = rng.randrange(25, 80)
-        day = today
-        while back:
-            day -= timedelta(days=1)
-            if calendar.is_working_day(day):
-                back -= 1
-        return day
+        return self._working_days_before(today)[rng.randrange(25, 80) - 1]
+
+    def _working_days_before(self, today: date) -> list[date]:
+        """The 80 working days before ``today``, newest first (kept: benchmarks ask per case)."""
+        days = self._recent.get(today)
+        if days is None:
+            calendar, day, days = self.context.calendar, today, []
+            while len(days) < 80:
+                day -= timedelta(days=1)
+                if calendar.is_working_day(day):
+                    days.append(day)
+            self._recent[today] = days
+        return days
 
     def calendar_after(self, day: date, working_days: int) -> date:
         return self.context.calendar.add_working_days(day, working_days).due
