@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS proj_tracking (
     position    BIGINT NOT NULL,
     fingerprint TEXT   NOT NULL
 );
+-- Room left on each page: an event that changes no indexed column of its case (an urge, a
+-- consultation, a further decision …) then updates the row in place, without touching the
+-- eleven indexes below (a HOT update).
 CREATE TABLE IF NOT EXISTS proj_cases (
     case_id              UUID        PRIMARY KEY,
     status               TEXT        NOT NULL,
@@ -54,7 +57,7 @@ CREATE TABLE IF NOT EXISTS proj_cases (
     registered_position  BIGINT      NOT NULL,
     last_position        BIGINT      NOT NULL,
     state                BYTEA       NOT NULL
-);
+) WITH (fillfactor = 75);
 CREATE TABLE IF NOT EXISTS proj_findings (
     case_id             UUID        NOT NULL,
     seq                 SMALLINT    NOT NULL,
