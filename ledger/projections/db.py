@@ -35,10 +35,17 @@ class ReadStore(Protocol):
         """States of the open cases of these payers and categories (FR7)."""
 
     async def commit(
-        self, expected: int, position: int, cases: Sequence[CaseRow], findings: Sequence[FindingRow]
+        self,
+        expected: int,
+        position: int,
+        cases: Sequence[CaseRow],
+        findings: Sequence[FindingRow],
+        kept: Collection[UUID] = (),
     ) -> bool:
         """Rows and the new position in one transaction; False if the position was not
-        ``expected`` (another runner got there first), and then nothing is written."""
+        ``expected`` (another runner got there first), and then nothing is written. The
+        findings of each case of ``cases`` are replaced by its rows in ``findings``, except
+        for the cases in ``kept``, whose stored findings are unchanged (no rows given)."""
 
     async def case_state(self, case_id: UUID) -> bytes | None: ...
 

@@ -118,6 +118,7 @@ _UPSERT_STAGED = (
 )
 _DROP_STAGED_FINDINGS = (
     "DELETE FROM proj_findings f USING proj_stage_cases s WHERE f.case_id = s.case_id"
+    " AND s.case_id <> ALL($1::uuid[])"
 )
 
 
@@ -236,6 +237,7 @@ class PostgresReadStore:
         position: int,
         cases: Sequence[t.CaseRow],
         findings: Sequence[t.FindingRow],
+        kept: Collection[UUID] = (),
     ) -> bool:
         """Write the batch and move the tracked position from ``expected`` to ``position``, in
         one transaction; False (nothing written) if another runner moved it first."""
@@ -248,7 +250,7 @@ class PostgresReadStore:
             )
             if moved != "UPDATE 1":
                 return False
-            await _write(conn, expected, cases, findings)
+            await _write(conn, expected, cases, findings, kept)
         return True
 
     # -- partitioned rebuilds (ledger.projections.partition) ----------------------------------
@@ -410,9 +412,10 @@ async def _write(
     expected: int,
     cases: Sequence[t.CaseRow],
     findings: Sequence[t.FindingRow],
+    kept: Collection[UUID] = (),
 ) -> None:
     """The rows of cases folded from the log after position ``expected``, in ``conn``'s
-    transaction."""
+    transaction (the findings of the cases in ``kept`` are left as they are)."""
     # A case registered after the position this batch starts from has never been
     # written: it is copied straight in, with no upsert and no old findings to drop.
     # (In a rebuild that is most of them.)
@@ -424,7 +427,7 @@ async def _write(
         await conn.execute(_STAGE)
         await conn.copy_records_to_table("proj_stage_cases", records=known, columns=t.CASE_COLUMNS)
         await conn.execute(_UPSERT_STAGED)
-        await conn.execute(_DROP_STAGED_FINDINGS)
+        await conn.execute(_DROP_STAGED_FINDINGS, list(kept))
     if findings:
         await conn.copy_records_to_table(
             "proj_findings", records=findings, columns=t.FINDING_COLUMNS

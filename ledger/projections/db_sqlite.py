@@ -224,9 +224,11 @@ class SQLiteReadStore:
         position: int,
         cases: Sequence[t.CaseRow],
         findings: Sequence[t.FindingRow],
+        kept: Collection[UUID] = (),
     ) -> bool:
         """Write the batch and move the tracked position from ``expected`` to ``position``, in
         one transaction; False (nothing written) if another runner moved it first."""
+        unchanged = set(kept)
 
         def commit(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
@@ -241,7 +243,7 @@ class SQLiteReadStore:
                 conn.executemany(_UPSERT_CASE, ([_value(v) for v in row] for row in cases))
                 conn.executemany(
                     "DELETE FROM proj_findings WHERE case_id = ?",
-                    ((str(r.case_id),) for r in cases),
+                    ((str(r.case_id),) for r in cases if r.case_id not in unchanged),
                 )
                 conn.executemany(_INSERT_FINDING, ([_value(v) for v in row] for row in findings))
                 conn.execute("COMMIT")

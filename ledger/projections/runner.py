@@ -142,6 +142,9 @@ class ProjectionRunner:
         self.position = 0  # the last position committed (by this runner or found tracked)
         self.fingerprint = fingerprint(context)
         self._cache: dict[UUID, CaseState] = {}
+        # The finding rows this runner last committed for cached cases: an event that leaves
+        # a case's findings as they were (most do) costs no delete and re-insert of them.
+        self._findings: dict[UUID, tuple[FindingRow, ...]] = {}
         # Open cases per payer and category not yet committed (FR7); the database has the rest.
         self._payers: dict[PayerKey, set[UUID]] = {}
         self._progress = asyncio.Condition()
@@ -329,9 +332,24 @@ class ProjectionRunner:
         return await self.store.read_log(after, limit)
 
     async def _write(self, position: int, states: list[CaseState]) -> bool:
-        """The rows of a commit, and the position (conditionally: see :meth:`_commit`)."""
-        cases, findings = self._rows(states)
-        return await self.db.commit(self.position, position, cases, findings)
+        """The rows of a commit, and the position (conditionally: see :meth:`_commit`). The
+        findings of a case are rewritten only when they differ from those this runner last
+        committed for it (as long as the position has not moved under it, they are the
+        stored ones; when it has, the commit fails and :meth:`_forget` drops them)."""
+        cases = [case_row(s) for s in states]
+        findings: list[FindingRow] = []
+        kept: list[UUID] = []
+        rows_of: dict[UUID, tuple[FindingRow, ...]] = {}
+        for state in states:
+            rows = rows_of[state.case_id] = tuple(finding_rows(state, self.context))
+            if self._findings.get(state.case_id) == rows:
+                kept.append(state.case_id)
+            else:
+                findings.extend(rows)
+        committed = await self.db.commit(self.position, position, cases, findings, kept)
+        if committed:
+            self._findings.update(rows_of)
+        return committed
 
     def _rows(self, states: list[CaseState]) -> tuple[list[CaseRow], list[FindingRow]]:
         cases = [case_row(s) for s in states]
@@ -386,6 +404,7 @@ class ProjectionRunner:
 
     def _forget(self) -> None:
         self._cache.clear()
+        self._findings.clear()
         self._payers.clear()
 
     def _evict(self, touched: dict[UUID, None]) -> None:
@@ -395,6 +414,7 @@ class ProjectionRunner:
         if excess > 0:
             for case_id in list(self._cache)[:excess]:
                 del self._cache[case_id]
+                self._findings.pop(case_id, None)
 
     def _backoff(self, failures: int) -> Awaitable[None]:
         return asyncio.sleep(min(30.0, 0.5 * 2**failures))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -19,7 +20,7 @@ from ledger.projections.caseview import case_view
 from ledger.projections.runner import settle_pause
 from ledger.projections.views import CaseFilters
 from tests.contract.support import new_events
-from tests.domain.cases import FIRST_RESPONDER
+from tests.domain.cases import FIRST_RESPONDER, OFFICE
 from tests.projections.dbsupport import dump, ledger, wipe
 from tests.projections.support import fold
 from tests.projections.workload import Workload
@@ -146,6 +147,47 @@ async def test_a_stream_of_commits_is_applied_in_few_batches(database_url: str) 
         assert len(batches) < writes
         page = await it.read_models.list_cases(CaseFilters(), limit=100)
         assert len(page.items) == writes
+
+
+async def test_findings_are_rewritten_only_when_they_change(database_url: str) -> None:
+    async with ledger(database_url) as it:
+        await Workload(it.desk, random.Random(11)).run(25)
+        runner = it.read_models.runner()
+        await runner.prepare()
+        await runner.catch_up()
+        real_commit = it.read_models.db.commit
+        kept_by_commit: list[set[UUID]] = []
+
+        async def recorded(
+            expected: int, position: int, cases: Any, findings: Any, kept: Any = ()
+        ) -> bool:
+            kept_by_commit.append(set(kept))
+            return await real_commit(expected, position, cases, findings, kept)
+
+        it.read_models.db.commit = recorded  # type: ignore[method-assign]
+        case = await it.desk.register(FIRST_RESPONDER)
+        await runner.catch_up()
+        assert kept_by_commit[-1] == set()  # new: its findings are written
+        # A reminder changes no finding of the case: the stored ones stay, untouched.
+        await it.desk.do(case, OFFICE, c.Urge(reason="请加快办理"))
+        await runner.catch_up()
+        assert kept_by_commit[-1] == {case}
+        # Classifying does (the classification duty is met): rewritten.
+        await it.desk.do(
+            case,
+            FIRST_RESPONDER,
+            c.Classify(classification=Classification.GENERAL, route=2, reason="分类"),
+        )
+        await runner.catch_up()
+        assert kept_by_commit[-1] == set()
+        # A runner that forgot (another runner moved on, a restart) rewrites everything.
+        runner._forget()
+        await it.desk.do(case, OFFICE, c.Urge(reason="再次催办"))
+        await runner.catch_up()
+        assert kept_by_commit[-1] == set()
+        incremental = await dump(database_url)
+        await runner.rebuild()
+        assert await dump(database_url) == incremental
 
 
 async def test_read_models_from_other_settings_are_rebuilt(database_url: str) -> None:
