@@ -31,7 +31,8 @@ from ledger.projections.views import CaseFilters
 from ledger.store.port import RecordedEvent
 from ledger.store.sql import NOTIFY_CHANNEL
 
-TABLES = """
+_FILLFACTOR = "fillfactor=75"  # as pg_class.reloptions spells it
+TABLES = f"""
 CREATE TABLE IF NOT EXISTS proj_tracking (
     name        TEXT   PRIMARY KEY,
     position    BIGINT NOT NULL,
@@ -57,7 +58,7 @@ CREATE TABLE IF NOT EXISTS proj_cases (
     registered_position  BIGINT      NOT NULL,
     last_position        BIGINT      NOT NULL,
     state                BYTEA       NOT NULL
-) WITH (fillfactor = 75);
+) WITH ({_FILLFACTOR.replace("=", " = ")});
 CREATE TABLE IF NOT EXISTS proj_findings (
     case_id             UUID        NOT NULL,
     seq                 SMALLINT    NOT NULL,
@@ -157,6 +158,7 @@ class PostgresReadStore:
             # Processes starting together (API, runner) must not race on the catalog.
             await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
             await conn.execute(TABLES + INDEXES)
+            await _upgrade_layout(conn)
 
     async def close(self) -> None:
         await self.release_rebuild()
@@ -405,6 +407,17 @@ class PostgresReadStore:
 
     def _notified(self, *args: object) -> None:
         self._changed.set()
+
+
+async def _upgrade_layout(conn: asyncpg.Connection) -> None:
+    """Give a ``proj_cases`` made before it had one the page layout of ``TABLES`` (new pages
+    only; a rebuild rewrites them all). Its lock conflicts only with vacuum and schema changes,
+    not with reads and writes, like the ``CREATE INDEX IF NOT EXISTS`` before it."""
+    options = await conn.fetchval(
+        "SELECT reloptions FROM pg_catalog.pg_class WHERE oid = 'proj_cases'::regclass"
+    )
+    if _FILLFACTOR not in (options or []):
+        await conn.execute(f"ALTER TABLE proj_cases SET ({_FILLFACTOR.replace('=', ' = ')})")
 
 
 async def _write(

@@ -79,3 +79,21 @@ async def test_case_rows_leave_room_for_updates_in_place(postgres_url: str) -> N
         assert "fillfactor=75" in (options or [])
     finally:
         await store.close()
+
+
+async def test_a_case_table_made_before_gets_the_layout_at_the_next_start(
+    postgres_url: str,
+) -> None:
+    store = PostgresReadStore(postgres_url)
+    await store.open()
+    try:
+        await store.pool.execute("ALTER TABLE proj_cases RESET (fillfactor)")  # as made before
+        restarted = PostgresReadStore(postgres_url)
+        await restarted.open()
+        await restarted.close()
+        options = await store.pool.fetchval(
+            "SELECT reloptions FROM pg_class WHERE relname = 'proj_cases'"
+        )
+        assert "fillfactor=75" in (options or [])
+    finally:
+        await store.close()
