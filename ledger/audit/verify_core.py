@@ -226,32 +226,34 @@ class ChainWalker:
         see ``verify_chains``)."""
         if isinstance(rows, LeafBlock):
             return self._add_block(rows, i, stop_at)
-        sha, stack, keep = sha256, self.stack, self.formed.append
-        pop, push = stack.pop, stack.append
-        size, expected, merkle_ok = self.size, self.expected, self.merkle_ok
-        start, n = i, len(rows)
+        # Row by row only for pages that are not one clean block (gaps, odd hashes): no hot
+        # path, so the tree is grown a leaf at a time by ``_push_leaf``.
+        expected, start, n = self.expected, i, len(rows)
         while i < n:
             pos, digest = rows[i]
             i += 1
             if pos != expected:
                 self._misplaced(pos, expected)
-                merkle_ok = self.merkle_ok
             expected = pos + 1
-            if merkle_ok:
-                x = sha(b"\x00" + digest).digest()
-                keep(x)
-                s = size
-                while s & 1:
-                    x = sha(b"\x01" + pop() + x).digest()
-                    keep(x)
-                    s >>= 1
-                push(x)
-                size += 1
-                if size >= stop_at:
+            if self.merkle_ok:
+                self._push_leaf(digest)
+                if self.size >= stop_at:
                     break
-        self.size, self.expected = size, expected
+        self.expected = expected
         self.seen += i - start
         return i
+
+    def _push_leaf(self, digest: bytes) -> None:
+        """The leaf of an event's hash onto the rebuilt tree (what the hot loops inline)."""
+        x = sha256(b"\x00" + digest).digest()
+        self.formed.append(x)
+        s = self.size
+        while s & 1:
+            x = sha256(b"\x01" + self.stack.pop() + x).digest()
+            self.formed.append(x)
+            s >>= 1
+        self.stack.append(x)
+        self.size += 1
 
     def _add_block(self, block: LeafBlock, i: int, stop_at: int) -> int:
         n = block.count
