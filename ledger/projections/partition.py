@@ -172,7 +172,8 @@ class PartitionRunner(ProjectionRunner):
         # Nothing ties one worker transaction to another (the position moves at the end), so
         # the rows are made and written a slice at a time: fewer of them in memory at once.
         for start in range(0, len(states), _WRITE_SLICE):
-            cases, findings = self._rows(states[start : start + _WRITE_SLICE])
+            cases, rows_of = self._rows(states[start : start + _WRITE_SLICE])
+            findings = [row for rows in rows_of.values() for row in rows]
             if not await self.partitioned.write_partition(
                 self.spec.marker, self.position, cases, findings
             ):

@@ -336,14 +336,12 @@ class ProjectionRunner:
         findings of a case are rewritten only when they differ from those this runner last
         committed for it (as long as the position has not moved under it, they are the
         stored ones; when it has, the commit fails and :meth:`_forget` drops them)."""
-        cases = [case_row(s) for s in states]
+        cases, rows_of = self._rows(states)
         findings: list[FindingRow] = []
         kept: list[UUID] = []
-        rows_of: dict[UUID, tuple[FindingRow, ...]] = {}
-        for state in states:
-            rows = rows_of[state.case_id] = tuple(finding_rows(state, self.context))
-            if self._findings.get(state.case_id) == rows:
-                kept.append(state.case_id)
+        for case_id, rows in rows_of.items():
+            if self._findings.get(case_id) == rows:
+                kept.append(case_id)
             else:
                 findings.extend(rows)
         committed = await self.db.commit(self.position, position, cases, findings, kept)
@@ -351,10 +349,12 @@ class ProjectionRunner:
             self._findings.update(rows_of)
         return committed
 
-    def _rows(self, states: list[CaseState]) -> tuple[list[CaseRow], list[FindingRow]]:
+    def _rows(
+        self, states: list[CaseState]
+    ) -> tuple[list[CaseRow], dict[UUID, tuple[FindingRow, ...]]]:
+        """The case rows of ``states``, and each case's finding rows."""
         cases = [case_row(s) for s in states]
-        findings = [row for s in states for row in finding_rows(s, self.context)]
-        return cases, findings
+        return cases, {s.case_id: tuple(finding_rows(s, self.context)) for s in states}
 
     def _select(self, records: list[RecordedEvent]) -> Batch:
         """The events to fold, decoded (a partition worker keeps only its own cases')."""
