@@ -39,7 +39,6 @@ from ledger.audit.keys import KeyConfig
 from ledger.audit.service import AuditService, audit_hooks
 from ledger.config import DEVELOPMENT_JWT_SECRET, ConfigError, Settings
 from ledger.projections import open_read_models
-from ledger.service import LedgerService
 from ledger.store import EventStore, open_store
 
 log = logging.getLogger("api")
@@ -83,9 +82,10 @@ def _key_config(settings: Settings) -> KeyConfig:
 async def _open(settings: Settings) -> tuple[Opened, contextlib.AsyncExitStack]:
     stack = contextlib.AsyncExitStack()
     try:
-        context = settings.context()
         store = await open_ledger_store(settings)
         stack.push_async_callback(store.close)
+        service = settings.service(store)  # context and snapshot key as configured
+        context = service.context
         read_models = await open_read_models(settings.database_url, context, store)
         stack.push_async_callback(read_models.close)
         keys = _key_config(settings)
@@ -97,7 +97,6 @@ async def _open(settings: Settings) -> tuple[Opened, contextlib.AsyncExitStack]:
     except BaseException:
         await stack.aclose()
         raise
-    service = LedgerService(store, context, snapshot_key=settings.snapshot_key())
     recent = RecentCases(service)
     return Opened(settings, context, store, service, read_models, audit, recent), stack
 

@@ -27,9 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import psutil
-import uvloop
 
-from ledger.process import tune_gc
+from ledger.process import run_service
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -310,9 +309,8 @@ def run_as_served(main: Coroutine[Any, Any, T]) -> T:
     settings are restored afterwards, so the scenarios after it run as before.
     """
     thresholds = gc.get_threshold()
-    tune_gc()
     try:
-        return uvloop.run(main)
+        return run_service(main)
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)

@@ -31,7 +31,7 @@ from ledger.projections.views import CaseFilters
 from ledger.store.port import RecordedEvent
 from ledger.store.sql import NOTIFY_CHANNEL
 
-_FILLFACTOR = "fillfactor=75"  # as pg_class.reloptions spells it
+_FILLFACTOR = "fillfactor=75"  # spelled as pg_class.reloptions spells it
 TABLES = f"""
 CREATE TABLE IF NOT EXISTS proj_tracking (
     name        TEXT   PRIMARY KEY,
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS proj_cases (
     registered_position  BIGINT      NOT NULL,
     last_position        BIGINT      NOT NULL,
     state                BYTEA       NOT NULL
-) WITH ({_FILLFACTOR.replace("=", " = ")});
+) WITH ({_FILLFACTOR});
 CREATE TABLE IF NOT EXISTS proj_findings (
     case_id             UUID        NOT NULL,
     seq                 SMALLINT    NOT NULL,
@@ -417,7 +417,7 @@ async def _upgrade_layout(conn: asyncpg.Connection) -> None:
         "SELECT reloptions FROM pg_catalog.pg_class WHERE oid = 'proj_cases'::regclass"
     )
     if _FILLFACTOR not in (options or []):
-        await conn.execute(f"ALTER TABLE proj_cases SET ({_FILLFACTOR.replace('=', ' = ')})")
+        await conn.execute(f"ALTER TABLE proj_cases SET ({_FILLFACTOR})")
 
 
 async def _write(
