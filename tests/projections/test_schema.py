@@ -61,6 +61,13 @@ async def test_opening_while_another_process_builds_the_indexes_never_fails(
         await rebuilding.close()
 
 
+async def _case_table_options(store: PostgresReadStore) -> list[str]:
+    options = await store.pool.fetchval(
+        "SELECT reloptions FROM pg_class WHERE relname = 'proj_cases'"
+    )
+    return list(options or [])
+
+
 async def test_case_rows_leave_room_for_updates_in_place(postgres_url: str) -> None:
     """Most events change no indexed column of their case: with room on the page, PostgreSQL
     updates the row without touching its eleven indexes (measured: 76 % of the runner's updates
@@ -68,15 +75,9 @@ async def test_case_rows_leave_room_for_updates_in_place(postgres_url: str) -> N
     store = PostgresReadStore(postgres_url)
     await store.open()
     try:
-        options = await store.pool.fetchval(
-            "SELECT reloptions FROM pg_class WHERE relname = 'proj_cases'"
-        )
-        assert "fillfactor=75" in (options or [])
+        assert "fillfactor=75" in await _case_table_options(store)
         await store.reset("fingerprint")  # a rebuild makes the table again: same layout
-        options = await store.pool.fetchval(
-            "SELECT reloptions FROM pg_class WHERE relname = 'proj_cases'"
-        )
-        assert "fillfactor=75" in (options or [])
+        assert "fillfactor=75" in await _case_table_options(store)
     finally:
         await store.close()
 
@@ -91,9 +92,6 @@ async def test_a_case_table_made_before_gets_the_layout_at_the_next_start(
         restarted = PostgresReadStore(postgres_url)
         await restarted.open()
         await restarted.close()
-        options = await store.pool.fetchval(
-            "SELECT reloptions FROM pg_class WHERE relname = 'proj_cases'"
-        )
-        assert "fillfactor=75" in (options or [])
+        assert "fillfactor=75" in await _case_table_options(store)
     finally:
         await store.close()

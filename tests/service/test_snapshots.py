@@ -9,7 +9,6 @@ failed command.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +18,6 @@ from ledger import demo, snapshots
 from ledger.demo import PATHS, load_demo
 from ledger.domain.dispute import Dispute
 from ledger.service import CaseNotFound, LedgerService
-from ledger.store import open_store
 from ledger.store.codec import default_mapper
 from ledger.store.port import EventStore, RecordedEvent, Snapshot
 from tests.contract.support import raw_execute
@@ -43,14 +41,6 @@ class Counting(LedgerService):
     def decode(self, record: RecordedEvent) -> Any:
         self.decoded += 1
         return super().decode(record)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[EventStore]:
-    store = open_store(database_url)
-    await store.open()
-    yield store
-    await store.close()
 
 
 def full_fold(records: list[RecordedEvent]) -> dict[str, Any]:

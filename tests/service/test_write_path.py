@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -14,20 +13,11 @@ from ledger.domain.codes import CaseStatus, Category, Channel, Classification, P
 from ledger.domain.errors import InvalidCommand, RuleViolation
 from ledger.domain.identifiers import make_credit_code
 from ledger.service import CaseNotFound, LedgerService, RequestMeta
-from ledger.store import open_store
 from ledger.store.chain import verify_case_chain
 from ledger.store.port import EventStore, IdempotencyKeyReused, VersionConflict
 from tests.domain.cases import FIRST_RESPONDER, HRSS_HANDLER
 
 NOW = datetime(2025, 3, 10, 1, 30, tzinfo=UTC)  # 09:30 in 潜江, a Monday
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[EventStore]:
-    store = open_store(database_url)
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture
