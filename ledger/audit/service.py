@@ -14,6 +14,7 @@ serve proofs, bundles and verification, and refuses to make checkpoints.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,7 @@ class AuditService:
         self.store, self.db, self.trusted, self.signer = store, db, trusted, signer
         self.origin = trusted.ledger.name
         self._owns_store = False
+        self._verifying: asyncio.Future[VerifyReport] | None = None
 
     @classmethod
     def from_store(
@@ -88,6 +90,9 @@ class AuditService:
         return service
 
     async def close(self) -> None:
+        if self._verifying is not None and not self._verifying.done():
+            self._verifying.cancel()
+            await asyncio.gather(self._verifying, return_exceptions=True)
         await self.db.close()
         if self._owns_store:
             await self.store.close()
@@ -191,3 +196,15 @@ class AuditService:
             workers=workers,
             ranges=ranges,
         )
+
+    async def verify_shared(self) -> VerifyReport:
+        """``verify()`` one run at a time: a call made while a run is going joins it and gets
+        its report, rather than starting another pass over the whole log (what the API's
+        verify route serves: a second auditor's click must not double the load). The report
+        says where the run ended (``log_size``); events appended after it started are checked
+        by the next run. A caller that goes away (a closed connection) leaves the run to the
+        others who wait for it."""
+        run = self._verifying
+        if run is None or run.done():
+            run = self._verifying = asyncio.ensure_future(self.verify())
+        return await asyncio.shield(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -166,3 +167,28 @@ async def test_a_cosignature_dated_in_the_future_is_refused(
     late = cosign(cp, witness(key_config, "tax"), datetime.now(UTC) + timedelta(hours=2))
     with pytest.raises(CosignatureRejected, match="future"):
         await audit.add_cosignature(stored.size, late.line())
+
+
+async def test_verifications_asked_for_at_once_share_one_run(audit: AuditService) -> None:
+    await fill(audit.store, 6, 5)
+    first, second = await asyncio.gather(audit.verify_shared(), audit.verify_shared())
+    assert first.ok
+    assert first.events_checked == 30
+    assert first is second  # one pass over the log, one report for both callers
+    later = await audit.verify_shared()  # asked after that run ended: a run of its own
+    assert later.ok
+    assert later is not first
+
+
+async def test_a_caller_that_leaves_does_not_stop_the_shared_verification(
+    audit: AuditService,
+) -> None:
+    await fill(audit.store, 6, 5)
+    leaving = asyncio.ensure_future(audit.verify_shared())
+    staying = asyncio.ensure_future(audit.verify_shared())
+    await asyncio.sleep(0)  # both are now waiting on the same run
+    leaving.cancel()
+    report = await staying
+    assert report.ok
+    assert report.events_checked == 30
+    assert leaving.cancelled()
