@@ -30,7 +30,7 @@ from api.dependencies import DEPENDENCIES, Opened
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
-from api.problems import problem_response
+from api.problems import JsonRequest, problem_response
 from api.reads import CaseReadController
 from api.reference import ReferenceController
 from api.roles import audit_guard
@@ -177,6 +177,7 @@ def create_app(
         ],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
+        request_class=JsonRequest,
         after_request=show_local_times,
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],

@@ -5,6 +5,7 @@ And no error records anything: the log's head stays where it was.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import jwt
@@ -97,6 +98,16 @@ async def test_malformed_json_and_non_utf8_bodies_are_400(api: Api) -> None:
     for content in (b"{", b'"\xff"', b"\x00\x01"):
         response = await api.client.post("/v1/cases", content=content, headers=bearer(INTAKE))
         problem(response, 400, "MALFORMED_REQUEST")
+
+
+async def test_json_nested_beyond_the_decoders_depth_is_400(api: Api, head: Any) -> None:
+    before = await head()
+    deep = b'{"a":' * 5000 + b"1" + b"}" * 5000  # well within the body size limit
+    for path, who in (("/v1/cases", INTAKE), (f"/v1/cases/{uuid.uuid4()}/decide", HANDLER)):
+        headers = {**bearer(who), "If-Match": '"2"'}
+        response = await api.client.post(path, content=deep, headers=headers)
+        assert "nested too deeply" in problem(response, 400, "MALFORMED_REQUEST")["detail"]
+    assert await head() == before
 
 
 async def test_a_bad_check_digit_is_422_naming_rule_r1(api: Api, head: Any) -> None:
