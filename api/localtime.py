@@ -65,7 +65,12 @@ def shown(value: Any) -> Any:
     """``value`` with every aware datetime inside it expressed in Asia/Shanghai; ``value``
     itself (the same object) where nothing changes."""
     if isinstance(value, datetime):
-        return value.astimezone(SHANGHAI) if value.tzinfo is not None else value
+        if value.tzinfo is None:
+            return value
+        try:
+            return value.astimezone(SHANGHAI)
+        except OverflowError:  # at the calendar's edge (year 1 or 9999): shown as stored
+            return value
     if isinstance(value, msgspec.Struct):
         changes = {}
         for name in _time_fields(type(value)):

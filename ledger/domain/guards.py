@@ -6,7 +6,7 @@ numbered rule (the lifecycle order, malformed values) raises InvalidTransition /
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 # Browser and server clocks disagree a little; a contact "in the future" beyond this is refused.
 CLOCK_SKEW = timedelta(minutes=5)
+# The earliest business time a command may state. These disputes arise under the 1999 collection
+# regulations (社会保险费征缴暂行条例) and the later transfer of collection to the tax bureau: a
+# time before 1990 is a slip of the keyboard. It also keeps every stored time convertible to UTC
+# (a time in year 1 with a positive offset has no UTC equivalent, and no fold could show it).
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 def _is_unit(reference: ReferenceData, code: str) -> bool:
@@ -59,9 +64,15 @@ def text(field: str, value: str) -> str:
 
 
 def aware(field: str, moment: datetime) -> None:
-    """R8: times are timezone-aware; a naive time is ambiguous and refused."""
+    """R8: times are timezone-aware; a naive time is ambiguous and refused. And no business
+    time comes before ``EARLIEST``."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise r8(f"{field} must carry a timezone offset")
+    if moment < EARLIEST:
+        raise InvalidCommand(
+            f"{field} {moment.isoformat()} is before {EARLIEST.date().isoformat()}, "
+            "earlier than any dispute this ledger records"
+        )
 
 
 def not_in_future(field: str, moment: datetime, now: datetime) -> None:
@@ -100,8 +111,7 @@ def registration(
     context: Context,
 ) -> None:
     """R1: every item of 三(一) is present and valid (the payer is checked by ``checked_payer``)."""
-    if received_at.tzinfo is None or received_at.utcoffset() is None:
-        raise r8("received_at must carry a timezone offset")
+    aware("received_at", received_at)
     if received_at > now + CLOCK_SKEW:
         raise r1(f"received_at {received_at.isoformat()} is in the future")
     if not _is_jurisdiction(context.reference, jurisdiction):

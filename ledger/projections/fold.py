@@ -54,7 +54,13 @@ def _opt(text: str | None) -> str | None:
 
 def utc(moment: datetime) -> datetime:
     # States are compared and re-encoded; one offset keeps equal moments equal byte for byte.
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # A time at the edge of the calendar with no UTC equivalent (year 1 at +14:00), stored
+        # before commands were held to ``guards.EARLIEST``: folded as the nearest UTC time, so
+        # that one stored event can never stop the projections.
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 class CaseFolder:

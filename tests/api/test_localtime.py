@@ -88,3 +88,8 @@ def test_values_without_an_aware_time_come_back_as_the_same_object():
     assert converted.at == NOON_SHANGHAI
     other_zone = datetime(2026, 3, 2, 5, 0, tzinfo=timezone(timedelta(hours=1)))
     assert shown([other_zone])[0].utcoffset() == timedelta(hours=8)
+
+
+def test_a_time_with_no_shanghai_equivalent_is_shown_as_stored():
+    edge = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    assert shown(edge) is edge

@@ -110,6 +110,20 @@ async def test_json_nested_beyond_the_decoders_depth_is_400(api: Api, head: Any)
     assert await head() == before
 
 
+@pytest.mark.parametrize("received_at", ["0001-01-01T00:00:00+14:00", "1989-12-31T23:59:59Z", 0])
+async def test_a_time_before_1990_is_422_and_nothing_is_recorded(
+    api: Api, head: Any, received_at: object
+) -> None:
+    """A time in year 1 at +14:00 has no UTC equivalent: it was once stored, then failed every
+    read of its case and stopped the projections. A JSON number is read as a Unix time (1970)."""
+    before = await head()
+    response = await api.client.post(
+        "/v1/cases", json={**registration(), "received_at": received_at}, headers=bearer(INTAKE)
+    )
+    assert "before 1990-01-01" in problem(response, 422, "INVALID_COMMAND")["detail"]
+    assert await head() == before
+
+
 async def test_a_bad_check_digit_is_422_naming_rule_r1(api: Api, head: Any) -> None:
     before = await head()
     response = await api.client.post(

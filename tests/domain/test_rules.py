@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
 
@@ -360,6 +360,43 @@ def test_a_naive_time_is_refused() -> None:
     case = decided()
     with refused("R8"):
         case.serve_demand_notice(ENFORCEMENT, datetime(2025, 3, 10, 9), Decimal("10.00"), MONDAY)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(1989, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),  # no UTC equivalent at all
+        datetime(1970, 1, 1, tzinfo=UTC),  # what a JSON number 0 becomes as a time
+    ],
+)
+def test_a_time_before_1990_is_refused_before_anything_is_recorded(moment: datetime) -> None:
+    case = decided()
+    version = case.version
+    with pytest.raises(InvalidCommand, match="before 1990-01-01"):
+        case.serve_demand_notice(ENFORCEMENT, moment, Decimal("10.00"), MONDAY)
+    assert case.version == version
+    with pytest.raises(InvalidCommand, match=r"received_at .* before 1990-01-01"):
+        Dispute.register(
+            case_id=uuid4(),
+            actor=FIRST_RESPONDER,
+            channel=Channel.VISIT,
+            received_at=moment,
+            payer=employer(),  # type: ignore[arg-type]
+            jurisdiction="qj.yuanlin",
+            category=Category.OTHER,
+            summary="其他争议",
+            preliminary_opinion="待核实",
+            now=MONDAY,
+            context=CONTEXT,
+        )
+
+
+def test_the_earliest_accepted_time_is_1990_in_any_offset() -> None:
+    case = decided()
+    first_moment = datetime(1990, 1, 1, 8, tzinfo=timezone(timedelta(hours=8)))
+    case.serve_demand_notice(ENFORCEMENT, first_moment, Decimal("10.00"), MONDAY)
+    assert case.collect_events()[-1].served_at == first_moment  # type: ignore[attr-defined]
 
 
 # -- R9 extensions -------------------------------------------------------------------------------

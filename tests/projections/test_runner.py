@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -247,3 +249,28 @@ async def test_a_failed_batch_is_retried_and_nothing_is_lost(sqlite_url: str) ->
         caught_up = await dump(sqlite_url)
         await runner.rebuild()
         assert await dump(sqlite_url) == caught_up
+
+
+async def test_a_stored_time_with_no_utc_equivalent_does_not_stop_the_runner(
+    database_url: str,
+) -> None:
+    """Such a time (year 1 at +14:00) could be stored before commands were held to
+    ``guards.EARLIEST``: the fold takes the nearest UTC time and the runner goes on."""
+    async with ledger(database_url) as it:
+        good = await it.desk.register(FIRST_RESPONDER)
+        registered = (await it.store.read_case(good))[0]
+        state = msgspec.json.decode(registered.state)
+        state["received_at"] = "0001-01-01T00:00:00+14:00"
+        legacy = UUID(int=7)
+        event = msgspec.structs.replace(
+            new_events(legacy, 0)[0], topic=registered.topic, state=msgspec.json.encode(state)
+        )
+        await it.store.append(legacy, 0, [event])
+        after = await it.desk.register(FIRST_RESPONDER)
+        runner = it.read_models.runner()
+        await runner.prepare()
+        assert await runner.catch_up() == await it.store.head()
+        view = await it.read_models.case_view(legacy)
+        assert view is not None
+        assert view.received_at == datetime.min.replace(tzinfo=UTC)
+        assert await it.read_models.case_view(after) is not None  # the log went on past it
