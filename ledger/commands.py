@@ -7,7 +7,6 @@ part of a command: the actor comes from the verified token.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
@@ -28,6 +27,18 @@ ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.\-]+$")]
 Route = Annotated[int, msgspec.Meta(ge=1, le=7)]
 Position = Annotated[int, msgspec.Meta(ge=1)]
+# Money as API.md has it: a decimal string of yuan in plain notation (R8). As a Decimal type, a
+# body's JSON number, exponent ("1e3") or full-width digits would all be read as amounts; as text
+# they reach ``guards.money``, which also refuses fractions of a fen and absurd sums.
+Yuan = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=32,
+        pattern=r"^[0-9]+(\.[0-9]+)?$",
+        description='yuan as a decimal string, at most 2 places, e.g. "1234.50"',
+        examples=["1234.50"],
+    ),
+]
 
 
 class Command(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -70,7 +81,7 @@ class Accept(Command):
 class Decide(Command):
     outcome: DecisionOutcome
     finding: Text
-    amount: Decimal | None = None
+    amount: Yuan | None = None
 
 
 class Consult(Command):
@@ -96,11 +107,11 @@ class Extend(Command):
 
 class ServeDemandNotice(Command):
     served_at: datetime
-    amount: Decimal
+    amount: Yuan
 
 
 class ConfirmArrears(Command):
-    amount: Decimal
+    amount: Yuan
     period_from: date
     period_to: date
 

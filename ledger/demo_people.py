@@ -157,6 +157,7 @@ class Payers:
             phone=self._phone(),
         )
 
-    def amount(self, low_yuan: int, high_yuan: int) -> Decimal:
+    def amount(self, low_yuan: int, high_yuan: int) -> str:
+        """An amount of yuan as a command carries it (a decimal string, e.g. "1234.50")."""
         fen = self.rng.randrange(low_yuan * 100, high_yuan * 100)
-        return Decimal(fen).scaleb(-2)
+        return str(Decimal(fen).scaleb(-2))

@@ -231,7 +231,7 @@ class Dispute(Aggregate):
         actor: Actor,
         outcome: DecisionOutcome,
         finding: str,
-        amount: Decimal | None,
+        amount: Decimal | str | None,
         now: datetime,
         context: Context,
     ) -> None:
@@ -329,7 +329,7 @@ class Dispute(Aggregate):
     # -- collection and court enforcement (三(三)5, 行政强制法 第五十四条) -------------------------
 
     def serve_demand_notice(
-        self, actor: Actor, served_at: datetime, amount: Decimal, now: datetime
+        self, actor: Actor, served_at: datetime, amount: Decimal | str, now: datetime
     ) -> None:
         guards.open_case(self)
         guards.city_tax_bureau(actor, "serve a demand notice (催告书)")
@@ -345,7 +345,7 @@ class Dispute(Aggregate):
         self.demand_notice_served_at = served_at
 
     def confirm_arrears(
-        self, actor: Actor, amount: Decimal, period_from: date, period_to: date, now: datetime
+        self, actor: Actor, amount: Decimal | str, period_from: date, period_to: date, now: datetime
     ) -> None:
         guards.open_case(self)
         guards.city_tax_bureau(actor, "confirm arrears")

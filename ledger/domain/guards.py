@@ -81,7 +81,7 @@ def not_in_future(field: str, moment: datetime, now: datetime) -> None:
         raise InvalidCommand(f"{field} {moment.isoformat()} is in the future")
 
 
-def money(amount: Decimal) -> Decimal:
+def money(amount: Decimal | str) -> Decimal:
     """R8: exact money only; floats never reach an event."""
     try:
         value = parse_yuan(amount)
@@ -94,7 +94,7 @@ def money(amount: Decimal) -> Decimal:
     return value
 
 
-def optional_money(amount: Decimal | None) -> Decimal | None:
+def optional_money(amount: Decimal | str | None) -> Decimal | None:
     return None if amount is None else money(amount)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -90,3 +91,19 @@ async def test_an_idempotency_key_must_be_printable_ascii(api: Api) -> None:
         INTAKE, case, "classify", CLASSIFY, headers={"Idempotency-Key": "a b"}
     )
     assert (response.status_code, response.json()["code"]) == (400, "INVALID_PARAMETER")
+
+
+@pytest.mark.parametrize("amount", [52000.5, 52000, "5.2e4", "５２０００", " 52000", "-1", ""])
+async def test_money_is_a_plain_decimal_string_or_422_and_nothing_is_recorded(
+    api: Api, client: AsyncTestClient[Litestar], amount: object
+) -> None:
+    """API.md and R8: a JSON number, an exponent or full-width digits are not amounts, even
+    where a decimal library would read them as one."""
+    case = await held_by_hrss(api)
+    head = await _head(client)
+    response = await api.post(HANDLER, case, "decide", {**DECIDE, "amount": amount})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "amount"
+    assert await _head(client) == head
+    plain = await api.post(HANDLER, case, "decide", {**DECIDE, "amount": "52000.5"})
+    assert plain.status_code == 200

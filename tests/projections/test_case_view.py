@@ -126,14 +126,12 @@ async def test_the_view_shows_collection_and_court_enforcement() -> None:
         case, FIRST_RESPONDER, c.Decide(outcome=DecisionOutcome.UPHELD, finding="欠费事实清楚")
     )
     served = desk.later(hours=1).now
-    await desk.do(
-        case, ENFORCEMENT, c.ServeDemandNotice(served_at=served, amount=Decimal("52000.5"))
-    )
+    await desk.do(case, ENFORCEMENT, c.ServeDemandNotice(served_at=served, amount="52000.5"))
     await desk.do(
         case,
         ENFORCEMENT,
         c.ConfirmArrears(
-            amount=Decimal("52000.50"), period_from=date(2024, 1, 1), period_to=date(2024, 12, 31)
+            amount="52000.50", period_from=date(2024, 1, 1), period_to=date(2024, 12, 31)
         ),
     )
     await desk.later(days=11).do(

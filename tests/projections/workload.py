@@ -12,7 +12,6 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from decimal import Decimal
 from uuid import UUID
 
 from ledger import commands as c
@@ -112,7 +111,7 @@ class Workload:
                 return holder, c.GiveFeedback(channel=Channel.VISIT, content="当面告知")
             return holder, c.Close(summary="办结")
         legal, today = staff(desk, "tax.legal"), desk.now.date()
-        amount = Decimal("1200.50")
+        amount = "1200.50"
         satisfaction = rng.choice(list(Satisfaction))
         choices: list[tuple[Actor, c.Command]] = [
             (holder, c.Transfer(to_unit=rng.choice(HANDLER_UNITS + INTAKE_UNITS), reason="转办")),
