@@ -9,10 +9,11 @@ member of staff's mouth.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 import msgspec
@@ -28,17 +29,23 @@ ALGORITHM = "HS256"
 # Only these paths answer without a token: probes and the API's own description.
 PUBLIC_PATHS = ["^/health$", "^/ready$", "^/schema"]
 
-_Name = msgspec.Meta(min_length=1, max_length=200)
+# What a claim may hold: it is recorded in every event the staff member writes and in the read
+# models' text columns (PostgreSQL text cannot hold NUL), so no control characters, and bounded.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_PRINTABLE)]
+_Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.\-]+$")]
+_OptionalCode = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[a-z0-9_.\-]*$")]
+_STAFF_ID = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
 
 class StaffClaims(msgspec.Struct, frozen=True, kw_only=True):
     """The claims beside ``sub`` that make an Actor (unknown extra claims are ignored)."""
 
-    name: str
-    unit: str
+    name: _Name
+    unit: _Code
     department: Department
     roles: list[Role]
-    jurisdiction: str | None = None
+    jurisdiction: _OptionalCode | None = None  # empty: none, as when absent
 
 
 class StaffToken(Token):
@@ -65,6 +72,10 @@ def actor_from_claims(sub: str, claims: dict[str, Any]) -> Actor:
         raise NotAuthorizedException(f"token claims: {exc}") from None
     if not all(s.strip() for s in (sub, staff.name, staff.unit)):
         raise NotAuthorizedException("token claims: sub, name and unit must not be blank")
+    if not _STAFF_ID.fullmatch(sub):
+        raise NotAuthorizedException(
+            "token claims: sub must be a staff id of 1 to 64 characters, no control characters"
+        )
     return Actor(
         staff_id=sub,
         name=staff.name,

@@ -63,6 +63,37 @@ async def test_a_token_without_staff_claims_is_401(client: AsyncTestClient[Lites
     problem(response, 401, "UNAUTHENTICATED")
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sub": "T1\x00"},  # recorded in events and read-model text columns: no NUL there
+        {"sub": "T" * 65},
+        {"name": "名" * 201},
+        {"name": "王\n丽"},
+        {"unit": "TAX HALL"},
+        {"jurisdiction": "qj.yuanlin\x7f"},
+    ],
+)
+async def test_a_token_whose_claims_could_not_be_recorded_is_401(
+    client: AsyncTestClient[Litestar], bad: dict[str, str]
+) -> None:
+    claims = {
+        "sub": "T1",
+        "iat": 1767225600,  # 2026-01-01
+        "exp": 4102444800,
+        "name": "王丽",
+        "unit": "tax.hall",
+        "department": "tax",
+        "roles": ["intake"],
+    }
+    good = jwt.encode(claims, SECRET, "HS256")
+    ok = await client.get("/v1/reference", headers={"Authorization": f"Bearer {good}"})
+    assert ok.is_success, ok.text
+    token = jwt.encode({**claims, **bad}, SECRET, "HS256")
+    response = await client.get("/v1/reference", headers={"Authorization": f"Bearer {token}"})
+    assert "token claims" in problem(response, 401, "UNAUTHENTICATED")["detail"]
+
+
 async def test_a_signed_token_with_an_absurd_expiry_is_401_not_500(
     client: AsyncTestClient[Litestar],
 ) -> None:
