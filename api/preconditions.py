@@ -44,8 +44,15 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def expected_version(if_match: str | None) -> int:
-    """The version named by If-Match; 428 when missing, 400 when it names no version."""
+def expected_version(if_match: str | None, headers_sent: int = 1) -> int:
+    """The version named by If-Match; 428 when missing, 400 when it names no version or when
+    ``headers_sent`` If-Match headers came (only the first would reach ``if_match``)."""
+    if headers_sent > 1:
+        raise ApiProblem(
+            400,
+            "INVALID_IF_MATCH",
+            f"send one If-Match header naming one case version, not {headers_sent}",
+        )
     if if_match is None or not if_match.strip():
         raise ApiProblem(
             428,

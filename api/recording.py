@@ -35,7 +35,7 @@ async def execute(
 ) -> tuple[Actor, AppendResult, CaseView]:
     """Run ``command`` on an existing case; the view is the case at the version it produced."""
     actor = actor_of(request)
-    version = expected_version(if_match)
+    version = expected_version(if_match, len(request.headers.getall("if-match", ())))
     meta = request_meta(idempotency_key)
     result = await service.execute(case_id, actor, command, version, meta)
     return actor, result, await view_after(request, result)

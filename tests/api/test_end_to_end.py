@@ -30,6 +30,7 @@ from tests.api.support import (
     TRANSFER,
     Api,
     Case,
+    bearer,
     demand_notice,
     held_by_hrss,
 )
@@ -126,3 +127,16 @@ async def _trail_when(
             return trail
         await asyncio.sleep(0.1)
     raise AssertionError("the trail never showed the closure")
+
+
+async def test_two_if_match_headers_are_400_even_when_the_first_is_current(api: Api) -> None:
+    """Through the real server: uvicorn hands both headers on, and a header parameter would
+    see only the first, so a client that sent two must be told."""
+    case = await api.register()
+    headers = [*bearer(INTAKE).items(), ("If-Match", '"1"'), ("If-Match", '"99"')]
+    response = await api.client.post(
+        f"/v1/cases/{case.id}/classify", json=CLASSIFY, headers=headers
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "INVALID_IF_MATCH")
+    current = await api.client.get(f"/v1/cases/{case.id}", headers=bearer(INTAKE))
+    assert current.json()["version"] == 1
