@@ -22,6 +22,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
+from ledger.commands import Code
 from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, Role
 
@@ -31,18 +32,17 @@ PUBLIC_PATHS = ["^/health$", "^/ready$", "^/schema"]
 
 # What a claim may hold: it is recorded in every event the staff member writes and in the read
 # models' text columns (PostgreSQL text cannot hold NUL), so no control characters, and bounded.
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_PRINTABLE)]
-_Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.\-]+$")]
+_PRINTABLE = r"[^\x00-\x1f\x7f]"
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=f"^{_PRINTABLE}+$")]
 _OptionalCode = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[a-z0-9_.\-]*$")]
-_STAFF_ID = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+_STAFF_ID = re.compile(f"{_PRINTABLE}{{1,64}}")
 
 
 class StaffClaims(msgspec.Struct, frozen=True, kw_only=True):
     """The claims beside ``sub`` that make an Actor (unknown extra claims are ignored)."""
 
     name: _Name
-    unit: _Code
+    unit: Code
     department: Department
     roles: list[Role]
     jurisdiction: _OptionalCode | None = None  # empty: none, as when absent

@@ -21,6 +21,7 @@ from ledger.domain.codes import (
     PayerKind,
     Satisfaction,
 )
+from ledger.domain.money import PLAIN_YUAN
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -34,7 +35,7 @@ Yuan = Annotated[
     str,
     msgspec.Meta(
         max_length=32,
-        pattern=r"^[0-9]+(\.[0-9]+)?$",
+        pattern=f"^{PLAIN_YUAN}$",
         description='yuan as a decimal string, at most 2 places, e.g. "1234.50"',
         examples=["1234.50"],
     ),

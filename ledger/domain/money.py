@@ -27,8 +27,10 @@ CENT = Decimal("0.01")
 MAX_YUAN = Decimal(10) ** 12
 
 # Plain notation only: "1234", "1234.5", "1234.50". No exponent ("1e3"), no thousands separators,
-# no sign; re.ASCII so that full-width digits are not silently taken as digits.
-_PLAIN = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
+# no sign; [0-9], not \d, so that full-width digits are not silently taken as digits. The HTTP
+# commands check the same notation (``ledger.commands.Yuan``).
+PLAIN_YUAN = r"[0-9]+(?:\.[0-9]+)?"
+_PLAIN = re.compile(PLAIN_YUAN)
 
 
 class InvalidMoney(ValueError):

@@ -26,6 +26,17 @@ from tests.api.support import (
     registration,
 )
 
+# The claims of a valid token of one member of staff (signed with the tests' SECRET).
+STAFF_CLAIMS = {
+    "sub": "T1",
+    "iat": 1767225600,  # 2026-01-01
+    "exp": 4102444800,  # 2100-01-01
+    "name": "王丽",
+    "unit": "tax.hall",
+    "department": "tax",
+    "roles": ["intake"],
+}
+
 
 def problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
@@ -77,19 +88,10 @@ async def test_a_token_without_staff_claims_is_401(client: AsyncTestClient[Lites
 async def test_a_token_whose_claims_could_not_be_recorded_is_401(
     client: AsyncTestClient[Litestar], bad: dict[str, str]
 ) -> None:
-    claims = {
-        "sub": "T1",
-        "iat": 1767225600,  # 2026-01-01
-        "exp": 4102444800,
-        "name": "王丽",
-        "unit": "tax.hall",
-        "department": "tax",
-        "roles": ["intake"],
-    }
-    good = jwt.encode(claims, SECRET, "HS256")
+    good = jwt.encode(STAFF_CLAIMS, SECRET, "HS256")
     ok = await client.get("/v1/reference", headers={"Authorization": f"Bearer {good}"})
     assert ok.is_success, ok.text
-    token = jwt.encode({**claims, **bad}, SECRET, "HS256")
+    token = jwt.encode({**STAFF_CLAIMS, **bad}, SECRET, "HS256")
     response = await client.get("/v1/reference", headers={"Authorization": f"Bearer {token}"})
     assert "token claims" in problem(response, 401, "UNAUTHENTICATED")["detail"]
 
@@ -97,15 +99,7 @@ async def test_a_token_whose_claims_could_not_be_recorded_is_401(
 async def test_a_signed_token_with_an_absurd_expiry_is_401_not_500(
     client: AsyncTestClient[Litestar],
 ) -> None:
-    claims = {
-        "sub": "T1",
-        "exp": 10**15,
-        "name": "x",
-        "unit": "tax.hall",
-        "department": "tax",
-        "roles": ["intake"],
-    }
-    token = jwt.encode(claims, SECRET, "HS256")
+    token = jwt.encode({**STAFF_CLAIMS, "exp": 10**15}, SECRET, "HS256")
     response = await client.get("/v1/cases", headers={"Authorization": f"Bearer {token}"})
     problem(response, 401, "UNAUTHENTICATED")
 

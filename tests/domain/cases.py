@@ -100,12 +100,17 @@ def employer() -> object:
     )
 
 
-def registered(now: datetime = MONDAY, *, jurisdiction: str = "qj.yuanlin") -> Dispute:
+def registered(
+    now: datetime = MONDAY,
+    *,
+    jurisdiction: str = "qj.yuanlin",
+    received_at: datetime | None = None,  # default: 20 minutes before ``now``
+) -> Dispute:
     return Dispute.register(
         case_id=uuid4(),
         actor=FIRST_RESPONDER,
         channel=Channel.SERVICE_WINDOW,
-        received_at=now - timedelta(minutes=20),
+        received_at=now - timedelta(minutes=20) if received_at is None else received_at,
         payer=employer(),  # type: ignore[arg-type]
         jurisdiction=jurisdiction,
         category=Category.EMPLOYEE_EMPLOYER,

@@ -97,20 +97,7 @@ def test_registration_missing_an_item_is_refused(field: str, value: str) -> None
 
 def test_registration_of_a_contact_in_the_future_is_refused() -> None:
     with refused("R1"):
-        registered_in_future = MONDAY + timedelta(hours=2)
-        Dispute.register(
-            case_id=uuid4(),
-            actor=FIRST_RESPONDER,
-            channel=Channel.VISIT,
-            received_at=registered_in_future,
-            payer=employer(),  # type: ignore[arg-type]
-            jurisdiction="qj.yuanlin",
-            category=Category.OTHER,
-            summary="其他争议",
-            preliminary_opinion="待核实",
-            now=MONDAY,
-            context=CONTEXT,
-        )
+        registered(MONDAY, received_at=MONDAY + timedelta(hours=2))
 
 
 # -- R2 first responder --------------------------------------------------------------------------
@@ -377,19 +364,7 @@ def test_a_time_before_1990_is_refused_before_anything_is_recorded(moment: datet
         case.serve_demand_notice(ENFORCEMENT, moment, Decimal("10.00"), MONDAY)
     assert case.version == version
     with pytest.raises(InvalidCommand, match=r"received_at .* before 1990-01-01"):
-        Dispute.register(
-            case_id=uuid4(),
-            actor=FIRST_RESPONDER,
-            channel=Channel.VISIT,
-            received_at=moment,
-            payer=employer(),  # type: ignore[arg-type]
-            jurisdiction="qj.yuanlin",
-            category=Category.OTHER,
-            summary="其他争议",
-            preliminary_opinion="待核实",
-            now=MONDAY,
-            context=CONTEXT,
-        )
+        registered(MONDAY, received_at=moment)
 
 
 def test_the_earliest_accepted_time_is_1990_in_any_offset() -> None:
