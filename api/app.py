@@ -23,6 +23,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 
 from api.audit_routes import AuditController
 from api.auth import jwt_auth
+from api.bodies import JsonRequest
 from api.case_views import RecentCases
 from api.cases import write_handlers
 from api.checkpoints import run_checkpoints
@@ -30,7 +31,7 @@ from api.dependencies import DEPENDENCIES, Opened
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
-from api.problems import JsonRequest, problem_response
+from api.problems import problem_response
 from api.reads import CaseReadController
 from api.reference import ReferenceController
 from api.roles import audit_guard

@@ -30,7 +30,7 @@ from api.roles import WRITE_ROLES, actor_of, allow, roles_note
 from ledger import commands as c
 from ledger.service import LedgerService
 
-_WRITE_ERRORS = problem_responses(400, 403, 404, 409, 412, 422, 428)
+_WRITE_ERRORS = problem_responses(400, 403, 404, 409, 412, 415, 422, 428)
 
 
 class CommandRoute(NamedTuple):
@@ -68,7 +68,7 @@ COMMAND_ROUTES = (
     description="The receiving unit and the first responder come from the token (R2). "
     + roles_note(WRITE_ROLES["register"]),
     operation_id="register_case",
-    responses=problem_responses(400, 403, 409, 422),
+    responses=problem_responses(400, 403, 409, 415, 422),
     response_headers=[
         ETAG_HEADER,
         ResponseHeader(name="Location", documentation_only=True, description="The new case."),

@@ -10,8 +10,9 @@ open; these are the documented ones):
   digits, inexact money, naive times): 422, like any other invalid command.
 - The other rules (R2, R3, R5, R6, R7, R9) and lifecycle order say the request is well formed but
   conflicts with what the case's record already holds: 409.
-- Malformed JSON is 400 (nested too deeply to decode included); a body that parses but does not
-  fit the command is 422; a bad query, path or header value is 400.
+- Malformed JSON is 400 (nested too deeply to decode, or a key named twice, included); a body
+  that parses but does not fit the command is 422; a body that is not JSON at all by its
+  ``Content-Type`` is 415 (``api.bodies``); a bad query, path or header value is 400.
 
 Nothing is recorded on any of these: the service appends only after every check passed.
 """
@@ -100,21 +101,6 @@ class ApiProblem(Exception):
         self.status, self.code, self.detail = status, code, detail
         self.headers = headers or {}
         self.errors = errors
-
-
-class JsonRequest(Request[Any, Any, Any]):
-    """Litestar's request, refusing a JSON body nested too deeply to decode as malformed (400).
-
-    msgspec stops at the interpreter's recursion limit with a ``RecursionError``, which Litestar
-    lets through as a server error; no command comes near that depth."""
-
-    async def json(self) -> Any:
-        try:
-            return await super().json()
-        except RecursionError:
-            raise ApiProblem(
-                400, "MALFORMED_REQUEST", "the JSON body is nested too deeply to read"
-            ) from None
 
 
 Problem = tuple[ProblemDetail, dict[str, str]]

@@ -42,7 +42,7 @@ class Revealed(msgspec.Struct, frozen=True, kw_only=True):
     description="Records an IdentifiersRevealed event with the reason, then returns the unmasked "
     "payer. Needs `If-Match`. " + roles_note(WRITE_ROLES["reveal"]),
     operation_id="case_reveal",
-    responses=problem_responses(400, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(400, 403, 404, 409, 412, 415, 422, 428),
     response_headers=[ETAG_HEADER],
     tags=["cases"],
 )

@@ -5,6 +5,7 @@ And no error records anything: the log's head stays where it was.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -135,18 +136,108 @@ async def test_json_nested_beyond_the_decoders_depth_is_400(api: Api, head: Any)
     assert await head() == before
 
 
-@pytest.mark.parametrize("received_at", ["0001-01-01T00:00:00+14:00", "1989-12-31T23:59:59Z", 0])
+@pytest.mark.parametrize("received_at", ["0001-01-01T00:00:00+14:00", "1989-12-31T23:59:59Z"])
 async def test_a_time_before_1990_is_422_and_nothing_is_recorded(
-    api: Api, head: Any, received_at: object
+    api: Api, head: Any, received_at: str
 ) -> None:
     """A time in year 1 at +14:00 has no UTC equivalent: it was once stored, then failed every
-    read of its case and stopped the projections. A JSON number is read as a Unix time (1970)."""
+    read of its case and stopped the projections."""
     before = await head()
     response = await api.client.post(
         "/v1/cases", json={**registration(), "received_at": received_at}, headers=bearer(INTAKE)
     )
     assert "before 1990-01-01" in problem(response, 422, "INVALID_COMMAND")["detail"]
     assert await head() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("received_at", 1767225600),  # a number is not a time, not even a Unix one
+        ("received_at", 0),
+        ("summary", 12345),
+        ("channel", ["service_window"]),
+    ],
+)
+async def test_a_value_of_another_json_type_is_422_naming_the_field(
+    api: Api, head: Any, field: str, value: object
+) -> None:
+    before = await head()
+    response = await api.client.post(
+        "/v1/cases", json={**registration(), field: value}, headers=bearer(INTAKE)
+    )
+    body = problem(response, 422, "VALIDATION_FAILED")
+    assert [(e["field"], e["source"]) for e in body["errors"]] == [(field, "body")]
+    assert body["errors"][0]["message"].startswith("Expected `")
+    assert await head() == before
+
+
+async def test_a_string_for_a_number_is_422_on_a_case_command(api: Api, head: Any) -> None:
+    case = await api.register()
+    before = await head()
+    response = await api.client.post(
+        f"/v1/cases/{case.id}/classify",
+        json={**CLASSIFY, "route": str(CLASSIFY["route"])},
+        headers={**bearer(INTAKE), "If-Match": f'"{case.version}"'},
+    )
+    body = problem(response, 422, "VALIDATION_FAILED")
+    assert body["errors"] == [
+        {"field": "route", "message": "Expected `int`, got `str`", "source": "body"}
+    ]
+    assert await head() == before
+
+
+async def test_a_key_named_twice_is_400_and_nothing_is_recorded(api: Api, head: Any) -> None:
+    case = await held_by_hrss(api)
+    before = await head()
+    twice = b'{"outcome": "upheld", "finding": "\xe6\xa0\xb8\xe5\xae\x9e", "outcome": "rejected"}'
+    response = await api.client.post(
+        f"/v1/cases/{case.id}/decide",
+        content=twice,
+        headers={
+            **bearer(HANDLER),
+            "If-Match": f'"{case.version}"',
+            "Content-Type": "application/json",
+        },
+    )
+    assert "'outcome' twice" in problem(response, 400, "MALFORMED_REQUEST")["detail"]
+    nested = (
+        json.dumps(registration()).encode()[:-1] + b', "payer": {"kind": "person", "kind": "unit"}}'
+    )
+    response = await api.client.post("/v1/cases", content=nested, headers=bearer(INTAKE))
+    assert "twice" in problem(response, 400, "MALFORMED_REQUEST")["detail"]
+    assert await head() == before
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+async def test_a_body_that_does_not_say_json_is_415(api: Api, head: Any, content_type: str) -> None:
+    before = await head()
+    response = await api.client.post(
+        "/v1/cases",
+        content=json.dumps(registration()).encode(),
+        headers={**bearer(INTAKE), "Content-Type": content_type},
+    )
+    assert content_type in problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")["detail"]
+    assert response.headers["accept-post"] == "application/json"
+    assert await head() == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/json", "Application/JSON; charset=utf-8", "application/vnd.ledger+json"],
+)
+async def test_json_bodies_are_read_with_or_without_saying_so(
+    api: Api, head: Any, content_type: str | None
+) -> None:
+    before = await head()
+    headers = bearer(INTAKE) | ({} if content_type is None else {"Content-Type": content_type})
+    response = await api.client.post(
+        "/v1/cases", content=json.dumps(registration()).encode(), headers=headers
+    )
+    assert response.status_code == 201, response.text
+    assert await head() == before + 1
 
 
 async def test_a_bad_check_digit_is_422_naming_rule_r1(api: Api, head: Any) -> None:
