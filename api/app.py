@@ -34,6 +34,7 @@ from api.localtime import show_local_times
 from api.problems import problem_response
 from api.reads import CaseReadController
 from api.reference import ReferenceController
+from api.reveal import require_reveal
 from api.roles import audit_guard
 from api.stream import StreamController
 from ledger.audit.keys import KeyConfig
@@ -140,6 +141,7 @@ class GuardedAuditController(AuditController):
     """The audit routes as api.audit_routes defines them, with the role table applied."""
 
     guards = [audit_guard]  # noqa: RUF012 - Litestar reads it as a class attribute
+    evidence_checks = (require_reveal,)  # bundles: to those who see identifiers or revealed them
 
 
 def create_app(

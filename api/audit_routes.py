@@ -9,6 +9,9 @@ access it is in ``opt["audit"]`` (``checkpoint``, ``cosign``, ``proof``, ``verif
 ``evidence``) so that one guard can map kinds to roles, e.g. cosign → witness, verify and
 evidence → auditor, checkpoint and proofs → any role.
 
+Evidence: ``AuditController.evidence_checks`` are also the API layer's to set — the policy
+deciding who may take a case's events out as stored (payer identifiers included) in a bundle.
+
 Errors are ``ledger.audit.errors.AuditError`` subclasses with ``status_code`` and ``code``
 (``INVALID_PROOF_REQUEST`` 400, ``CHECKPOINT_NOT_FOUND``/``CASE_NOT_FOUND`` 404,
 ``COSIGNATURE_REJECTED`` 422, ``LEDGER_KEY_UNAVAILABLE`` 503).
@@ -16,7 +19,8 @@ Errors are ``ledger.audit.errors.AuditError`` subclasses with ``status_code`` an
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
@@ -24,6 +28,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import Guard
 
+from api.problems import problem_responses
 from ledger.audit.errors import CheckpointNotFound, ProofError
 from ledger.audit.service import AuditService
 from ledger.audit.verify import VerifyReport
@@ -34,6 +39,9 @@ from ledger.audit.views import (
     CosignResponse,
     InclusionProofView,
 )
+from ledger.store.port import RecordedEvent
+
+EvidenceCheck = Callable[[Request[Any, Any, Any], Sequence[RecordedEvent]], Awaitable[None]]
 
 # Positions are PostgreSQL bigints (SQLite integers): anything larger is no position at all.
 MAX_POSITION = 2**63 - 1
@@ -50,6 +58,9 @@ class AuditController(Controller):
     path = "/v1"
     tags = ["audit"]  # noqa: RUF012 - Litestar reads these as class attributes
     guards: list[Guard] | None = None  # set by the API layer (see the module docstring)
+    # Set by the API layer: may this caller take these events of a case out in a bundle? Each
+    # check raises to refuse.
+    evidence_checks: ClassVar[tuple[EvidenceCheck, ...]] = ()
 
     @get("/ledger/checkpoint", opt={"audit": "checkpoint"}, summary="Latest signed checkpoint")
     async def latest_checkpoint(self, audit: NamedDependency[AuditService]) -> CheckpointView:
@@ -127,13 +138,23 @@ class AuditController(Controller):
         opt={"audit": "evidence"},
         media_type="application/json",
         summary="Evidence bundle of a case",
+        responses=problem_responses(403, 404),
     )
     async def evidence(
-        self, audit: NamedDependency[AuditService], case_id: FromPath[UUID]
+        self,
+        request: Request[Any, Any, Any],
+        audit: NamedDependency[AuditService],
+        case_id: FromPath[UUID],
     ) -> Response[bytes]:
         """The case's events with inclusion proofs against a signed (ideally co-signed)
-        checkpoint and the public keys: verifiable offline with ``ledger verify-bundle``."""
-        data = await audit.evidence(case_id)
+        checkpoint and the public keys: verifiable offline with ``ledger verify-bundle``.
+
+        The events are in the bundle exactly as stored (their hashes cover every byte), so
+        ``evidence_checks`` decide first whether this caller may take them."""
+        events = await audit.store.read_case(case_id)
+        for check in self.evidence_checks if events else ():
+            await check(request, events)
+        data = await audit.evidence(case_id, events)
         return Response(
             data,
             media_type="application/json",

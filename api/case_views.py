@@ -24,7 +24,7 @@ from ledger.projections.views import CaseView
 from ledger.service import LedgerService
 from ledger.store.port import AppendResult, RecordedEvent
 
-__all__ = ["CaseView", "RecentCases", "case_body", "view_of"]
+__all__ = ["CaseView", "RecentCases", "case_body", "shows_payer", "view_of"]
 
 # Histories kept between a command's load and its write's view: one per command in flight.
 _LOADED_KEPT = 256
@@ -97,8 +97,13 @@ def is_major(view: CaseView) -> bool:
     return view.classification is Classification.MAJOR or view.escalated
 
 
+def shows_payer(view: CaseView, actor: Actor, context: Context) -> bool:
+    """Whether ``actor`` sees this case's payer unmasked (``api.masking``)."""
+    return sees_identifiers(actor, view.holding_unit, is_major(view), context)
+
+
 def case_body(view: CaseView, actor: Actor, context: Context) -> CaseView:
     """``view`` with the payer masked unless ``actor`` needs the identifiers (api.masking)."""
-    if sees_identifiers(actor, view.holding_unit, is_major(view), context):
+    if shows_payer(view, actor, context):
         return view
     return msgspec.structs.replace(view, payer=masked_payer(view.payer))

@@ -7,6 +7,7 @@ history for everyone to see) and only then is the unmasked payer returned.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -15,13 +16,53 @@ from litestar import Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from api.case_views import shows_payer, view_of
+from api.dependencies import opened
 from api.preconditions import IdempotencyKey, IfMatch
-from api.problems import problem_responses
+from api.problems import ApiProblem, problem_responses
 from api.recording import ETAG_HEADER, ActorRequest, execute, write_headers
-from api.roles import WRITE_ROLES, allow, roles_note
+from api.roles import WRITE_ROLES, actor_of, allow, roles_note
 from ledger import commands as c
 from ledger.projections.views import PayerView
 from ledger.service import LedgerService
+from ledger.store.port import RecordedEvent
+
+REVEALED_TOPIC = "ledger.IdentifiersRevealed"
+
+
+class _Revealer(msgspec.Struct):
+    staff_id: str
+
+
+class _Reveal(msgspec.Struct):
+    actor: _Revealer
+
+
+_REVEAL = msgspec.json.Decoder(_Reveal)
+
+
+def revealed_by(records: Sequence[RecordedEvent], staff_id: str) -> bool:
+    """Whether ``staff_id`` has revealed this case's identifiers (recorded, with a reason)."""
+    return any(
+        r.topic == REVEALED_TOPIC and _REVEAL.decode(r.state).actor.staff_id == staff_id
+        for r in records
+    )
+
+
+async def require_reveal(request: ActorRequest, events: Sequence[RecordedEvent]) -> None:
+    """Let a case's events leave as stored (in an evidence bundle) only to staff who see its
+    payer unmasked anyway, or who revealed its identifiers themselves, on the record (403)."""
+    actor = actor_of(request)
+    service = opened(request.app.state).service
+    view = view_of(list(events), service.clock(), service.context)
+    if shows_payer(view, actor, service.context) or revealed_by(events, actor.staff_id):
+        return
+    raise ApiProblem(
+        403,
+        "REVEAL_REQUIRED",
+        "an evidence bundle holds the payer's identifiers unmasked (the event hashes cover "
+        f"them): record why you need them first with POST /v1/cases/{view.case_id}/reveal",
+    )
 
 
 class Revealed(msgspec.Struct, frozen=True, kw_only=True):

@@ -42,6 +42,7 @@ from ledger.audit.log_hook import MerkleHook
 from ledger.audit.note import NoteError, parse_signature_line
 from ledger.audit.verify import Progress, VerifyReport, verify_ledger
 from ledger.store import AppendHook, EventStore, open_store
+from ledger.store.port import RecordedEvent
 
 FUTURE_TOLERANCE = timedelta(hours=1)  # clock skew allowed between a bureau and the ledger
 
@@ -164,9 +165,11 @@ class AuditService:
 
     # -- evidence and verification ----------------------------------------------------------
 
-    async def evidence(self, case_id: UUID) -> bytes:
-        """The case's evidence bundle (canonical JSON), against a checkpoint covering it."""
-        events = await self.store.read_case(case_id)
+    async def evidence(self, case_id: UUID, events: Sequence[RecordedEvent] | None = None) -> bytes:
+        """The case's evidence bundle (canonical JSON), against a checkpoint covering it;
+        ``events``: the case's events, when the caller has just read them."""
+        if events is None:
+            events = await self.store.read_case(case_id)
         if not events:
             raise CaseNotFound(f"case {case_id} has no events")
         last = max(e.position for e in events)

@@ -34,7 +34,9 @@ async def test_evidence_and_verification_are_for_auditors_cosigning_for_witnesse
     api: Api,
 ) -> None:
     case = await api.register()
-    await signed_checkpoint(api, 1)
+    revealed = await api.post(AUDITOR, case, "reveal", {"reason": "出具证据材料"})
+    assert revealed.status_code == 200, revealed.text  # a bundle holds identifiers unmasked
+    await signed_checkpoint(api, 2)
     for role, actor in ONE_ROLE.items():
         evidence = await api.get(actor, f"/v1/cases/{case.id}/evidence")
         verify = await api.get(actor, "/v1/ledger/verify")
@@ -44,7 +46,7 @@ async def test_evidence_and_verification_are_for_auditors_cosigning_for_witnesse
         assert checkpoint.status_code == 200, role
         if role != "auditor":
             assert evidence.json()["code"] == "FORBIDDEN_ROLE"
-    cosign = "/v1/ledger/checkpoints/1/cosign"
+    cosign = "/v1/ledger/checkpoints/2/cosign"
     body = {"signature": "— not a signature"}
     refused = await api.client.post(cosign, json=body, headers=bearer(AUDITOR))
     assert refused.status_code == 403

@@ -6,8 +6,12 @@ bureau's enforcement staff. An auditor reveals one case's identifiers on the rec
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import msgspec
+
+from ledger.domain.actor import Actor
 from tests.api.support import (
     AUDITOR,
     CLASSIFY,
@@ -96,6 +100,25 @@ async def test_an_auditor_reveals_identifiers_on_the_record(api: Api) -> None:
     assert revealed["position"] == body["position"]
     # The reveal answered one request; the auditor's views stay masked.
     assert masked(await payer_seen_by(api, AUDITOR, case.id))
+
+
+async def test_an_evidence_bundle_needs_the_auditors_own_reveal(api: Api) -> None:
+    """A bundle carries the events as stored (their hashes cover the identifiers): an auditor
+    gets one only after revealing the case's identifiers on the record."""
+    case = await held_by_hrss(api)
+    path = f"/v1/cases/{case.id}/evidence"
+    refused = await api.get(AUDITOR, path)
+    assert (refused.status_code, refused.json()["code"]) == (403, "REVEAL_REQUIRED")
+    assert f"/v1/cases/{case.id}/reveal" in refused.json()["detail"]
+    colleague = Actor(**{**msgspec.structs.asdict(AUDITOR), "staff_id": "A0002"})
+    assert (await api.post(colleague, case, "reveal", {"reason": "抽查"})).status_code == 200
+    case.version += 1
+    assert (await api.get(AUDITOR, path)).json()["code"] == "REVEAL_REQUIRED"
+    assert (await api.post(AUDITOR, case, "reveal", {"reason": "出具证据材料"})).status_code == 200
+    bundle = await api.get(AUDITOR, path)
+    assert bundle.status_code == 200, bundle.text
+    assert bundle.json()["events"][-1]["version"] == case.version + 1
+    assert IDENTIFIER.encode() in base64.b64decode(bundle.json()["events"][0]["state"])
 
 
 async def test_only_auditors_reveal_and_only_with_a_reason(api: Api) -> None:
