@@ -1,7 +1,7 @@
 """The ``ledger`` command.
 
 Each area registers its own subcommands (audit, projections, api); this module only assembles
-them and owns the core ones: ``demo`` and ``replay``.
+them and owns the core ones: ``demo``, ``replay`` and ``snapshots refresh``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,24 @@ async def _replay(settings: Settings, case_id: UUID) -> int:
     return 1
 
 
+async def _refresh_snapshots(settings: Settings) -> int:
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        service = settings.service(store)
+        if service.snapshot_every <= 0:
+            print("snapshots are off: nothing to refresh")
+            return 0
+        done = await service.refresh_snapshots()
+    finally:
+        await store.close()
+    print(
+        f"cases of {service.snapshot_every} events or more: {done.cases}; with a snapshot "
+        f"missing or unusable: {done.refreshed}; snapshots written: {done.snapshots}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ledger",
@@ -87,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="print a case's history and check its hash chain")
     replay.add_argument("case_id", type=UUID)
     replay.set_defaults(run=lambda s, a: _replay(s, a.case_id))
+
+    snapshots = commands.add_parser("snapshots", help="snapshots of long cases (a cache)")
+    snapshots_sub = snapshots.add_subparsers(dest="snapshots_command", required=True)
+    refresh = snapshots_sub.add_parser(
+        "refresh",
+        help="rewrite the snapshots this ledger cannot use (after a new token secret or an "
+        "upgrade): reads the whole log once",
+    )
+    refresh.set_defaults(run=lambda s, a: _refresh_snapshots(s))
 
     for register in _optional_registrars():
         register(commands)

@@ -13,7 +13,8 @@
 
 The key that seals snapshots of cases (``ledger.snapshots``) is derived from the token secret,
 which every writing process holds and the database does not; a new secret makes the old
-snapshots unusable (cases are then folded from their events until new ones are kept).
+snapshots unusable (cases are then folded from their events until new ones are kept, or until
+``ledger snapshots refresh`` rewrites them).
 """
 
 from __future__ import annotations

@@ -59,6 +59,15 @@ class CaseNotFound(LookupError):
 
 
 @dataclass(frozen=True)
+class SnapshotRefresh:
+    """What ``LedgerService.refresh_snapshots`` did."""
+
+    cases: int  # cases long enough to have snapshots
+    refreshed: int  # of them, cases whose snapshots were rewritten
+    snapshots: int  # snapshots written
+
+
+@dataclass(frozen=True)
 class RequestMeta:
     """Per-request facts that go into every event's metadata."""
 
@@ -416,6 +425,14 @@ class LedgerService:
     def _opened(self, case_id: UUID, snapshot: Snapshot) -> Dispute | None:
         """The case a snapshot holds, if it is sealed with this service's key, decodes, and
         holds ``case_id`` at the snapshot's version; None (logged) otherwise."""
+        case = self._open(case_id, snapshot)
+        if isinstance(case, str):
+            log.warning("ignoring a snapshot of case %s at %d: %s", case_id, snapshot.version, case)
+            return None
+        return case
+
+    def _open(self, case_id: UUID, snapshot: Snapshot) -> Dispute | str:
+        """``_opened`` without the log: the case, or why the snapshot is unusable."""
         state = snapshots.unseal(
             self.snapshot_key,
             case_id,
@@ -425,17 +442,40 @@ class LedgerService:
             snapshot.event_hash,
         )
         if state is None:
-            log.warning("ignoring a snapshot of case %s not sealed by this ledger", case_id)
-            return None
+            return "not sealed by this ledger (another key, or forged)"
         try:
             case = snapshots.decode(state)
-        except msgspec.MsgspecError:
-            log.warning("ignoring an undecodable snapshot of case %s", case_id, exc_info=True)
-            return None
+        except msgspec.MsgspecError as exc:
+            return f"undecodable ({exc})"
         if case.id != case_id or case.version != snapshot.version:
-            log.warning("ignoring a snapshot of case %s holding another state", case_id)
-            return None
+            return "it holds another state"
         return case
+
+    async def refresh_snapshots(self) -> SnapshotRefresh:
+        """Make every case's snapshots usable by this service again: the log is read once, and
+        each case whose newest due snapshot (at its highest multiple of ``snapshot_every``) is
+        missing or unusable — sealed with an earlier key, written by code that folded otherwise,
+        damaged — gets all of its snapshots rewritten (``snapshot``).
+
+        For operators, after a new token secret (which changes the sealing key) or an upgrade
+        that changes ``snapshots.TOPIC``: until then such cases fold from their events, correct
+        but slower, and the write path keeps a new snapshot only at the next multiple.
+        """
+        every = self.snapshot_every
+        due: dict[UUID, int] = {}  # case → its highest version that should have a snapshot
+        if every > 0:
+            async for record in self.store.iter_log():
+                if record.version % every == 0:
+                    due[record.case_id] = record.version
+        refreshed = written = 0
+        for case_id, version in due.items():
+            kept = await self.store.latest_snapshot(case_id, snapshots.TOPIC, version)
+            usable = kept is not None and not isinstance(self._open(case_id, kept), str)
+            if kept is not None and kept.version == version and usable:
+                continue
+            written += await self.snapshot(case_id)
+            refreshed += 1
+        return SnapshotRefresh(cases=len(due), refreshed=refreshed, snapshots=written)
 
     def fold(self, records: list[RecordedEvent], case: Dispute | None = None) -> Dispute | None:
         """``case`` (None: nothing yet) with the events of ``records`` applied, in order."""

@@ -9,15 +9,19 @@ failed command.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from ledger import demo, snapshots
+from ledger.cli import main
+from ledger.config import Settings
 from ledger.demo import PATHS, load_demo
 from ledger.domain.dispute import Dispute
 from ledger.service import CaseNotFound, LedgerService
+from ledger.store import open_store
 from ledger.store.codec import default_mapper
 from ledger.store.port import EventStore, RecordedEvent, Snapshot
 from tests.contract.support import raw_execute
@@ -370,6 +374,52 @@ async def test_snapshots_for_a_case_stored_without_them(store: EventStore) -> No
     assert vars(state) == full_fold(records)
 
 
+async def test_refresh_rewrites_only_the_snapshots_this_ledger_cannot_use(
+    store: EventStore,
+) -> None:
+    """After a new key (a new token secret): the long cases' snapshots are rewritten once, and
+    reads start from them again; short cases and cases already fine are left alone."""
+    old = Counting(store, snapshot_every=EVERY)
+    long_ids = [await long_case(old, 23), await long_case(old, 12)]
+    short = await long_case(old, EVERY - 1)
+    new = Counting(store, snapshot_key=b"the next deployment's key, 32 b", snapshot_every=EVERY)
+    done = await new.refresh_snapshots()
+    assert (done.cases, done.refreshed, done.snapshots) == (2, 2, 4 + 2)
+    for case_id in long_ids:
+        new.decoded = 0
+        state = await new.load(case_id)
+        assert new.decoded == state.version % EVERY
+    new.decoded = 0
+    assert (await new.load(short)).version == EVERY - 1
+    assert new.decoded == EVERY - 1
+    # Nothing left to do; a damaged newest snapshot is found and only its case rewritten.
+    assert (await new.refresh_snapshots()).refreshed == 0
+    damaged = await store.latest_snapshot(long_ids[0], snapshots.TOPIC)
+    assert damaged is not None
+    forged = snapshots.seal(
+        b"a key nobody holds, 32 bytes ...",
+        long_ids[0],
+        damaged.version,
+        snapshots.TOPIC,
+        snapshots.unseal(
+            new.snapshot_key,
+            long_ids[0],
+            damaged.version,
+            snapshots.TOPIC,
+            damaged.state,
+            damaged.event_hash,
+        )
+        or b"",
+        damaged.event_hash,
+    )
+    await store.save_snapshot(
+        long_ids[0], damaged.version, snapshots.TOPIC, forged, damaged.event_hash
+    )
+    done = await new.refresh_snapshots()
+    assert (done.cases, done.refreshed, done.snapshots) == (2, 1, 4)
+    assert (await new.refresh_snapshots()).refreshed == 0
+
+
 async def test_an_unknown_case_is_still_not_found(store: EventStore) -> None:
     service = Counting(store, snapshot_every=EVERY)
     unknown = UUID(int=7)
@@ -379,3 +429,29 @@ async def test_an_unknown_case_is_still_not_found(store: EventStore) -> None:
         await service.replay(unknown)
     with pytest.raises(CaseNotFound):
         await service.snapshot(unknown)
+
+
+def test_the_refresh_command_after_a_new_token_secret(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def one_long_case() -> None:
+        store = open_store(sqlite_url)
+        await store.open()
+        try:
+            service = Settings(database_url=sqlite_url, jwt_secret="the first secret" * 2).service(
+                store
+            )
+            await long_case(service, 130)  # a snapshot at 100
+        finally:
+            await store.close()
+
+    asyncio.run(one_long_case())
+    monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("LEDGER_JWT_SECRET", "the second secret" * 2)
+    assert main(["snapshots", "refresh"]) == 0
+    assert capsys.readouterr().out == (
+        "cases of 100 events or more: 1; with a snapshot missing or unusable: 1; "
+        "snapshots written: 1\n"
+    )
+    assert main(["snapshots", "refresh"]) == 0
+    assert "or unusable: 0; snapshots written: 0" in capsys.readouterr().out
