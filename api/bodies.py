@@ -97,10 +97,10 @@ class JsonRequest(Request[Any, Any, Any]):
                 400, "MALFORMED_REQUEST", "the JSON body is nested too deeply to read"
             ) from None
         body = await self.body()
-        if body:  # it decoded: only a duplicate key can fail here
+        if body:  # it decoded: a duplicate key fails here (anything else should not)
             try:
                 refuse_duplicate_keys(body)
-            except DuplicateKey as exc:
+            except (ValueError, RecursionError) as exc:
                 raise ApiProblem(400, "MALFORMED_REQUEST", str(exc)) from None
         target = body_type(self.route_handler)
         return value if target is None else strictly(value, target)
