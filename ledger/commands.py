@@ -24,6 +24,7 @@ from ledger.domain.codes import (
 from ledger.domain.money import PLAIN_YUAN
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+OptionalText = Annotated[str, msgspec.Meta(max_length=4000)]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.\-]+$")]
 Route = Annotated[int, msgspec.Meta(ge=1, le=7)]
@@ -76,7 +77,7 @@ class Transfer(Command):
 
 
 class Accept(Command):
-    note: str = ""
+    note: OptionalText = ""
 
 
 class Decide(Command):
@@ -102,7 +103,7 @@ class Extend(Command):
     """Request an extension (``until`` and ``reason``), or decide one (``approve``, the office)."""
 
     until: date | None = None
-    reason: str = ""
+    reason: OptionalText = ""
     approve: bool | None = None
 
 
@@ -124,7 +125,7 @@ class ReferToCourt(Command):
 
 class RecordCourtOutcome(Command):
     outcome: ShortText
-    detail: str = ""
+    detail: OptionalText = ""
 
 
 class GiveFeedback(Command):

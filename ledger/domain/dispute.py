@@ -57,7 +57,7 @@ class Dispute(Aggregate):
         now: datetime,
         context: Context,
     ) -> Dispute:
-        guards.registration(
+        received_at = guards.registration(
             actor, received_at, jurisdiction, summary, preliminary_opinion, now, context
         )
         return cls(
@@ -200,7 +200,7 @@ class Dispute(Aggregate):
     def accept(self, actor: Actor, note: str, now: datetime) -> None:
         guards.open_case(self)
         guards.acceptor(self, actor)
-        self._accepted(actor=actor, note=note.strip(), occurred_at=now)
+        self._accepted(actor=actor, note=guards.optional_text("note", note), occurred_at=now)
 
     @event("Accepted", topic="ledger.Accepted")
     def _accepted(self, actor: Actor, note: str, occurred_at: datetime) -> None:
@@ -314,7 +314,7 @@ class Dispute(Aggregate):
             actor=actor,
             approved=approve,
             until=self.extension_requested_until,
-            reason=reason.strip(),
+            reason=guards.optional_text("reason", reason),
             occurred_at=now,
         )
 
@@ -333,7 +333,8 @@ class Dispute(Aggregate):
     ) -> None:
         guards.open_case(self)
         guards.city_tax_bureau(actor, "serve a demand notice (催告书)")
-        guards.not_in_future("served_at", served_at, now)
+        served_at = guards.not_in_future("served_at", served_at, now)
+        guards.since_receipt("served_at", served_at, self)
         self._demand_notice_served(
             actor=actor, served_at=served_at, amount=guards.money(amount), occurred_at=served_at
         )
@@ -349,7 +350,7 @@ class Dispute(Aggregate):
     ) -> None:
         guards.open_case(self)
         guards.city_tax_bureau(actor, "confirm arrears")
-        guards.period(period_from, period_to)
+        guards.period(period_from, period_to, now)
         self._arrears_confirmed(
             actor=actor,
             amount=guards.money(amount),
@@ -395,7 +396,7 @@ class Dispute(Aggregate):
         self._court_outcome_recorded(
             actor=actor,
             outcome=guards.text("outcome", outcome),
-            detail=detail.strip(),
+            detail=guards.optional_text("detail", detail),
             occurred_at=now,
         )
 

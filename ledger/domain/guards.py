@@ -6,6 +6,8 @@ numbered rule (the lifecycle order, malformed values) raises InvalidTransition /
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -39,6 +41,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 # time before 1990 is a slip of the keyboard. It also keeps every stored time convertible to UTC
 # (a time in year 1 with a positive offset has no UTC equivalent, and no fold could show it).
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+# An extension longer than this is a keying error (as a policy of more than a year of working
+# days for any step is: ``ledger.domain.policy``).
+MAX_EXTENSION = timedelta(days=366)
 
 
 def _is_unit(reference: ReferenceData, code: str) -> bool:
@@ -57,15 +62,40 @@ def _is_jurisdiction(reference: ReferenceData, code: str) -> bool:
     return True
 
 
-def text(field: str, value: str) -> str:
-    if not value or not value.strip():
-        raise InvalidCommand(f"{field} must not be empty")
+# Text is recorded as evidence and shown to people: control characters (but tab and line breaks)
+# and lone surrogates have no place in it. Characters of these Unicode categories show nothing,
+# so text made only of them is as empty as blank text (a zero-width space is not a summary).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Cn"})
+
+
+def optional_text(field: str, value: str) -> str:
+    """Free text that may be empty, without control characters; trimmed."""
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise InvalidCommand(
+            f"{field} contains the control character U+{ord(bad.group()):04X} at "
+            f"{bad.start()}; text may hold line breaks and tabs, no other control characters"
+        )
     return value.strip()
 
 
-def aware(field: str, moment: datetime) -> None:
-    """R8: times are timezone-aware; a naive time is ambiguous and refused. And no business
-    time comes before ``EARLIEST``."""
+def is_blank(value: str) -> bool:
+    return all(unicodedata.category(ch) in _INVISIBLE for ch in value)
+
+
+def text(field: str, value: str) -> str:
+    """Free text that must say something: not empty, not only blanks or invisible marks."""
+    value = optional_text(field, value)
+    if is_blank(value):
+        raise InvalidCommand(f"{field} must not be empty")
+    return value
+
+
+def aware(field: str, moment: datetime) -> datetime:
+    """R8: times are timezone-aware (a naive time is ambiguous and refused) and stored in UTC:
+    the moment comes back in UTC, whatever offset it was given with. And no business time
+    comes before ``EARLIEST``."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise r8(f"{field} must carry a timezone offset")
     if moment < EARLIEST:
@@ -73,12 +103,24 @@ def aware(field: str, moment: datetime) -> None:
             f"{field} {moment.isoformat()} is before {EARLIEST.date().isoformat()}, "
             "earlier than any dispute this ledger records"
         )
+    return moment.astimezone(UTC)
 
 
-def not_in_future(field: str, moment: datetime, now: datetime) -> None:
-    aware(field, moment)
+def not_in_future(field: str, moment: datetime, now: datetime) -> datetime:
+    """``aware``, and not later than now (within ``CLOCK_SKEW``): the moment in UTC."""
+    moment = aware(field, moment)
     if moment > now + CLOCK_SKEW:
         raise InvalidCommand(f"{field} {moment.isoformat()} is in the future")
+    return moment
+
+
+def since_receipt(field: str, moment: datetime, case: Dispute) -> None:
+    """Nothing that happens in a case happens before the payer's contact that opened it."""
+    if moment < case.received_at:
+        raise InvalidCommand(
+            f"{field} {moment.isoformat()} is before the case was received "
+            f"({case.received_at.isoformat()})"
+        )
 
 
 def money(amount: Decimal | str) -> Decimal:
@@ -109,19 +151,23 @@ def registration(
     preliminary_opinion: str,
     now: datetime,
     context: Context,
-) -> None:
-    """R1: every item of 三(一) is present and valid (the payer is checked by ``checked_payer``)."""
-    aware("received_at", received_at)
+) -> datetime:
+    """R1: every item of 三(一) is present and valid (the payer is checked by ``checked_payer``).
+    Returns ``received_at`` in UTC (R8)."""
+    received_at = aware("received_at", received_at)
     if received_at > now + CLOCK_SKEW:
         raise r1(f"received_at {received_at.isoformat()} is in the future")
     if not _is_jurisdiction(context.reference, jurisdiction):
         raise r1(f"unknown jurisdiction {jurisdiction!r}")
     if not _is_unit(context.reference, actor.unit):
         raise r1(f"the receiving unit {actor.unit!r} is not a known unit")
-    if not summary.strip():
-        raise r1("the main content of the dispute (summary) is missing")
-    if not preliminary_opinion.strip():
-        raise r1("the preliminary handling opinion is missing")
+    for field, value, what in (
+        ("summary", summary, "the main content of the dispute (summary)"),
+        ("preliminary_opinion", preliminary_opinion, "the preliminary handling opinion"),
+    ):
+        if is_blank(optional_text(field, value)):
+            raise r1(f"{what} is missing")
+    return received_at
 
 
 # -- R2, R3 --------------------------------------------------------------------------------------
@@ -218,9 +264,13 @@ def acceptor(case: Dispute, actor: Actor) -> None:
 def known_units(units: tuple[str, ...], context: Context) -> None:
     if not units:
         raise InvalidCommand("a joint consultation lists the units present")
+    seen: set[str] = set()
     for code in units:
         if not _is_unit(context.reference, code):
             raise InvalidCommand(f"unknown unit {code!r}")
+        if code in seen:
+            raise InvalidCommand(f"unit {code!r} is listed twice")
+        seen.add(code)
 
 
 # -- R5 ------------------------------------------------------------------------------------------
@@ -231,9 +281,22 @@ def city_tax_bureau(actor: Actor, what: str) -> None:
         raise r5(f"only the city tax bureau's enforcement staff may {what}")
 
 
-def period(period_from: date, period_to: date) -> None:
+def period(period_from: date, period_to: date, now: datetime) -> None:
+    """An arrears period: within the ledger's years, and over by the end of this month — no
+    contribution is owed for a month that has not come yet."""
     if period_from > period_to:
         raise InvalidCommand("period_from is after period_to")
+    if period_from < EARLIEST.date():
+        raise InvalidCommand(
+            f"period_from {period_from.isoformat()} is before {EARLIEST.date().isoformat()}"
+        )
+    today = local_date(now)
+    month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    if period_to > month_end:
+        raise InvalidCommand(
+            f"period_to {period_to.isoformat()} is after this month (ends "
+            f"{month_end.isoformat()}): no arrears are owed for months to come"
+        )
 
 
 def court_referral(case: Dispute, actor: Actor, now: datetime, context: Context) -> None:
@@ -285,6 +348,11 @@ def extension_request(case: Dispute, until: date, now: datetime) -> None:
         )
     if until <= case.due:
         raise r9(f"the new deadline must be after the current one ({case.due.isoformat()})")
+    if until > case.due + MAX_EXTENSION:
+        raise InvalidCommand(
+            f"the new deadline {until.isoformat()} is more than a year after the current one "
+            f"({case.due.isoformat()}): a keying error, not an extension"
+        )
 
 
 def extension_decision(case: Dispute, actor: Actor, context: Context) -> None:

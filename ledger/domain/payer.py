@@ -6,6 +6,7 @@ import msgspec
 
 from ledger.domain.codes import PayerKind
 from ledger.domain.errors import r1
+from ledger.domain.guards import is_blank, optional_text
 from ledger.domain.identifiers import (
     InvalidIdentifier,
     validate_citizen_id,
@@ -23,7 +24,8 @@ class Payer(msgspec.Struct, frozen=True, kw_only=True):
 
 def checked_payer(kind: PayerKind, name: str, identifier: str, phone: str) -> Payer:
     """A payer whose identifiers pass their check digits (R1: GB 11643 / GB 32100)."""
-    if not name.strip():
+    name = optional_text("payer.name", name)
+    if is_blank(name):
         raise r1("the payer's name is missing")
     try:
         if kind is PayerKind.EMPLOYER:
@@ -33,4 +35,4 @@ def checked_payer(kind: PayerKind, name: str, identifier: str, phone: str) -> Pa
         phone = validate_phone(phone)
     except InvalidIdentifier as exc:
         raise r1(str(exc)) from None
-    return Payer(kind=kind, name=name.strip(), identifier=identifier, phone=phone)
+    return Payer(kind=kind, name=name, identifier=identifier, phone=phone)

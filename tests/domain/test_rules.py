@@ -368,10 +368,36 @@ def test_a_time_before_1990_is_refused_before_anything_is_recorded(moment: datet
 
 
 def test_the_earliest_accepted_time_is_1990_in_any_offset() -> None:
-    case = decided()
     first_moment = datetime(1990, 1, 1, 8, tzinfo=timezone(timedelta(hours=8)))
-    case.serve_demand_notice(ENFORCEMENT, first_moment, Decimal("10.00"), MONDAY)
-    assert case.collect_events()[-1].served_at == first_moment  # type: ignore[attr-defined]
+    case = registered(MONDAY, received_at=first_moment)
+    assert case.collect_events()[-1].received_at == first_moment  # type: ignore[attr-defined]
+
+
+def test_business_times_are_stored_in_utc_whatever_offset_they_came_with() -> None:
+    """R8: "UTC stored". The instant is kept; the offset the client wrote is not."""
+    beijing = timezone(timedelta(hours=8))
+    received = datetime(2025, 3, 10, 8, 40, tzinfo=beijing)
+    case = registered(MONDAY, received_at=received)
+    case.classify(FIRST_RESPONDER, Classification.GENERAL, 5, "一般事项", MONDAY, CONTEXT)
+    case.decide(FIRST_RESPONDER, DecisionOutcome.UPHELD, "欠费事实清楚", None, MONDAY, CONTEXT)
+    served = datetime(2025, 3, 10, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("10.00"), served + timedelta(hours=1))
+    events = case.collect_events()
+    stored = (events[0].received_at, events[-1].served_at)  # type: ignore[attr-defined]
+    assert stored == (received, served)
+    assert [t.utcoffset() for t in stored] == [timedelta(0), timedelta(0)]
+    assert events[-1].occurred_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
+
+
+def test_a_demand_notice_is_not_served_before_the_case_was_received() -> None:
+    """A backdated notice would also satisfy R5's ten-day wait at once."""
+    case = decided()
+    version = case.version
+    before = case.received_at - timedelta(seconds=1)
+    with pytest.raises(InvalidCommand, match="before the case was received"):
+        case.serve_demand_notice(ENFORCEMENT, before, Decimal("10.00"), MONDAY)
+    assert case.version == version
+    case.serve_demand_notice(ENFORCEMENT, case.received_at, Decimal("10.00"), MONDAY)
 
 
 # -- R9 extensions -------------------------------------------------------------------------------
@@ -408,3 +434,132 @@ def test_a_refused_extension_keeps_the_deadline() -> None:
     case.decide_extension(OFFICE, False, "理由不充分", MONDAY, CONTEXT)
     assert case.due == date(2025, 3, 24)
     assert case.extension_requested_until is None
+
+
+# -- values a command may carry ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\x1b[31mred\x07", "half \ud800 a pair"])
+def test_text_with_control_characters_is_refused_and_nothing_recorded(bad: str) -> None:
+    case = decided()
+    version = case.version
+    with pytest.raises(InvalidCommand, match="control character U\\+"):
+        case.give_feedback(
+            FIRST_RESPONDER,
+            Channel.DEPARTMENT_HOTLINE,
+            bad,
+            Satisfaction.SATISFIED,
+            MONDAY,
+            CONTEXT,
+        )
+    with pytest.raises(InvalidCommand, match="control character"):
+        case.correct(FIRST_RESPONDER, 1, "更正", bad, MONDAY)
+    assert case.version == version
+    with pytest.raises(InvalidCommand, match="summary contains the control character U\\+"):
+        Dispute.register(
+            case_id=uuid4(),
+            actor=FIRST_RESPONDER,
+            channel=Channel.SERVICE_WINDOW,
+            received_at=MONDAY,
+            payer=employer(),  # type: ignore[arg-type]
+            jurisdiction="qj.yuanlin",
+            category=Category.PAYMENT_RECORD,
+            summary=bad,
+            preliminary_opinion="核实",
+            now=MONDAY,
+            context=CONTEXT,
+        )
+
+
+def test_line_breaks_and_tabs_are_text() -> None:
+    case = decided()
+    case.give_feedback(
+        FIRST_RESPONDER,
+        Channel.DEPARTMENT_HOTLINE,
+        "一、已补缴\r\n二、\t已回访",
+        Satisfaction.SATISFIED,
+        MONDAY,
+        CONTEXT,
+    )
+    assert case.feedback_given
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200b\u200c\u2060", " \u3000\ufeff "])
+def test_text_of_only_invisible_characters_is_empty(invisible: str) -> None:
+    with pytest.raises(InvalidCommand, match="reason must not be empty"):
+        classified().urge(OFFICE, invisible, MONDAY, CONTEXT)
+    with refused("R1"):
+        registered_with(summary=invisible)
+    with refused("R1"):
+        checked_payer(PayerKind.EMPLOYER, invisible, make_credit_code(), "13872001234")
+
+
+def registered_with(summary: str) -> Dispute:
+    return Dispute.register(
+        case_id=uuid4(),
+        actor=FIRST_RESPONDER,
+        channel=Channel.SERVICE_WINDOW,
+        received_at=MONDAY,
+        payer=employer(),  # type: ignore[arg-type]
+        jurisdiction="qj.yuanlin",
+        category=Category.PAYMENT_RECORD,
+        summary=summary,
+        preliminary_opinion="核实",
+        now=MONDAY,
+        context=CONTEXT,
+    )
+
+
+def test_optional_notes_may_be_empty_but_not_control_characters() -> None:
+    case = held_by_hrss()  # accepted with an empty note on the way
+    assert case.holder == HRSS_HANDLER.unit
+    case = decided()
+    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("100.00"), MONDAY)
+    case.confirm_arrears(
+        ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), MONDAY
+    )
+    case.refer_to_court(
+        ENFORCEMENT, "潜江市人民法院", "强制执行", MONDAY + timedelta(days=11), CONTEXT
+    )
+    with pytest.raises(InvalidCommand, match="detail contains the control character U\\+0000"):
+        case.record_court_outcome(ENFORCEMENT, "准予执行", "\x00", MONDAY + timedelta(days=30))
+    case.record_court_outcome(ENFORCEMENT, "准予执行", "", MONDAY + timedelta(days=30))
+
+
+@pytest.mark.parametrize(
+    ("period_from", "period_to", "why"),
+    [
+        (date(1989, 12, 1), date(1989, 12, 31), "period_from 1989-12-01 is before 1990-01-01"),
+        (date(2025, 1, 1), date(2025, 4, 1), "period_to 2025-04-01 is after this month"),
+        (date(2090, 1, 1), date(2099, 12, 31), "is after this month"),
+        (date(2024, 3, 1), date(2024, 1, 31), "period_from is after period_to"),
+    ],
+)
+def test_an_arrears_period_lies_between_1990_and_the_end_of_this_month(
+    period_from: date, period_to: date, why: str
+) -> None:
+    case = decided()
+    version = case.version
+    with pytest.raises(InvalidCommand, match=why):
+        case.confirm_arrears(ENFORCEMENT, Decimal("100.00"), period_from, period_to, MONDAY)
+    assert case.version == version
+    # MONDAY is 2025-03-10: March is this month, and arrears may be confirmed up to its end.
+    case.confirm_arrears(
+        ENFORCEMENT, Decimal("100.00"), date(1990, 1, 1), date(2025, 3, 31), MONDAY
+    )
+
+
+def test_an_extension_beyond_a_year_is_a_keying_error() -> None:
+    case = held_by_hrss()
+    assert case.due == date(2025, 3, 24)
+    with pytest.raises(InvalidCommand, match="more than a year after the current one"):
+        case.request_extension(HRSS_HANDLER, date(9999, 12, 31), "需调取工资台账", MONDAY, CONTEXT)
+    case.request_extension(HRSS_HANDLER, date(2026, 3, 24), "需调取工资台账", MONDAY, CONTEXT)
+
+
+def test_a_consultation_lists_each_unit_once() -> None:
+    case = held_by_hrss()
+    units = ("tax.hall", "hrss.social_insurance")
+    with pytest.raises(InvalidCommand, match=r"'tax\.hall' is listed twice"):
+        case.consult(HRSS_HANDLER, (*units, "tax.hall"), "会商", MONDAY, CONTEXT)
+    case.consult(HRSS_HANDLER, units, "会商", MONDAY, CONTEXT)
