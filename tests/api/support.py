@@ -90,6 +90,12 @@ def demand_notice(days_ago: float) -> dict[str, Any]:
     return {"served_at": (now() - timedelta(days=days_ago)).isoformat(), "amount": "52000.00"}
 
 
+def received_days_ago(days: float) -> str:
+    """A ``received_at`` for a case whose payer came ``days`` ago (a demand notice served
+    since then can be that old: nothing in a case happens before it was received)."""
+    return (now() - timedelta(days=days)).isoformat()
+
+
 @dataclass
 class Case:
     id: str
@@ -135,9 +141,9 @@ class Api:
         return await self.client.get(path, params=params or None, headers=bearer(actor))
 
 
-async def held_by_hrss(api: Api) -> Case:
+async def held_by_hrss(api: Api, **registration_changes: Any) -> Case:
     """A general case registered at tax.hall, transferred to and accepted by hrss."""
-    case = await api.register()
+    case = await api.register(**registration_changes)
     await api.do(INTAKE, case, "classify", CLASSIFY)
     await api.do(INTAKE, case, "transfer", TRANSFER)
     await api.do(HANDLER, case, "accept", {"note": "签收"})

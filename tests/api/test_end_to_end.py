@@ -33,6 +33,7 @@ from tests.api.support import (
     bearer,
     demand_notice,
     held_by_hrss,
+    received_days_ago,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -45,7 +46,7 @@ async def api(live_server: str) -> AsyncIterator[Api]:
 
 
 async def ready_for_court(api: Api, served_days_ago: float) -> Case:
-    case = await held_by_hrss(api)
+    case = await held_by_hrss(api, received_at=received_days_ago(served_days_ago + 1))
     await api.do(HANDLER, case, "decide", DECIDE)  # upheld: the facts are established
     await api.do(ENFORCEMENT, case, "demand-notice", demand_notice(served_days_ago))
     await api.do(ENFORCEMENT, case, "confirm-arrears", CONFIRM)
@@ -53,7 +54,7 @@ async def ready_for_court(api: Api, served_days_ago: float) -> Case:
 
 
 async def test_a_case_goes_from_registration_to_closure_by_the_right_hands(api: Api) -> None:
-    case = await api.register(INTAKE)
+    case = await api.register(INTAKE, received_at=received_days_ago(12))
     assert (await api.do(INTAKE, case, "classify", CLASSIFY))["status"] == "classified"
     assert (await api.do(INTAKE, case, "transfer", TRANSFER))["pending_transfer"]["to_unit"] == (
         HANDLER.unit

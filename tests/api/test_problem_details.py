@@ -240,6 +240,25 @@ async def test_json_bodies_are_read_with_or_without_saying_so(
     assert await head() == before + 1
 
 
+@pytest.mark.parametrize(
+    ("summary", "code"),
+    [
+        ("a\u0000b", "INVALID_COMMAND"),
+        ("\x1b[31m", "INVALID_COMMAND"),
+        ("\u200b\u2060", "R1_REGISTRATION_INVALID"),
+    ],
+)
+async def test_text_with_control_characters_or_nothing_visible_is_422(
+    api: Api, head: Any, summary: str, code: str
+) -> None:
+    before = await head()
+    response = await api.client.post(
+        "/v1/cases", json=registration(summary=summary), headers=bearer(INTAKE)
+    )
+    assert "summary" in problem(response, 422, code)["detail"]
+    assert await head() == before
+
+
 async def test_a_bad_check_digit_is_422_naming_rule_r1(api: Api, head: Any) -> None:
     before = await head()
     response = await api.client.post(
