@@ -31,6 +31,7 @@ from api.dependencies import DEPENDENCIES, Opened
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
+from api.params import check_parameters
 from api.problems import problem_response
 from api.reads import CaseReadController
 from api.reference import ReferenceController
@@ -181,6 +182,9 @@ def create_app(
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
         request_class=JsonRequest,
+        # Every route's time, date and integer parameters, strictly and within range. The one
+        # hook of its kind: a layer setting its own would replace it for that layer's routes.
+        before_request=check_parameters,
         after_request=show_local_times,
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],

@@ -25,7 +25,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.types import Guard
 
 from api.problems import problem_responses
@@ -80,7 +80,10 @@ class AuditController(Controller):
         self,
         request: Request[Any, Any, Any],
         audit: NamedDependency[AuditService],
-        size: FromPath[int],
+        size: Annotated[
+            int,
+            PathParameter(ge=1, le=MAX_POSITION, description="the checkpoint's tree size"),
+        ],
         data: JSONBody[CosignRequest],
     ) -> CosignResponse:
         """Store a tlog-cosignature/v1 line over the stored checkpoint ``size``.

@@ -31,11 +31,18 @@ ALGORITHM = "HS256"
 PUBLIC_PATHS = ["^/health$", "^/ready$", "^/schema"]
 
 # What a claim may hold: it is recorded in every event the staff member writes and in the read
-# models' text columns (PostgreSQL text cannot hold NUL), so no control characters, and bounded.
-_PRINTABLE = r"[^\x00-\x1f\x7f]"
+# models' text columns (PostgreSQL text cannot hold NUL), so no control characters, and bounded;
+# and it is encoded as UTF-8 there, so no surrogates (a lone one, "\ud800", decodes from a token's
+# JSON but cannot be encoded: every write of its bearer failed).
+_PRINTABLE = r"[^\x00-\x1f\x7f\ud800-\udfff]"
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=f"^{_PRINTABLE}+$")]
 _OptionalCode = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[a-z0-9_.\-]*$")]
-_STAFF_ID = re.compile(f"{_PRINTABLE}{{1,64}}")
+# A staff id (the claim ``sub``), also as the pattern of the query parameters naming one.
+STAFF_ID_PATTERN = f"^{_PRINTABLE}{{1,64}}$"
+_STAFF_ID = re.compile(STAFF_ID_PATTERN)
+# A pattern's "$" also matches before a final newline ("王丽\n" passes "^…+$"): each text claim
+# is matched whole as well.
+_TEXT = re.compile(f"{_PRINTABLE}*")
 
 
 class StaffClaims(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,9 +79,14 @@ def actor_from_claims(sub: str, claims: dict[str, Any]) -> Actor:
         raise NotAuthorizedException(f"token claims: {exc}") from None
     if not all(s.strip() for s in (sub, staff.name, staff.unit)):
         raise NotAuthorizedException("token claims: sub, name and unit must not be blank")
+    if not all(_TEXT.fullmatch(s) for s in (staff.name, staff.unit, staff.jurisdiction or "")):
+        raise NotAuthorizedException(
+            "token claims: name, unit and jurisdiction must not hold control characters"
+        )
     if not _STAFF_ID.fullmatch(sub):
         raise NotAuthorizedException(
-            "token claims: sub must be a staff id of 1 to 64 characters, no control characters"
+            "token claims: sub must be a staff id of 1 to 64 characters, "
+            "no control characters or surrogates"
         )
     return Actor(
         staff_id=sub,

@@ -6,8 +6,9 @@ Unix time, ``"5"`` an integer. In a ledger whose events are evidence each of tho
 something the client may not have meant, so ``JsonRequest`` refuses them before the command is
 built, with the same problem shapes as every other bad body:
 
-- a ``Content-Type`` other than JSON (``application/json`` or ``application/*+json``): 415
-  ``UNSUPPORTED_MEDIA_TYPE``. A body sent without one is read as JSON, as Litestar reads it;
+- a ``Content-Type`` other than JSON (``application/json`` or ``application/*+json``), or one
+  naming a charset other than UTF-8: 415 ``UNSUPPORTED_MEDIA_TYPE``. A body sent without one is
+  read as JSON, as Litestar reads it;
 - JSON nested too deeply to decode, or an object naming a key twice: 400 ``MALFORMED_REQUEST``;
 - a value that is not of its field's JSON type (a number for a time, a string for a number):
   422 ``VALIDATION_FAILED`` naming the field, as a missing or unknown field is.
@@ -26,6 +27,8 @@ from litestar.exceptions import ValidationException
 from api.problems import ApiProblem
 
 _JSON_MEDIA = re.compile(r"application/(?:[\w.+-]+\+)?json", re.ASCII)
+# JSON is UTF-8 (RFC 8259 §8.1); a body said to be in another charset would be misread as UTF-8.
+_UTF8 = frozenset({"utf-8", "utf8"})
 # msgspec ends a validation message with the value's path: "... - at `$.payer.kind`".
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 
@@ -51,13 +54,31 @@ def refuse_duplicate_keys(body: bytes) -> None:
     json.loads(body, object_pairs_hook=_unique_keys)
 
 
+def _charset(parameters: str) -> str | None:
+    """The ``charset`` parameter among a media type's ``parameters`` (``; charset=utf-8``)."""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').strip()
+    return None
+
+
 def check_media_type(content_type: str | None) -> None:
-    media_type = (content_type or "").partition(";")[0].strip().lower()
+    media_type, _, parameters = (content_type or "").partition(";")
+    media_type = media_type.strip().lower()
     if media_type and not _JSON_MEDIA.fullmatch(media_type):
         raise ApiProblem(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
             f"the request body must be JSON (Content-Type: application/json), not {media_type}",
+            headers={"Accept-Post": "application/json"},
+        )
+    charset = _charset(parameters)
+    if charset is not None and charset.lower() not in _UTF8:
+        raise ApiProblem(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"the request body must be JSON in UTF-8 (RFC 8259), not charset={charset!r}",
             headers={"Accept-Post": "application/json"},
         )
 

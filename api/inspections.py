@@ -7,15 +7,16 @@ first responder did and failed to do, each finding with the event positions that
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from api.problems import ApiProblem, problem_responses
-from api.reads import aware
+from api.params import DATE_RANGE, invalid_parameters, inverted
+from api.problems import FieldError, problem_responses
+from api.reads import CodeFilter, Moment
 from api.roles import READ_INSPECTIONS, allow, roles_note
 from ledger.projections import ReadModels
 from ledger.projections.views import InspectionReport
@@ -42,17 +43,22 @@ class InspectionController(Controller):
     async def first_responders(
         self,
         read_models: NamedDependency[ReadModels],
-        period_from: Annotated[date, QueryParameter(name="from")],
-        period_to: Annotated[date, QueryParameter(name="to")],
-        unit: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        as_of: Annotated[
-            datetime | None, QueryParameter(description="RFC 3339 with offset")
-        ] = None,
+        period_from: Annotated[
+            date, QueryParameter(name="from", description=f"YYYY-MM-DD, {DATE_RANGE}")
+        ],
+        period_to: Annotated[
+            date, QueryParameter(name="to", description=f"YYYY-MM-DD, {DATE_RANGE}")
+        ],
+        unit: CodeFilter = None,
+        as_of: Moment = None,
     ) -> InspectionReport:
         if period_from > period_to:
-            raise ApiProblem(400, "INVALID_PARAMETER", "from is after to")
+            raise inverted("from", "to", period_from, period_to)
         if (period_to - period_from).days > MAX_PERIOD_DAYS:
-            raise ApiProblem(
-                400, "INVALID_PARAMETER", f"a period spans at most {MAX_PERIOD_DAYS} days"
+            longest = f"a period spans at most {MAX_PERIOD_DAYS} days"
+            raise invalid_parameters(
+                FieldError(field="from", message=longest, source="query"),
+                FieldError(field="to", message=longest, source="query"),
+                detail=f"from and to: {longest}",
             )
-        return await read_models.inspection(period_from, period_to, unit, aware("as_of", as_of))
+        return await read_models.inspection(period_from, period_to, unit, as_of)

@@ -37,7 +37,8 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-_ETAG = re.compile(r'\s*"?([0-9]{1,9})"?\s*')
+# "3" as sent, or a bare 3; a quote on one side only is no ETag at all.
+_ETAG = re.compile(r'\s*("?)([0-9]{1,9})\1\s*')
 
 
 def etag(version: int) -> str:
@@ -66,7 +67,7 @@ def expected_version(if_match: str | None, headers_sent: int = 1) -> int:
             "INVALID_IF_MATCH",
             f'If-Match must be one case version as a strong ETag, e.g. "3"; got {if_match!r}',
         )
-    return int(match.group(1))
+    return int(match.group(2))
 
 
 def request_meta(idempotency_key: str | None) -> RequestMeta:

@@ -121,7 +121,8 @@ _NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 
 
 def _field_error(error: dict[str, Any]) -> FieldError:
-    source = str(error.get("source") or "body")
+    given = error.get("source") or "body"
+    source = str(getattr(given, "value", given))  # Litestar gives a ParamType for a parameter
     message = str(error.get("message", "invalid value"))
     key = str(error.get("key", ""))
     if source != "body":
@@ -132,9 +133,26 @@ def _field_error(error: dict[str, Any]) -> FieldError:
     return FieldError(field=field or "body", message=message, source="body")
 
 
+# Litestar names a missing required parameter only in its detail, with no ``extra``:
+# "Missing required query parameter 'from' for path /v1/…" (the name as the client spells it).
+_MISSING = re.compile(
+    r"Missing required (?P<source>query|header|cookie|path) parameter "
+    r"(?P<quote>['\"])(?P<name>.*?)(?P=quote) for path "
+)
+
+
+def _missing(exc: ValidationException) -> list[FieldError]:
+    missing = _MISSING.match(str(exc.detail))
+    if missing is None:
+        return []
+    source = missing["source"]
+    message = f"this {source} parameter is required"
+    return [FieldError(field=missing["name"], message=message, source=source)]
+
+
 def _validation(exc: ValidationException) -> Problem:
     raw = exc.extra if isinstance(exc.extra, list) else []
-    errors = [_field_error(e) for e in raw if isinstance(e, dict)]
+    errors = [_field_error(e) for e in raw if isinstance(e, dict)] or _missing(exc)
     in_body = not errors or any(e.source == "body" for e in errors)
     where = "; ".join(f"{e.field}: {e.message}" for e in errors) or str(exc.detail)
     if in_body:

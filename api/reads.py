@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, get_args
 from uuid import UUID
 
 import msgspec
@@ -21,31 +21,49 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from api.auth import STAFF_ID_PATTERN
 from api.case_views import case_body, is_major, view_of
 from api.event_records import EventOut, event_out
 from api.masking import sees_identifiers
+from api.params import TIME_FORMAT, TIME_RANGE, invalid_parameters, inverted, within
 from api.preconditions import etag
-from api.problems import ApiProblem, problem_responses
+from api.problems import ApiProblem, FieldError, problem_responses
 from api.recording import ETAG_HEADER, ActorRequest
 from api.roles import READ_CASES, READ_HISTORY, actor_of, allow, roles_note
+from ledger.commands import Code
 from ledger.domain.codes import CaseStatus, Category, Classification
-from ledger.projections import ProjectionsBehind, ReadModels
+from ledger.projections import InvalidCursor, ProjectionsBehind, ReadModels
+from ledger.projections.tables import decode_cursor
 from ledger.projections.views import CaseFilters, CasePage, CaseView, Trail
 from ledger.service import LedgerService
 
 PROJECTION_WAIT_SECONDS = 2.0
-Code = Annotated[str | None, QueryParameter(max_length=64)]
-Moment = Annotated[datetime | None, QueryParameter(description="RFC 3339 with offset")]
+
+# A unit or jurisdiction filter has the shape of the commands' codes, a staff id that of a token's
+# ``sub``: anything else matches no case, and is refused (400) rather than sent to the database,
+# where PostgreSQL refuses a NUL in text outright. (Control characters are refused for every text
+# parameter, by api.params.)
+CODE_PATTERN: str = get_args(Code)[1].pattern
+CodeFilter = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1, max_length=64, pattern=CODE_PATTERN, description="a code, e.g. tax.hall"
+    ),
+]
+StaffFilter = Annotated[
+    str | None,
+    QueryParameter(min_length=1, max_length=64, pattern=STAFF_ID_PATTERN, description="staff id"),
+]
+# A time parameter: api.params holds it to the form and the range this describes.
+Moment = Annotated[datetime | None, QueryParameter(description=f"{TIME_FORMAT}, {TIME_RANGE}")]
 
 
-def aware(name: str, moment: datetime | None) -> datetime | None:
-    """Query times must carry an offset: a bare local time means different moments to
-    different readers (R8)."""
-    if moment is not None and moment.utcoffset() is None:
-        raise ApiProblem(
-            400, "INVALID_PARAMETER", f"{name} must be an RFC 3339 time with an offset"
-        )
-    return moment
+def checked_cursor(cursor: str | None) -> str | None:
+    """``cursor``, if it is one this API could have issued (else ``InvalidCursor``, 400): the
+    time in it must be one a case can have been received at, which a forged one need not be."""
+    if cursor and not within(decode_cursor(cursor).received_at):
+        raise InvalidCursor("the cursor is not one this API issued")
+    return cursor
 
 
 class CaseReadController(Controller):
@@ -71,15 +89,17 @@ class CaseReadController(Controller):
         status: Annotated[CaseStatus | None, QueryParameter()] = None,
         classification: Annotated[Classification | None, QueryParameter(name="class")] = None,
         category: Annotated[Category | None, QueryParameter()] = None,
-        unit: Code = None,
-        jurisdiction: Code = None,
-        first_responder: Code = None,
+        unit: CodeFilter = None,
+        jurisdiction: CodeFilter = None,
+        first_responder: StaffFilter = None,
         overdue: Annotated[bool | None, QueryParameter()] = None,
         received_from: Moment = None,
         received_to: Moment = None,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> CasePage:
+        if received_from is not None and received_to is not None and received_to < received_from:
+            raise inverted("received_from", "received_to", received_from, received_to)
         actor = actor_of(request)
         filters = CaseFilters(
             status=status,
@@ -89,10 +109,10 @@ class CaseReadController(Controller):
             jurisdiction=jurisdiction,
             first_responder=first_responder,
             overdue=overdue,
-            received_from=aware("received_from", received_from),
-            received_to=aware("received_to", received_to),
+            received_from=received_from,
+            received_to=received_to,
         )
-        page = await read_models.list_cases(filters, cursor, limit)
+        page = await read_models.list_cases(filters, checked_cursor(cursor), limit)
         items = [case_body(view, actor, read_models.context) for view in page.items]
         return msgspec.structs.replace(page, items=items)
 
@@ -115,9 +135,12 @@ class CaseReadController(Controller):
         as_of: Moment = None,
     ) -> Response[CaseView]:
         if version is not None and as_of is not None:
-            raise ApiProblem(400, "INVALID_PARAMETER", "give version or as_of, not both")
-        moment = aware("as_of", as_of)
-        records = await service.history(case_id, to_version=version, as_of=moment)
+            both = "give version or as_of, not both"
+            raise invalid_parameters(
+                FieldError(field="version", message=both, source="query"),
+                FieldError(field="as_of", message=both, source="query"),
+            )
+        records = await service.history(case_id, to_version=version, as_of=as_of)
         if not records:
             raise ApiProblem(404, "CASE_NOT_FOUND_AS_OF", f"case {case_id} was not yet recorded")
         if version is not None and records[-1].version != version:
@@ -126,7 +149,7 @@ class CaseReadController(Controller):
                 "VERSION_NOT_FOUND",
                 f"case {case_id} has no version {version} (it is at {records[-1].version})",
             )
-        now = moment or (records[-1].recorded_at if version is not None else service.clock())
+        now = as_of or (records[-1].recorded_at if version is not None else service.clock())
         view = view_of(records, now, service.context)
         body = case_body(view, actor_of(request), service.context)
         return Response(body, headers={"ETag": etag(view.version)})
@@ -168,17 +191,16 @@ class CaseReadController(Controller):
         read_models: NamedDependency[ReadModels],
         as_of: Moment = None,
     ) -> Trail:
-        moment = aware("as_of", as_of)
-        trail = await read_models.trail(case_id, moment)
+        trail = await read_models.trail(case_id, as_of)
         if trail is not None:
             return trail
         # No row: no such case (404), not yet at ``as_of`` (404), or not yet projected — then
         # wait briefly for the runner rather than deny a case the ledger holds.
         registration = (await service.history(case_id, to_version=1))[0]
-        if moment is not None and registration.recorded_at > moment:
+        if as_of is not None and registration.recorded_at > as_of:
             raise ApiProblem(404, "CASE_NOT_FOUND_AS_OF", f"case {case_id} was not yet recorded")
         if await read_models.wait_for(registration.position, PROJECTION_WAIT_SECONDS):
-            trail = await read_models.trail(case_id, moment)
+            trail = await read_models.trail(case_id, as_of)
         if trail is None:
             raise ProjectionsBehind(f"case {case_id} is not projected yet; retry shortly")
         return trail

@@ -11,6 +11,7 @@ stream spans all cases and has no single holding unit to decide for.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -33,12 +34,17 @@ KEEPALIVE_SECONDS = 15.0
 RETRY_MILLISECONDS = 2000
 
 
+# A log position as the stream sends it. Not ``str.isdigit``: "²" is a digit to it (header bytes
+# are latin-1), and no integer to ``int``.
+_POSITION = re.compile(r"[0-9]{1,18}", re.ASCII)
+
+
 def _last_event_id(header: str | None, after: int | None) -> int:
     if after is not None:
         return after
     if header is None or not header.strip():
         return 0
-    if not header.strip().isdigit() or len(header.strip()) > 18:
+    if not _POSITION.fullmatch(header.strip()):
         raise ApiProblem(
             400, "INVALID_LAST_EVENT_ID", f"Last-Event-ID must be a log position, got {header!r}"
         )
