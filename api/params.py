@@ -67,32 +67,33 @@ def _got(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:40] + "…")
 
 
-def _time_error(value: str) -> str | None:
-    if _TIME.fullmatch(value):
+def _parsed_error(
+    value: str, shape: re.Pattern[str], kind: type, low: Any, high: Any, span: str, form: str
+) -> str | None:
+    """None if ``value`` has ``shape``, converts strictly to ``kind`` and lies in ``low..high``;
+    else why not (``span``: the range in words, ``form``: the form)."""
+    if shape.fullmatch(value):
         try:
-            moment = msgspec.convert(value, datetime, strict=True)
+            parsed: Any = msgspec.convert(value, kind, strict=True)
         except msgspec.ValidationError:
             pass
         else:
-            if within(moment):
+            if low <= parsed <= high:
                 return None
-            return f"must be a time {TIME_RANGE}, not {_got(value)}"
+            return f"must be {span}, not {_got(value)}"
+    return f"must be {form}, not {_got(value)}"
+
+
+def _time_error(value: str) -> str | None:
     # A "+" of an offset left unescaped in a URL arrives as a space.
     hint = " (send the + of an offset as %2B)" if " " in value.strip() else ""
-    return f"must be {TIME_FORMAT}{hint}, not {_got(value)}"
+    span = f"a time {TIME_RANGE}"
+    return _parsed_error(value, _TIME, datetime, EARLIEST, LATEST, span, TIME_FORMAT + hint)
 
 
 def _date_error(value: str) -> str | None:
-    if _DATE.fullmatch(value):
-        try:
-            day = msgspec.convert(value, date, strict=True)
-        except msgspec.ValidationError:
-            pass
-        else:
-            if FIRST_DAY <= day <= LAST_DAY:
-                return None
-            return f"must be a date {DATE_RANGE}, not {_got(value)}"
-    return f"must be a date as YYYY-MM-DD, not {_got(value)}"
+    span, form = f"a date {DATE_RANGE}", "a date as YYYY-MM-DD"
+    return _parsed_error(value, _DATE, date, FIRST_DAY, LAST_DAY, span, form)
 
 
 def _integer_error(value: str) -> str | None:

@@ -6,7 +6,7 @@ any other Litestar deprecation fails the suite instead of scrolling past.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,6 +60,17 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 @pytest.fixture
 def api(client: AsyncTestClient[Litestar]) -> Api:
     return Api(client)
+
+
+@pytest.fixture
+async def head(client: AsyncTestClient[Litestar]) -> Callable[[], Awaitable[int]]:
+    """Reads the log's head: a refused request must leave it where it was."""
+
+    async def read() -> int:
+        value: int = (await client.get("/ready")).json()["head"]
+        return value
+
+    return read
 
 
 @pytest.fixture(scope="session")

@@ -160,3 +160,36 @@ async def listed(api: Api, actor: Actor, case_id: str, **filters: Any) -> dict[s
             return item
         await asyncio.sleep(0.05)
     raise AssertionError(f"case {case_id} never appeared in the list")
+
+
+# The claims of a valid token of one member of staff (signed with the tests' SECRET).
+STAFF_CLAIMS = {
+    "sub": "T1",
+    "iat": 1767225600,  # 2026-01-01
+    "exp": 4102444800,  # 2100-01-01
+    "name": "王丽",
+    "unit": "tax.hall",
+    "department": "tax",
+    "roles": ["intake"],
+}
+
+
+def problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+async def signed_checkpoint(api: Api, size: int) -> dict[str, Any]:
+    for _ in range(100):
+        response = await api.get(INSPECTOR, "/v1/ledger/checkpoint")
+        if response.status_code == 200 and response.json()["size"] >= size:
+            checkpoint: dict[str, Any] = response.json()
+            return checkpoint
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no checkpoint of size {size} was signed")

@@ -7,20 +7,15 @@ to the roles of ``api.roles.AUDIT_ROLES`` only.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-from tests.api.support import AUDITOR, INSPECTOR, INTAKE, ONE_ROLE, WITNESS, Api, bearer
-
-
-async def signed_checkpoint(api: Api, size: int) -> dict[str, Any]:
-    for _ in range(100):
-        response = await api.get(INSPECTOR, "/v1/ledger/checkpoint")
-        if response.status_code == 200 and response.json()["size"] >= size:
-            checkpoint: dict[str, Any] = response.json()
-            return checkpoint
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no checkpoint of size {size} was signed")
+from tests.api.support import (
+    AUDITOR,
+    INTAKE,
+    ONE_ROLE,
+    WITNESS,
+    Api,
+    bearer,
+    signed_checkpoint,
+)
 
 
 async def test_the_scheduler_signs_the_log_as_it_grows(api: Api) -> None:

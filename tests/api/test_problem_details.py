@@ -21,42 +21,13 @@ from tests.api.support import (
     INTAKE,
     OTHER_HANDLER,
     SECRET,
+    STAFF_CLAIMS,
     Api,
     bearer,
     held_by_hrss,
+    problem,
     registration,
 )
-
-# The claims of a valid token of one member of staff (signed with the tests' SECRET).
-STAFF_CLAIMS = {
-    "sub": "T1",
-    "iat": 1767225600,  # 2026-01-01
-    "exp": 4102444800,  # 2100-01-01
-    "name": "王丽",
-    "unit": "tax.hall",
-    "department": "tax",
-    "roles": ["intake"],
-}
-
-
-def problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["title"]
-    assert body["detail"]
-    return body
-
-
-@pytest.fixture
-async def head(client: AsyncTestClient[Litestar]) -> Any:
-    async def read() -> int:
-        value: int = (await client.get("/ready")).json()["head"]
-        return value
-
-    return read
 
 
 async def test_a_missing_or_forged_token_is_401(client: AsyncTestClient[Litestar]) -> None:

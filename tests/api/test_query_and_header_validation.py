@@ -30,24 +30,16 @@ from tests.api.support import (
     INSPECTOR,
     INTAKE,
     SECRET,
+    STAFF_CLAIMS,
     WITNESS,
     Api,
     bearer,
+    problem,
     registration,
+    signed_checkpoint,
 )
-from tests.api.test_audit_routes_mounted import signed_checkpoint
-from tests.api.test_problem_details import STAFF_CLAIMS, problem
 
 CASE = "{case}"  # replaced by the id of a registered case
-
-
-@pytest.fixture
-async def head(client: AsyncTestClient[Litestar]) -> Any:
-    async def read() -> int:
-        value: int = (await client.get("/ready")).json()["head"]
-        return value
-
-    return read
 
 
 @pytest.fixture

@@ -105,6 +105,7 @@ def registered(
     *,
     jurisdiction: str = "qj.yuanlin",
     received_at: datetime | None = None,  # default: 20 minutes before ``now``
+    summary: str = "职工反映单位欠缴社会保险费",
 ) -> Dispute:
     return Dispute.register(
         case_id=uuid4(),
@@ -114,7 +115,7 @@ def registered(
         payer=employer(),  # type: ignore[arg-type]
         jurisdiction=jurisdiction,
         category=Category.EMPLOYEE_EMPLOYER,
-        summary="职工反映单位欠缴社会保险费",
+        summary=summary,
         preliminary_opinion="建议核实欠费后依法处理",
         now=now,
         context=CONTEXT,

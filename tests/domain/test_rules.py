@@ -456,19 +456,7 @@ def test_text_with_control_characters_is_refused_and_nothing_recorded(bad: str) 
         case.correct(FIRST_RESPONDER, 1, "更正", bad, MONDAY)
     assert case.version == version
     with pytest.raises(InvalidCommand, match="summary contains the control character U\\+"):
-        Dispute.register(
-            case_id=uuid4(),
-            actor=FIRST_RESPONDER,
-            channel=Channel.SERVICE_WINDOW,
-            received_at=MONDAY,
-            payer=employer(),  # type: ignore[arg-type]
-            jurisdiction="qj.yuanlin",
-            category=Category.PAYMENT_RECORD,
-            summary=bad,
-            preliminary_opinion="核实",
-            now=MONDAY,
-            context=CONTEXT,
-        )
+        registered(summary=bad)
 
 
 def test_line_breaks_and_tabs_are_text() -> None:
@@ -489,25 +477,9 @@ def test_text_of_only_invisible_characters_is_empty(invisible: str) -> None:
     with pytest.raises(InvalidCommand, match="reason must not be empty"):
         classified().urge(OFFICE, invisible, MONDAY, CONTEXT)
     with refused("R1"):
-        registered_with(summary=invisible)
+        registered(summary=invisible)
     with refused("R1"):
         checked_payer(PayerKind.EMPLOYER, invisible, make_credit_code(), "13872001234")
-
-
-def registered_with(summary: str) -> Dispute:
-    return Dispute.register(
-        case_id=uuid4(),
-        actor=FIRST_RESPONDER,
-        channel=Channel.SERVICE_WINDOW,
-        received_at=MONDAY,
-        payer=employer(),  # type: ignore[arg-type]
-        jurisdiction="qj.yuanlin",
-        category=Category.PAYMENT_RECORD,
-        summary=summary,
-        preliminary_opinion="核实",
-        now=MONDAY,
-        context=CONTEXT,
-    )
 
 
 def test_optional_notes_may_be_empty_but_not_control_characters() -> None:
