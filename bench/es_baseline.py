@@ -22,6 +22,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper
+from ledger.handlers import HANDLERS
 
 from bench.framework import postgres_env
 from ledger import commands as c
@@ -29,8 +30,7 @@ from ledger.domain.actor import Actor
 from ledger.domain.context import Context
 from ledger.domain.dispute import Dispute
 from ledger.domain.errors import InvalidCommand
-from ledger.domain.payer import checked_payer
-from ledger.handlers import HANDLERS
+from ledger.domain.guards import checked_payer
 from ledger.service import RequestMeta, utc_now
 from ledger.store.codec import MsgspecTranscoder, TypedMapper
 from ledger.store.port import AppendResult, VersionConflict

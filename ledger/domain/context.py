@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from ledger.domain.calendar import Deadline, WorkingCalendar
@@ -32,3 +33,13 @@ class Context:
     def policy_deadline(self, received_on: date, classification: Classification) -> Deadline:
         """FR9: the date by which a matter of this class must be finished."""
         return resolution_deadline(self.policy, self.calendar, received_on, classification)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a rule needs to know from beyond the case itself, looked up in the ledger by the
+    service before the command runs (the domain does no I/O): which of the cases a command
+    names exist, and the log positions of this case's own events."""
+
+    existing_cases: frozenset[UUID] = frozenset()
+    positions: frozenset[int] = frozenset()

@@ -1,19 +1,23 @@
 """The Dispute aggregate: one social-insurance fee dispute, from first contact to closure.
 
-Each public method is a command: it checks the rule that guards it (R1–R9 of DOMAIN.md, checked in
-``ledger.domain.guards``) and only then triggers its event through a private ``@event`` method whose
-body is the whole state change. Event topics are explicit and stable (``ledger.<Event>``): stored
-events outlive module names.
+Each public method is a command: it checks the rules that guard it (R1–R9 of DOMAIN.md, all in
+``ledger.domain.guards``) and only then triggers its event, declared in ``ledger.domain.events``.
+The state change an event makes is one small method here, registered with ``@applies``: the
+fold of a case is those methods applied in order, and nothing else changes a case. Commands take
+their parameters by the names of the command's fields (``ledger.commands`` calls them by name).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
+from ledger.domain import events as ev
 from ledger.domain import guards
 from ledger.domain.actor import Actor, StaffRef
 from ledger.domain.codes import (
@@ -25,9 +29,21 @@ from ledger.domain.codes import (
     LinkRelation,
     Satisfaction,
 )
-from ledger.domain.context import Context, local_date
-from ledger.domain.errors import InvalidTransition
+from ledger.domain.context import Context, Facts, local_date
 from ledger.domain.payer import Payer
+
+E = TypeVar("E")
+_APPLY: dict[str, Callable[[Any, Any], None]] = {}
+
+
+def applies(event_class: type[E]) -> Callable[[Callable[[Any, E], None]], Callable[[Any, E], None]]:
+    """Registers the decorated method as the state change of ``event_class``."""
+
+    def register(method: Callable[[Any, E], None]) -> Callable[[Any, E], None]:
+        _APPLY[getattr(event_class, "TOPIC")] = method  # noqa: B009 - a ClassVar of every event
+        return method
+
+    return register
 
 
 class Dispute(Aggregate):
@@ -38,6 +54,67 @@ class Dispute(Aggregate):
 
     class Created(Aggregate.Created):
         TOPIC = "ledger.Dispute.Created"
+
+    # The events a dispute records (their topics are registered with the aggregate's).
+    Registered = ev.Registered
+    Classified = ev.Classified
+    Transferred = ev.Transferred
+    Accepted = ev.Accepted
+    Escalated = ev.Escalated
+    Decided = ev.Decided
+    Consulted = ev.Consulted
+    Urged = ev.Urged
+    ExtensionRequested = ev.ExtensionRequested
+    ExtensionDecided = ev.ExtensionDecided
+    DemandNoticeServed = ev.DemandNoticeServed
+    ArrearsConfirmed = ev.ArrearsConfirmed
+    ReferredToCourt = ev.ReferredToCourt
+    CourtOutcomeRecorded = ev.CourtOutcomeRecorded
+    FeedbackGiven = ev.FeedbackGiven
+    Closed = ev.Closed
+    Reopened = ev.Reopened
+    Linked = ev.Linked
+    Corrected = ev.Corrected
+    IdentifiersRevealed = ev.IdentifiersRevealed
+
+    # The state the rules decide on: every attribute a fold sets, with its type (snapshots are
+    # made and checked from these declarations, ``ledger.snapshots``).
+    first_responder: StaffRef
+    channel: Channel
+    received_at: datetime
+    payer: Payer
+    jurisdiction: str
+    receiving_unit: str
+    category: Category
+    summary: str
+    status: CaseStatus
+    classification: Classification | None
+    route: int | None
+    holder: str
+    pending_unit: str | None
+    pending_jurisdiction: str | None
+    units_held: list[str]
+    transfers: int
+    escalated: bool
+    decided: bool
+    facts_established: bool
+    feedback_given: bool
+    satisfaction: Satisfaction | None
+    due: date | None
+    due_provisional: bool
+    extension_requested_until: date | None
+    demand_notice_served_at: datetime | None
+    arrears: Decimal | None
+    referred_to_court: bool
+    closed: bool
+    links: dict[UUID, LinkRelation]
+
+    def __init__(self) -> None:
+        pass  # the state is set by the registration (``_registered``)
+
+    def when(self, event: Any) -> None:
+        """Applies ``event`` to this case: the fold's one step."""
+        _APPLY[event.TOPIC](self, event)
 
     # -- registration (三(一)) ------------------------------------------------------------------
 
@@ -60,65 +137,54 @@ class Dispute(Aggregate):
         received_at = guards.registration(
             actor, received_at, jurisdiction, summary, preliminary_opinion, now, context
         )
-        return cls(
+        return cls._create(
+            cls.Registered,
             id=case_id,
             actor=actor,
             channel=channel,
             received_at=received_at,
-            payer=payer,
+            payer=guards.payer(payer),
             jurisdiction=jurisdiction,
             receiving_unit=actor.unit,
             category=category,
             summary=summary.strip(),
             preliminary_opinion=preliminary_opinion.strip(),
-            occurred_at=now,  # when it was registered; FR1 compares it with received_at
+            occurred_at=now,
         )
 
-    @event("Registered", topic="ledger.Registered")
-    def __init__(
-        self,
-        id: UUID,
-        actor: Actor,
-        channel: Channel,
-        received_at: datetime,
-        payer: Payer,
-        jurisdiction: str,
-        receiving_unit: str,
-        category: Category,
-        summary: str,
-        preliminary_opinion: str,
-        occurred_at: datetime,
-    ) -> None:
+    @applies(ev.Registered)
+    def _registered(self, e: ev.Registered) -> None:
         # R2: whoever registers is the first responder, for good.
+        actor = e.actor
         self.first_responder = StaffRef(staff_id=actor.staff_id, name=actor.name, unit=actor.unit)
-        self.channel = channel
-        self.received_at = received_at
-        self.payer = payer
-        self.jurisdiction = jurisdiction
-        self.receiving_unit = receiving_unit
-        self.category = category
-        self.summary = summary
+        self.channel = e.channel
+        self.received_at = e.received_at
+        self.payer = e.payer
+        self.jurisdiction = e.jurisdiction
+        self.receiving_unit = e.receiving_unit
+        self.category = e.category
+        self.summary = e.summary
         self.status = CaseStatus.REGISTERED
-        self.classification: Classification | None = None
-        self.route: int | None = None
-        self.holder = receiving_unit
-        self.pending_unit: str | None = None
-        self.pending_jurisdiction: str | None = None
-        self.units_held: list[str] = [receiving_unit]
+        self.classification = None
+        self.route = None
+        self.holder = e.receiving_unit
+        self.pending_unit = None
+        self.pending_jurisdiction = None
+        self.units_held = [e.receiving_unit]
         self.transfers = 0
         self.escalated = False
         self.decided = False
         self.facts_established = False
         self.feedback_given = False
-        self.satisfaction: Satisfaction | None = None
-        self.due: date | None = None
+        self.satisfaction = None
+        self.due = None
         self.due_provisional = False
-        self.extension_requested_until: date | None = None
-        self.demand_notice_served_at: datetime | None = None
-        self.arrears: Decimal | None = None
+        self.extension_requested_until = None
+        self.demand_notice_served_at = None
+        self.arrears = None
         self.referred_to_court = False
         self.closed = False
-        self.links: dict[UUID, LinkRelation] = {}
+        self.links = {}
 
     # -- classification and routing (三(二)) --------------------------------------------------
 
@@ -134,9 +200,9 @@ class Dispute(Aggregate):
         guards.open_case(self)
         guards.first_responder(self, actor)
         guards.route(route)
-        registered_on = local_date(self.received_at)
-        deadline = context.policy_deadline(registered_on, classification)
-        self._classified(
+        deadline = context.policy_deadline(local_date(self.received_at), classification)
+        self.trigger_event(
+            self.Classified,
             actor=actor,
             classification=classification,
             route=route,
@@ -146,20 +212,11 @@ class Dispute(Aggregate):
             occurred_at=now,
         )
 
-    @event("Classified", topic="ledger.Classified")
-    def _classified(
-        self,
-        actor: Actor,
-        classification: Classification,
-        route: int,
-        reason: str,
-        due: date,
-        due_provisional: bool,
-        occurred_at: datetime,
-    ) -> None:
-        self.classification = classification
-        self.route = route
-        self.due, self.due_provisional = due, due_provisional
+    @applies(ev.Classified)
+    def _classified(self, e: ev.Classified) -> None:
+        self.classification = e.classification
+        self.route = e.route
+        self.due, self.due_provisional = e.due, e.due_provisional
         if self.status in (CaseStatus.REGISTERED, CaseStatus.REOPENED):
             self.status = CaseStatus.CLASSIFIED
 
@@ -176,7 +233,8 @@ class Dispute(Aggregate):
         guards.not_awaiting_acceptance(self)
         guards.may_handle(self, actor, context)
         guards.transfer_target(self, to_unit, to_jurisdiction, context)
-        self._transferred(
+        self.trigger_event(
+            self.Transferred,
             actor=actor,
             to_unit=to_unit,
             to_jurisdiction=to_jurisdiction,
@@ -184,43 +242,39 @@ class Dispute(Aggregate):
             occurred_at=now,
         )
 
-    @event("Transferred", topic="ledger.Transferred")
-    def _transferred(
-        self,
-        actor: Actor,
-        to_unit: str | None,
-        to_jurisdiction: str | None,
-        reason: str,
-        occurred_at: datetime,
-    ) -> None:
-        self.pending_unit, self.pending_jurisdiction = to_unit, to_jurisdiction
+    @applies(ev.Transferred)
+    def _transferred(self, e: ev.Transferred) -> None:
+        self.pending_unit, self.pending_jurisdiction = e.to_unit, e.to_jurisdiction
         self.transfers += 1
         self.status = CaseStatus.TRANSFERRED
 
     def accept(self, actor: Actor, note: str, now: datetime) -> None:
         guards.open_case(self)
         guards.acceptor(self, actor)
-        self._accepted(actor=actor, note=guards.optional_text("note", note), occurred_at=now)
+        self.trigger_event(
+            self.Accepted, actor=actor, note=guards.optional_text("note", note), occurred_at=now
+        )
 
-    @event("Accepted", topic="ledger.Accepted")
-    def _accepted(self, actor: Actor, note: str, occurred_at: datetime) -> None:
+    @applies(ev.Accepted)
+    def _accepted(self, e: ev.Accepted) -> None:
         if self.pending_jurisdiction is not None:
             self.jurisdiction = self.pending_jurisdiction
-        self.holder = actor.unit
-        self.units_held.append(actor.unit)
+        self.holder = e.actor.unit
+        self.units_held.append(e.actor.unit)
         self.pending_unit = self.pending_jurisdiction = None
         self.status = CaseStatus.ACCEPTED
 
     def escalate(self, actor: Actor, reason: str, now: datetime, context: Context) -> None:
         guards.open_case(self)
         guards.classified(self)
-        if self.escalated:
-            raise InvalidTransition("the case is already with the leading group")
+        guards.not_escalated(self)
         guards.may_escalate(self, actor, context)
-        self._escalated(actor=actor, reason=guards.text("reason", reason), occurred_at=now)
+        self.trigger_event(
+            self.Escalated, actor=actor, reason=guards.text("reason", reason), occurred_at=now
+        )
 
-    @event("Escalated", topic="ledger.Escalated")
-    def _escalated(self, actor: Actor, reason: str, occurred_at: datetime) -> None:
+    @applies(ev.Escalated)
+    def _escalated(self, e: ev.Escalated) -> None:
         self.escalated = True
         self.status = CaseStatus.ESCALATED
 
@@ -239,7 +293,8 @@ class Dispute(Aggregate):
         guards.classified(self)
         guards.not_awaiting_acceptance(self)
         guards.may_handle(self, actor, context)
-        self._decided(
+        self.trigger_event(
+            self.Decided,
             actor=actor,
             outcome=outcome,
             finding=guards.text("finding", finding),
@@ -247,18 +302,11 @@ class Dispute(Aggregate):
             occurred_at=now,
         )
 
-    @event("Decided", topic="ledger.Decided")
-    def _decided(
-        self,
-        actor: Actor,
-        outcome: DecisionOutcome,
-        finding: str,
-        amount: Decimal | None,
-        occurred_at: datetime,
-    ) -> None:
+    @applies(ev.Decided)
+    def _decided(self, e: ev.Decided) -> None:
         self.decided = True
         self.feedback_given = False  # the payer must now be told this decision (R6)
-        if outcome in (DecisionOutcome.UPHELD, DecisionOutcome.PARTIALLY_UPHELD):
+        if e.outcome in (DecisionOutcome.UPHELD, DecisionOutcome.PARTIALLY_UPHELD):
             self.facts_established = True
         self.status = CaseStatus.DECIDED
 
@@ -269,24 +317,45 @@ class Dispute(Aggregate):
         guards.not_awaiting_acceptance(self)
         guards.may_handle(self, actor, context)
         guards.known_units(units, context)
-        self._consulted(
-            actor=actor, units=units, outcome=guards.text("outcome", outcome), occurred_at=now
+        self.trigger_event(
+            self.Consulted,
+            actor=actor,
+            units=tuple(units),
+            outcome=guards.text("outcome", outcome),
+            occurred_at=now,
         )
 
-    @event("Consulted", topic="ledger.Consulted")
-    def _consulted(
-        self, actor: Actor, units: tuple[str, ...], outcome: str, occurred_at: datetime
-    ) -> None:
+    @applies(ev.Consulted)
+    def _consulted(self, e: ev.Consulted) -> None:
         pass  # a joint consultation (会商) is a fact on record; it changes no custody
 
     def urge(self, actor: Actor, reason: str, now: datetime, context: Context) -> None:
         guards.open_case(self)
         guards.office(actor, context, "urge (催办)")
-        self._urged(actor=actor, reason=guards.text("reason", reason), occurred_at=now)
+        self.trigger_event(
+            self.Urged, actor=actor, reason=guards.text("reason", reason), occurred_at=now
+        )
 
-    @event("Urged", topic="ledger.Urged")
-    def _urged(self, actor: Actor, reason: str, occurred_at: datetime) -> None:
+    @applies(ev.Urged)
+    def _urged(self, e: ev.Urged) -> None:
         pass  # a supervision reminder; inspections count them
+
+    def extend(
+        self,
+        actor: Actor,
+        until: date | None,
+        reason: str,
+        approve: bool | None,
+        now: datetime,
+        context: Context,
+    ) -> None:
+        """Request an extension (``until`` and ``reason``), or decide one (``approve``)."""
+        if guards.extension_form(until, approve) == "decide":
+            assert approve is not None
+            self.decide_extension(actor, approve, reason, now, context)
+        else:
+            assert until is not None
+            self.request_extension(actor, until, reason, now, context)
 
     def request_extension(
         self, actor: Actor, until: date, reason: str, now: datetime, context: Context
@@ -294,36 +363,36 @@ class Dispute(Aggregate):
         guards.open_case(self)
         guards.may_handle(self, actor, context)
         guards.extension_request(self, until, now)
-        self._extension_requested(
-            actor=actor, until=until, reason=guards.text("reason", reason), occurred_at=now
+        self.trigger_event(
+            self.ExtensionRequested,
+            actor=actor,
+            until=until,
+            reason=guards.text("reason", reason),
+            occurred_at=now,
         )
 
-    @event("ExtensionRequested", topic="ledger.ExtensionRequested")
-    def _extension_requested(
-        self, actor: Actor, until: date, reason: str, occurred_at: datetime
-    ) -> None:
-        self.extension_requested_until = until
+    @applies(ev.ExtensionRequested)
+    def _extension_requested(self, e: ev.ExtensionRequested) -> None:
+        self.extension_requested_until = e.until
 
     def decide_extension(
         self, actor: Actor, approve: bool, reason: str, now: datetime, context: Context
     ) -> None:
         guards.open_case(self)
-        guards.extension_decision(self, actor, context)
-        assert self.extension_requested_until is not None  # checked by the guard
-        self._extension_decided(
+        until = guards.extension_decision(self, actor, context)
+        self.trigger_event(
+            self.ExtensionDecided,
             actor=actor,
             approved=approve,
-            until=self.extension_requested_until,
+            until=until,
             reason=guards.optional_text("reason", reason),
             occurred_at=now,
         )
 
-    @event("ExtensionDecided", topic="ledger.ExtensionDecided")
-    def _extension_decided(
-        self, actor: Actor, approved: bool, until: date, reason: str, occurred_at: datetime
-    ) -> None:
-        if approved:
-            self.due, self.due_provisional = until, False
+    @applies(ev.ExtensionDecided)
+    def _extension_decided(self, e: ev.ExtensionDecided) -> None:
+        if e.approved:
+            self.due, self.due_provisional = e.until, False
         self.extension_requested_until = None
 
     # -- collection and court enforcement (三(三)5, 行政强制法 第五十四条) -------------------------
@@ -335,15 +404,17 @@ class Dispute(Aggregate):
         guards.city_tax_bureau(actor, "serve a demand notice (催告书)")
         served_at = guards.not_in_future("served_at", served_at, now)
         guards.since_receipt("served_at", served_at, self)
-        self._demand_notice_served(
-            actor=actor, served_at=served_at, amount=guards.money(amount), occurred_at=served_at
+        self.trigger_event(
+            self.DemandNoticeServed,
+            actor=actor,
+            served_at=served_at,
+            amount=guards.money(amount),
+            occurred_at=served_at,
         )
 
-    @event("DemandNoticeServed", topic="ledger.DemandNoticeServed")
-    def _demand_notice_served(
-        self, actor: Actor, served_at: datetime, amount: Decimal, occurred_at: datetime
-    ) -> None:
-        self.demand_notice_served_at = served_at
+    @applies(ev.DemandNoticeServed)
+    def _demand_notice_served(self, e: ev.DemandNoticeServed) -> None:
+        self.demand_notice_served_at = e.served_at
 
     def confirm_arrears(
         self, actor: Actor, amount: Decimal | str, period_from: date, period_to: date, now: datetime
@@ -351,7 +422,8 @@ class Dispute(Aggregate):
         guards.open_case(self)
         guards.city_tax_bureau(actor, "confirm arrears")
         guards.period(period_from, period_to, now)
-        self._arrears_confirmed(
+        self.trigger_event(
+            self.ArrearsConfirmed,
             actor=actor,
             amount=guards.money(amount),
             period_from=period_from,
@@ -359,51 +431,41 @@ class Dispute(Aggregate):
             occurred_at=now,
         )
 
-    @event("ArrearsConfirmed", topic="ledger.ArrearsConfirmed")
-    def _arrears_confirmed(
-        self,
-        actor: Actor,
-        amount: Decimal,
-        period_from: date,
-        period_to: date,
-        occurred_at: datetime,
-    ) -> None:
-        self.arrears = amount
+    @applies(ev.ArrearsConfirmed)
+    def _arrears_confirmed(self, e: ev.ArrearsConfirmed) -> None:
+        self.arrears = e.amount
 
     def refer_to_court(
         self, actor: Actor, court: str, reason: str, now: datetime, context: Context
     ) -> None:
         guards.open_case(self)
         guards.court_referral(self, actor, now, context)
-        self._referred_to_court(
+        self.trigger_event(
+            self.ReferredToCourt,
             actor=actor,
             court=guards.text("court", court),
             reason=guards.text("reason", reason),
             occurred_at=now,
         )
 
-    @event("ReferredToCourt", topic="ledger.ReferredToCourt")
-    def _referred_to_court(
-        self, actor: Actor, court: str, reason: str, occurred_at: datetime
-    ) -> None:
+    @applies(ev.ReferredToCourt)
+    def _referred_to_court(self, e: ev.ReferredToCourt) -> None:
         self.referred_to_court = True
         self.status = CaseStatus.REFERRED_TO_COURT
 
     def record_court_outcome(self, actor: Actor, outcome: str, detail: str, now: datetime) -> None:
         guards.city_tax_bureau(actor, "record a court outcome")
-        if not self.referred_to_court:
-            raise InvalidTransition("no court-enforcement referral was made on this case")
-        self._court_outcome_recorded(
+        guards.referred(self)
+        self.trigger_event(
+            self.CourtOutcomeRecorded,
             actor=actor,
             outcome=guards.text("outcome", outcome),
             detail=guards.optional_text("detail", detail),
             occurred_at=now,
         )
 
-    @event("CourtOutcomeRecorded", topic="ledger.CourtOutcomeRecorded")
-    def _court_outcome_recorded(
-        self, actor: Actor, outcome: str, detail: str, occurred_at: datetime
-    ) -> None:
+    @applies(ev.CourtOutcomeRecorded)
+    def _court_outcome_recorded(self, e: ev.CourtOutcomeRecorded) -> None:
         pass  # the court's decision is on record; closure still follows R6
 
     # -- feedback, closure, reopening (三(三)6, R6) -----------------------------------------------
@@ -419,9 +481,9 @@ class Dispute(Aggregate):
     ) -> None:
         guards.open_case(self)
         guards.may_handle(self, actor, context)
-        if not self.decided:
-            raise InvalidTransition("there is no decision to feed back to the payer yet")
-        self._feedback_given(
+        guards.decision_to_feed_back(self)
+        self.trigger_event(
+            self.FeedbackGiven,
             actor=actor,
             channel=channel,
             content=guards.text("content", content),
@@ -429,38 +491,34 @@ class Dispute(Aggregate):
             occurred_at=now,
         )
 
-    @event("FeedbackGiven", topic="ledger.FeedbackGiven")
-    def _feedback_given(
-        self,
-        actor: Actor,
-        channel: Channel,
-        content: str,
-        satisfaction: Satisfaction,
-        occurred_at: datetime,
-    ) -> None:
+    @applies(ev.FeedbackGiven)
+    def _feedback_given(self, e: ev.FeedbackGiven) -> None:
         self.feedback_given = True
-        self.satisfaction = satisfaction
+        self.satisfaction = e.satisfaction
         self.status = CaseStatus.FEEDBACK_GIVEN
 
     def close(self, actor: Actor, summary: str, now: datetime, context: Context) -> None:
         guards.open_case(self)
         guards.may_handle(self, actor, context)
         guards.closure(self)
-        self._closed(actor=actor, summary=guards.text("summary", summary), occurred_at=now)
+        self.trigger_event(
+            self.Closed, actor=actor, summary=guards.text("summary", summary), occurred_at=now
+        )
 
-    @event("Closed", topic="ledger.Closed")
-    def _closed(self, actor: Actor, summary: str, occurred_at: datetime) -> None:
+    @applies(ev.Closed)
+    def _closed(self, e: ev.Closed) -> None:
         self.closed = True
         self.status = CaseStatus.CLOSED
 
     def reopen(self, actor: Actor, reason: str, now: datetime, context: Context) -> None:
-        if not self.closed:
-            raise InvalidTransition("only a closed case can be reopened")
+        guards.closed_case(self)
         guards.office(actor, context, "reopen a case")
-        self._reopened(actor=actor, reason=guards.text("reason", reason), occurred_at=now)
+        self.trigger_event(
+            self.Reopened, actor=actor, reason=guards.text("reason", reason), occurred_at=now
+        )
 
-    @event("Reopened", topic="ledger.Reopened")
-    def _reopened(self, actor: Actor, reason: str, occurred_at: datetime) -> None:
+    @applies(ev.Reopened)
+    def _reopened(self, e: ev.Reopened) -> None:
         # R3: a reopening is its own event; the matter needs a new decision and feedback (R6).
         self.closed = False
         self.decided = self.feedback_given = False
@@ -468,24 +526,30 @@ class Dispute(Aggregate):
 
     # -- records about the record ---------------------------------------------------------------
 
-    def link(self, actor: Actor, other: UUID, relation: LinkRelation, now: datetime) -> None:
-        if other == self.id:
-            raise InvalidTransition("a case cannot be linked to itself")
-        if other in self.links:
-            raise InvalidTransition(f"the case is already linked to {other}")
-        self._linked(actor=actor, case_id=other, relation=relation, occurred_at=now)
-
-    @event("Linked", topic="ledger.Linked")
-    def _linked(
-        self, actor: Actor, case_id: UUID, relation: LinkRelation, occurred_at: datetime
+    def link(
+        self, actor: Actor, case_id: UUID, relation: LinkRelation, now: datetime, facts: Facts
     ) -> None:
-        self.links[case_id] = relation
+        guards.link(self, case_id, facts)
+        self.trigger_event(
+            self.Linked, actor=actor, case_id=case_id, relation=relation, occurred_at=now
+        )
+
+    @applies(ev.Linked)
+    def _linked(self, e: ev.Linked) -> None:
+        self.links[e.case_id] = e.relation
 
     def correct(
-        self, actor: Actor, position: int, correction: str, reason: str, now: datetime
+        self,
+        actor: Actor,
+        position: int,
+        correction: str,
+        reason: str,
+        now: datetime,
+        facts: Facts,
     ) -> None:
-        guards.correction(position)
-        self._corrected(
+        guards.correction(self, position, facts)
+        self.trigger_event(
+            self.Corrected,
             actor=actor,
             position=position,
             correction=guards.text("correction", correction),
@@ -493,17 +557,18 @@ class Dispute(Aggregate):
             occurred_at=now,
         )
 
-    @event("Corrected", topic="ledger.Corrected")
-    def _corrected(
-        self, actor: Actor, position: int, correction: str, reason: str, occurred_at: datetime
-    ) -> None:
+    @applies(ev.Corrected)
+    def _corrected(self, e: ev.Corrected) -> None:
         pass  # R7: the corrected event stays as it was; this one says what was wrong with it
 
     def reveal_identifiers(self, actor: Actor, reason: str, now: datetime) -> None:
-        self._identifiers_revealed(
-            actor=actor, reason=guards.text("reason", reason), occurred_at=now
+        self.trigger_event(
+            self.IdentifiersRevealed,
+            actor=actor,
+            reason=guards.text("reason", reason),
+            occurred_at=now,
         )
 
-    @event("IdentifiersRevealed", topic="ledger.IdentifiersRevealed")
-    def _identifiers_revealed(self, actor: Actor, reason: str, occurred_at: datetime) -> None:
+    @applies(ev.IdentifiersRevealed)
+    def _identifiers_revealed(self, e: ev.IdentifiersRevealed) -> None:
         pass  # 个人信息保护法: who looked at the unmasked identifiers, when and why

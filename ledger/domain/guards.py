@@ -10,11 +10,12 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+from uuid import UUID
 
 from ledger.domain.actor import Actor
-from ledger.domain.codes import Classification, Department, Role
-from ledger.domain.context import Context, local_date
+from ledger.domain.codes import Classification, Department, PayerKind, Role
+from ledger.domain.context import Context, Facts, local_date
 from ledger.domain.errors import (
     InvalidCommand,
     InvalidTransition,
@@ -28,7 +29,14 @@ from ledger.domain.errors import (
     r8,
     r9,
 )
+from ledger.domain.identifiers import (
+    InvalidIdentifier,
+    validate_citizen_id,
+    validate_credit_code,
+    validate_phone,
+)
 from ledger.domain.money import InvalidMoney, parse_yuan
+from ledger.domain.payer import Payer
 from ledger.domain.reference import ReferenceData, UnknownJurisdiction, UnknownUnit
 
 if TYPE_CHECKING:
@@ -152,7 +160,7 @@ def registration(
     now: datetime,
     context: Context,
 ) -> datetime:
-    """R1: every item of 三(一) is present and valid (the payer is checked by ``checked_payer``).
+    """R1: every item of 三(一) is present and valid (the payer is checked by ``payer``).
     Returns ``received_at`` in UTC (R8)."""
     received_at = aware("received_at", received_at)
     if received_at > now + CLOCK_SKEW:
@@ -170,6 +178,28 @@ def registration(
     return received_at
 
 
+def payer(given: Payer) -> Payer:
+    """R1: the payer named, its identifiers passing their check digits (GB 11643 / GB 32100);
+    the payer as recorded (trimmed, identifiers in their canonical form)."""
+    name = optional_text("payer.name", given.name)
+    if is_blank(name):
+        raise r1("the payer's name is missing")
+    try:
+        if given.kind is PayerKind.EMPLOYER:
+            identifier = validate_credit_code(given.identifier)
+        else:
+            identifier = validate_citizen_id(given.identifier)
+        phone = validate_phone(given.phone)
+    except InvalidIdentifier as exc:
+        raise r1(str(exc)) from None
+    return Payer(kind=given.kind, name=name, identifier=identifier, phone=phone)
+
+
+def checked_payer(kind: PayerKind, name: str, identifier: str, phone: str) -> Payer:
+    """``payer`` of the four values."""
+    return payer(Payer(kind=kind, name=name, identifier=identifier, phone=phone))
+
+
 # -- R2, R3 --------------------------------------------------------------------------------------
 
 
@@ -184,6 +214,11 @@ def first_responder(case: Dispute, actor: Actor) -> None:
 def open_case(case: Dispute) -> None:
     if case.closed:
         raise r3("the case is closed; reopen it first (a reopening is its own event)")
+
+
+def closed_case(case: Dispute) -> None:
+    if not case.closed:
+        raise InvalidTransition("only a closed case can be reopened")
 
 
 def classified(case: Dispute) -> None:
@@ -222,6 +257,11 @@ def may_handle(case: Dispute, actor: Actor, context: Context) -> None:
     if _major(case) and _is_office(actor, context):
         return
     raise r4(f"the case is held by {case.holder}, not by {actor.unit}")
+
+
+def not_escalated(case: Dispute) -> None:
+    if case.escalated:
+        raise InvalidTransition("the case is already with the leading group")
 
 
 def may_escalate(case: Dispute, actor: Actor, context: Context) -> None:
@@ -299,6 +339,11 @@ def period(period_from: date, period_to: date, now: datetime) -> None:
         )
 
 
+def referred(case: Dispute) -> None:
+    if not case.referred_to_court:
+        raise InvalidTransition("no court-enforcement referral was made on this case")
+
+
 def court_referral(case: Dispute, actor: Actor, now: datetime, context: Context) -> None:
     """R5 (三(三)5, 行政强制法 第五十四条): facts clear, notice served 10 days ago, arrears set."""
     city_tax_bureau(actor, "refer a case to the People's Court")
@@ -325,6 +370,11 @@ def court_referral(case: Dispute, actor: Actor, now: datetime, context: Context)
 # -- R6, R7, R9 ----------------------------------------------------------------------------------
 
 
+def decision_to_feed_back(case: Dispute) -> None:
+    if not case.decided:
+        raise InvalidTransition("there is no decision to feed back to the payer yet")
+
+
 def closure(case: Dispute) -> None:
     if not case.decided:
         raise r6("a case is closed only after a decision (or on-the-spot resolution)")
@@ -332,9 +382,21 @@ def closure(case: Dispute) -> None:
         raise r6("the result has not been fed back to the payer since the last decision")
 
 
-def correction(position: int) -> None:
+def correction(case: Dispute, position: int, facts: Facts) -> None:
+    """R7: a correction names an event of this case, which stays as it was."""
     if position < 1:
         raise r7("a correction names the position of the event it corrects")
+    if position not in facts.positions:
+        raise InvalidCommand(f"position {position} is not an event of case {case.id}")
+
+
+def link(case: Dispute, other: UUID, facts: Facts) -> None:
+    if other == case.id:
+        raise InvalidTransition("a case cannot be linked to itself")
+    if other not in facts.existing_cases:
+        raise InvalidCommand(f"there is no case {other} to link to")
+    if other in case.links:
+        raise InvalidTransition(f"the case is already linked to {other}")
 
 
 def extension_request(case: Dispute, until: date, now: datetime) -> None:
@@ -355,8 +417,21 @@ def extension_request(case: Dispute, until: date, now: datetime) -> None:
         )
 
 
-def extension_decision(case: Dispute, actor: Actor, context: Context) -> None:
+def extension_form(until: date | None, approve: bool | None) -> Literal["request", "decide"]:
+    """An extension command either requests (``until``) or decides (``approve``), never both."""
+    if approve is not None:
+        if until is not None:
+            raise InvalidCommand("an extension decision carries approve only, not until")
+        return "decide"
+    if until is None:
+        raise InvalidCommand("give until and reason to request an extension, or approve to decide")
+    return "request"
+
+
+def extension_decision(case: Dispute, actor: Actor, context: Context) -> date:
+    """R9: the office decides a pending request; the date requested."""
     if case.extension_requested_until is None:
         raise InvalidTransition("there is no extension request to decide")
     if not _is_office(actor, context):
         raise r9("only the leading-group office approves or refuses an extension")
+    return case.extension_requested_until

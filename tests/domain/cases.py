@@ -19,8 +19,8 @@ from ledger.domain.codes import (
 )
 from ledger.domain.context import SHANGHAI, Context
 from ledger.domain.dispute import Dispute
+from ledger.domain.guards import checked_payer
 from ledger.domain.identifiers import make_citizen_id, make_credit_code
-from ledger.domain.payer import checked_payer
 
 CONTEXT = Context()
 # A Monday in an ordinary working week (2025-03-10), 09:30 in 潜江.

@@ -14,13 +14,15 @@ from ledger.domain.codes import (
     Channel,
     Classification,
     DecisionOutcome,
+    LinkRelation,
     PayerKind,
     Satisfaction,
 )
+from ledger.domain.context import Facts
 from ledger.domain.dispute import Dispute
 from ledger.domain.errors import InvalidCommand, InvalidTransition, RuleViolation
+from ledger.domain.guards import checked_payer
 from ledger.domain.identifiers import make_credit_code
-from ledger.domain.payer import checked_payer
 from tests.domain.cases import (
     CENTRE_HANDLER,
     COLLEAGUE,
@@ -41,6 +43,8 @@ from tests.domain.cases import (
     ready_for_court,
     registered,
 )
+
+POSITIONS = Facts(positions=frozenset({1, 2, 3}))  # the log positions of the case's events
 
 
 def refused(rule: str) -> pytest.RaisesExc[RuleViolation]:
@@ -309,7 +313,7 @@ def test_a_simple_matter_is_resolved_on_the_spot_by_the_first_responder() -> Non
 def test_a_correction_is_a_new_event_referencing_the_corrected_position() -> None:
     case = decided()
     case.collect_events()
-    case.correct(FIRST_RESPONDER, 3, "处理意见笔误：应为部分支持", "笔误更正", MONDAY)
+    case.correct(FIRST_RESPONDER, 3, "处理意见笔误：应为部分支持", "笔误更正", MONDAY, POSITIONS)
     (event,) = case.collect_events()
     assert type(event).TOPIC == "ledger.Corrected"  # type: ignore[attr-defined]
     assert event.position == 3  # type: ignore[attr-defined]
@@ -319,7 +323,27 @@ def test_a_correction_is_a_new_event_referencing_the_corrected_position() -> Non
 def test_a_correction_must_name_a_position() -> None:
     case = decided()
     with refused("R7"):
-        case.correct(FIRST_RESPONDER, 0, "更正", "笔误", MONDAY)
+        case.correct(FIRST_RESPONDER, 0, "更正", "笔误", MONDAY, POSITIONS)
+
+
+def test_a_correction_names_an_event_of_this_case() -> None:
+    case = decided()
+    with pytest.raises(InvalidCommand, match="position 4 is not an event of case"):
+        case.correct(FIRST_RESPONDER, 4, "更正", "笔误", MONDAY, POSITIONS)
+    assert case.version == 3
+
+
+def test_a_link_names_a_case_that_exists_and_is_not_itself() -> None:
+    case, other = decided(), uuid4()
+    with pytest.raises(InvalidCommand, match="there is no case"):
+        case.link(FIRST_RESPONDER, other, LinkRelation.RELATED, MONDAY, Facts())
+    with pytest.raises(InvalidTransition, match="cannot be linked to itself"):
+        case.link(FIRST_RESPONDER, case.id, LinkRelation.RELATED, MONDAY, Facts())
+    known = Facts(existing_cases=frozenset({other}))
+    case.link(FIRST_RESPONDER, other, LinkRelation.RELATED, MONDAY, known)
+    with pytest.raises(InvalidTransition, match="already linked"):
+        case.link(FIRST_RESPONDER, other, LinkRelation.DUPLICATE, MONDAY, known)
+    assert case.links == {other: LinkRelation.RELATED}
 
 
 def test_the_aggregate_has_no_way_to_edit_or_delete_an_event() -> None:
@@ -453,7 +477,7 @@ def test_text_with_control_characters_is_refused_and_nothing_recorded(bad: str) 
             CONTEXT,
         )
     with pytest.raises(InvalidCommand, match="control character"):
-        case.correct(FIRST_RESPONDER, 1, "更正", bad, MONDAY)
+        case.correct(FIRST_RESPONDER, 1, "更正", bad, MONDAY, POSITIONS)
     assert case.version == version
     with pytest.raises(InvalidCommand, match="summary contains the control character U\\+"):
         registered(summary=bad)

@@ -22,6 +22,7 @@ from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
 from ledger.demo import PATHS, load_demo
 from ledger.domain.codes import LinkRelation
+from ledger.domain.context import Facts
 from ledger.domain.dispute import Dispute
 from ledger.service import LedgerService
 from ledger.store import open_store
@@ -85,8 +86,9 @@ def _every_dispute_event() -> Iterator[Any]:
     """Events of the types the demo paths may not produce, made on the aggregate directly."""
     case = cases.closed()
     now = cases.MONDAY
-    case.link(cases.OFFICE, uuid4(), next(iter(LinkRelation)), now)
-    case.correct(cases.OFFICE, 3, "应为某某", "录入错误", now)
+    other = uuid4()
+    case.link(cases.OFFICE, other, next(iter(LinkRelation)), now, Facts(frozenset({other})))
+    case.correct(cases.OFFICE, 3, "应为某某", "录入错误", now, Facts(positions=frozenset({3})))
     case.reveal_identifiers(cases.OFFICE, "核查身份", now)
     yield from case.collect_events()
     yield from cases.ready_for_court(cases.MONDAY).collect_events()
