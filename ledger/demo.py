@@ -26,6 +26,7 @@ from ledger.domain.codes import (
     Satisfaction,
 )
 from ledger.domain.context import SHANGHAI
+from ledger.domain.payer import Payer
 from ledger.service import LedgerService
 
 
@@ -84,7 +85,7 @@ class _Run:
         employer: bool = False,
         channel: Channel | None = None,
         jurisdiction: str | None = None,
-        payer: c.PayerInput | None = None,
+        payer: Payer | None = None,
     ) -> c.Register:
         received = case.now - timedelta(minutes=self.rng.randrange(5, 40))
         return c.Register(

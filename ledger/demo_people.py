@@ -7,11 +7,11 @@ import zlib
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ledger import commands as c
 from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, PayerKind, Role
 from ledger.domain.context import Context
 from ledger.domain.identifiers import CREDIT_CODE_CHARSET, make_citizen_id, make_credit_code
+from ledger.domain.payer import Payer
 from ledger.domain.reference import UnitKind
 
 _R = Role
@@ -137,20 +137,20 @@ class Payers:
     def _phone(self) -> str:
         return f"1{self.rng.choice('3578')}{self.rng.randrange(10**8, 10**9)}"
 
-    def person(self) -> c.PayerInput:
+    def person(self) -> Payer:
         birth = date(1960, 1, 1) + timedelta(days=self.rng.randrange(0, 365 * 40))
         identifier = make_citizen_id(birth=birth, sequence=self.rng.randrange(1, 999))
-        return c.PayerInput(
+        return Payer(
             kind=PayerKind.PERSON, name=self._name(), identifier=identifier, phone=self._phone()
         )
 
-    def employer(self) -> c.PayerInput:
+    def employer(self) -> Payer:
         org = "".join(self.rng.choice(CREDIT_CODE_CHARSET) for _ in range(9))
         name = (
             f"潜江市{self.rng.choice(SURNAMES)}{self.rng.choice('氏兴达盛鑫源泰')}"
             f"{self.rng.choice(TRADES)}有限公司"
         )
-        return c.PayerInput(
+        return Payer(
             kind=PayerKind.EMPLOYER,
             name=name,
             identifier=make_credit_code(org=org),

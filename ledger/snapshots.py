@@ -1,20 +1,22 @@
 """Snapshots of the ``Dispute`` aggregate: its folded state as msgspec JSON, typed both ways.
 
 A snapshot is the aggregate's ``__dict__`` (less its pending events), as eventsourcing's
-``Snapshot.take`` keeps it, written with msgspec and read back through ``DisputeState``: a Struct
-declaring every attribute the aggregate holds with its type, so StrEnums, Decimals, dates and
+``Snapshot.take`` keeps it, beside the case's projection state (``CaseState``), written with
+msgspec and read back through ``DisputeState``: a Struct made from the attributes the aggregate
+declares with their types, so StrEnums, Decimals, dates and
 datetimes, nested Structs and UUID-keyed dicts come back as what they were, and an attribute
 missing, extra or of the wrong type makes the snapshot undecodable (and so ignored). Never pickle.
 
 ``TOPIC`` is the fingerprint stored with each snapshot: the aggregate's topic, ``SNAPSHOT_VERSION``
-and a hash of the state schema, of the source of ``ledger.domain.dispute`` (the code that makes
-the state from events) and of the eventsourcing version. Code that folds differently therefore
-never reads snapshots another version wrote; it folds from events and writes its own. Bump
+and a hash of the state schemas, of the sources of ``ledger.domain.dispute`` and ``.events`` and
+of ``ledger.projections.fold`` (the code that makes the states from events) and of the
+eventsourcing version. Code that folds differently therefore never reads snapshots another
+version wrote; it folds from events and writes its own. Bump
 ``SNAPSHOT_VERSION`` for changes the hash cannot see (a guard module changing what an event
 handler stores, say).
 
 Every state is checked before it is written (``encode`` refuses one that does not decode back to
-an equal state, attribute by attribute, of the same type or a base of it), and ``LedgerService``
+an equal state, attribute by attribute, of the same type or a base of it), and the repository
 binds each snapshot to the hash of the event at its version (see ``ledger.store.port``).
 
 A snapshot is the state a command is decided on, so it must not be forgeable by whoever can write
@@ -30,25 +32,19 @@ import hashlib
 import hmac
 import importlib.metadata
 import marshal
-from datetime import date, datetime
-from decimal import Decimal
+import types
+import typing
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from ledger.domain import dispute as _dispute_module
-from ledger.domain.actor import StaffRef
-from ledger.domain.codes import (
-    CaseStatus,
-    Category,
-    Channel,
-    Classification,
-    LinkRelation,
-    Satisfaction,
-)
+from ledger.domain import events as _events_module
 from ledger.domain.dispute import Dispute
-from ledger.domain.payer import Payer
+from ledger.projections import fold as _fold_module
+from ledger.projections.state import CaseState
 
 __all__ = [
     "SNAPSHOT_VERSION",
@@ -61,46 +57,31 @@ __all__ = [
     "unseal",
 ]
 
-SNAPSHOT_VERSION = 2  # 2: sealed (an HMAC in front of the state)
+SNAPSHOT_VERSION = 3  # 2: sealed (an HMAC in front of the state); 3: with the case's view state
 MAC_SIZE = 32
 
 
-class DisputeState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Every attribute of a folded ``Dispute`` (``Dispute.__init__`` and eventsourcing's base)."""
+def _state_schema() -> type[msgspec.Struct]:
+    """Every attribute of a folded ``Dispute``: eventsourcing's base attributes and those the
+    aggregate declares (its class annotations), each with its declared type."""
+    hints = typing.get_type_hints(Dispute)
+    declared = [(name, hints[name]) for name in Dispute.__annotations__]
+    return msgspec.defstruct(
+        "DisputeState",
+        [
+            ("_id", UUID),
+            ("_version", int),
+            ("_created_on", datetime),
+            ("_modified_on", datetime),
+            *declared,
+        ],
+        kw_only=True,
+        forbid_unknown_fields=True,
+        module=__name__,
+    )
 
-    _id: UUID
-    _version: int
-    _created_on: datetime
-    _modified_on: datetime
-    first_responder: StaffRef
-    channel: Channel
-    received_at: datetime
-    payer: Payer
-    jurisdiction: str
-    receiving_unit: str
-    category: Category
-    summary: str
-    status: CaseStatus
-    classification: Classification | None
-    route: int | None
-    holder: str
-    pending_unit: str | None
-    pending_jurisdiction: str | None
-    units_held: list[str]
-    transfers: int
-    escalated: bool
-    decided: bool
-    facts_established: bool
-    feedback_given: bool
-    satisfaction: Satisfaction | None
-    due: date | None
-    due_provisional: bool
-    extension_requested_until: date | None
-    demand_notice_served_at: datetime | None
-    arrears: Decimal | None
-    referred_to_court: bool
-    closed: bool
-    links: dict[UUID, LinkRelation]
+
+DisputeState = _state_schema()
 
 
 FIELDS = frozenset(DisputeState.__struct_fields__)
@@ -109,7 +90,18 @@ _PENDING = "_pending_events"
 # Insertion order kept (dicts such as ``links`` come back in the order they had); Decimals as
 # strings, exponent and all.
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
-_DECODER = msgspec.json.Decoder(DisputeState)
+_CASE = msgspec.json.Decoder(DisputeState)
+
+
+class _Payload(msgspec.Struct, forbid_unknown_fields=True):
+    """What a snapshot holds: the aggregate's state and the same events as the case's projection
+    state (what a write's response shows, ``ledger.repository``)."""
+
+    case: DisputeState  # type: ignore[valid-type]  # made by defstruct
+    view: CaseState
+
+
+_PAYLOAD = msgspec.json.Decoder(_Payload)
 
 
 class SnapshotMismatch(ValueError):
@@ -118,8 +110,9 @@ class SnapshotMismatch(ValueError):
 
 def _code_fingerprint() -> str:
     h = hashlib.sha256()
-    h.update(msgspec.json.encode(msgspec.json.schema(DisputeState)))
-    h.update(_dispute_code())
+    h.update(msgspec.json.encode(msgspec.json.schema(_Payload)))
+    for module in (_dispute_module, _events_module, _fold_module):
+        h.update(_source(module))
     try:
         h.update(importlib.metadata.version("eventsourcing").encode())
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - it is a dependency
@@ -127,32 +120,33 @@ def _code_fingerprint() -> str:
     return h.hexdigest()[:20]
 
 
-def _dispute_code() -> bytes:
-    """The source of ``ledger.domain.dispute``; installed without sources, its compiled code
-    (which also names its file, so such installs share snapshots only with the same path)."""
-    spec = _dispute_module.__spec__
+def _source(module: types.ModuleType) -> bytes:
+    """The source of ``module``; installed without sources, its compiled code (which also names
+    its file, so such installs share snapshots only with the same path)."""
+    spec = module.__spec__
     loader: Any = None if spec is None else spec.loader
     try:
-        source = loader.get_source(_dispute_module.__name__)
+        source = loader.get_source(module.__name__)
         if source is not None:
             return str(source).encode()
-        return marshal.dumps(loader.get_code(_dispute_module.__name__))
+        return marshal.dumps(loader.get_code(module.__name__))
     except Exception as exc:  # no way to tell the code apart: refuse, rather than share blindly
-        raise RuntimeError(f"cannot fingerprint ledger.domain.dispute: {exc}") from exc
+        raise RuntimeError(f"cannot fingerprint {module.__name__}: {exc}") from exc
 
 
 TOPIC = f"{Dispute.TOPIC}@{SNAPSHOT_VERSION}:{_code_fingerprint()}"
 
 
-def encode(case: Dispute) -> bytes:
-    """The state of ``case`` as snapshot bytes; ``SnapshotMismatch`` if it would not come back
-    exactly (an attribute ``DisputeState`` does not declare, a value of another type)."""
+def encode(case: Dispute, view: CaseState) -> bytes:
+    """``case`` and its projection state ``view`` as snapshot bytes; ``SnapshotMismatch`` if the
+    case would not come back exactly (an attribute ``DisputeState`` does not declare, a value of
+    another type)."""
     state = {name: value for name, value in vars(case).items() if name != _PENDING}
     if state.keys() != FIELDS:
         extra, missing = state.keys() - FIELDS, FIELDS - state.keys()
         raise SnapshotMismatch(f"Dispute state differs from DisputeState: +{extra} -{missing}")
-    data = _ENCODER.encode(state)
-    back = msgspec.structs.asdict(_DECODER.decode(data))
+    data = _ENCODER.encode({"case": state, "view": view})
+    back = msgspec.structs.asdict(_PAYLOAD.decode(data).case)
     for name, value in state.items():
         other = back[name]
         # A subclass may come back as its declared type (asyncpg's UUIDs as uuid.UUID).
@@ -161,14 +155,15 @@ def encode(case: Dispute) -> bytes:
     return data
 
 
-def decode(data: bytes) -> Dispute:
-    """A ``Dispute`` with the state of snapshot bytes (``msgspec.DecodeError`` /
-    ``msgspec.ValidationError`` if they are not a ``DisputeState``)."""
-    state: dict[str, Any] = msgspec.structs.asdict(_DECODER.decode(data))
+def decode(data: bytes) -> tuple[Dispute, CaseState]:
+    """The ``Dispute`` and the projection state in snapshot bytes (``msgspec.DecodeError`` /
+    ``msgspec.ValidationError`` if they are not a snapshot of this code)."""
+    payload = _PAYLOAD.decode(data)
+    state: dict[str, Any] = msgspec.structs.asdict(payload.case)
     state[_PENDING] = []
     case = object.__new__(Dispute)  # as eventsourcing's Snapshot.mutate does
     object.__setattr__(case, "__dict__", state)
-    return case
+    return case, payload.view
 
 
 def _mac(

@@ -16,10 +16,12 @@ from ledger.domain.actor import Actor
 from ledger.domain.codes import Category, Channel, PayerKind
 from ledger.domain.context import SHANGHAI, Context
 from ledger.domain.identifiers import make_citizen_id
+from ledger.domain.payer import Payer
 from ledger.projections.checks import intervals
 from ledger.projections.fold import CaseFolder
 from ledger.projections.views import Check
 from ledger.service import LedgerService
+from ledger.store.database import Database, Dialect
 from ledger.store.port import (
     AppendResult,
     EventStore,
@@ -42,6 +44,9 @@ def new_identifier() -> str:
 
 
 class MemoryStore:
+    # No database behind it: nothing may open audit tables or read models over it.
+    database = Database("memory:", Dialect.SQLITE, path="")
+
     def __init__(self) -> None:
         self.log: list[RecordedEvent] = []
         self.snapshots: dict[tuple[UUID, int], Snapshot] = {}
@@ -175,7 +180,7 @@ class Desk:
         command = c.Register(
             channel=Channel.SERVICE_WINDOW,
             received_at=self.now - received_before,
-            payer=c.PayerInput(
+            payer=Payer(
                 kind=PayerKind.PERSON,
                 name="陈静",
                 identifier=identifier or new_identifier(),

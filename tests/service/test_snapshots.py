@@ -20,6 +20,7 @@ from ledger.cli import main
 from ledger.config import Settings
 from ledger.demo import PATHS, load_demo
 from ledger.domain.dispute import Dispute
+from ledger.projections.caseview import fold_case
 from ledger.service import CaseNotFound, LedgerService
 from ledger.store import open_store
 from ledger.store.codec import default_mapper
@@ -41,10 +42,13 @@ class Counting(LedgerService):
 
     def __init__(self, store: EventStore, *, snapshot_key: bytes | None = KEY, **kw: Any) -> None:
         super().__init__(store, snapshot_key=snapshot_key, **kw)
+        decode = self.cases.decode
 
-    def decode(self, record: RecordedEvent) -> Any:
-        self.decoded += 1
-        return super().decode(record)
+        def counted(record: RecordedEvent) -> Any:
+            self.decoded += 1
+            return decode(record)
+
+        self.cases.decode = counted  # type: ignore[method-assign]
 
 
 def full_fold(records: list[RecordedEvent]) -> dict[str, Any]:
@@ -97,7 +101,9 @@ async def test_the_write_path_keeps_a_snapshot_every_n_events(store: EventStore)
         KEY, case_id, snapshot.version, snapshots.TOPIC, snapshot.state, snapshot.event_hash
     )
     assert state is not None
-    assert vars(snapshots.decode(state)) == full_fold(records[: snapshot.version])
+    case, view = snapshots.decode(state)
+    assert vars(case) == full_fold(records[: snapshot.version])
+    assert view == fold_case(records[: snapshot.version], service.context)
 
 
 async def test_loads_from_snapshots_equal_full_folds_at_every_version(store: EventStore) -> None:
@@ -122,7 +128,7 @@ async def test_a_load_for_a_write_looks_for_a_snapshot_only_where_one_can_be(
     service = Counting(store, snapshot_every=EVERY)
     case_id = await long_case(service)
     service.decoded = 0
-    await service.load(case_id, expected_version=LONG)
+    await service.cases.read(case_id, expected_version=LONG)
     assert service.decoded == LONG % EVERY  # from the snapshot at 40
     # A version below the first snapshot's: the whole history, no lookup. A client that
     # believed so of this long case gets the true state, read the long way (then a conflict).
@@ -135,10 +141,11 @@ async def test_a_load_for_a_write_looks_for_a_snapshot_only_where_one_can_be(
 
     store.latest_snapshot = counted  # type: ignore[method-assign]
     service.decoded = 0
-    case = await service.load(case_id, expected_version=EVERY - 1)
+    loaded = await service.cases.read(case_id, expected_version=EVERY - 1)
     assert (lookups, service.decoded) == ([], LONG)
-    assert vars(case) == full_fold(await service.history(case_id))
-    await service.load(case_id, expected_version=EVERY)
+    assert vars(loaded.case) == full_fold(await service.history(case_id))
+    assert loaded.state == fold_case(await service.history(case_id), service.context)
+    await service.cases.read(case_id, expected_version=EVERY)
     assert len(lookups) == 1
 
 
@@ -215,9 +222,9 @@ async def test_a_consistent_state_forged_without_the_key_is_ignored(
     assert snapshot is not None
     state = snapshots.unseal(KEY, case_id, 40, snapshots.TOPIC, snapshot.state, records[39].hash)
     assert state is not None
-    forged_case = snapshots.decode(state)
+    forged_case, forged_view = snapshots.decode(state)
     forged_case.__dict__["closed"] = True
-    forged = snapshots.encode(forged_case)
+    forged = snapshots.encode(forged_case, forged_view)
     for key in (b"a key the attacker made up......", b""):
         planted = snapshots.seal(key, case_id, 40, snapshots.TOPIC, forged, records[39].hash)
         await store.save_snapshot(case_id, 40, snapshots.TOPIC, planted, records[39].hash)
@@ -329,7 +336,7 @@ async def test_a_state_that_cannot_be_snapshotted_never_fails_the_command(
 ) -> None:
     service = Counting(store, snapshot_every=EVERY)
 
-    def refuse(case: Dispute) -> bytes:
+    def refuse(case: Dispute, view: object) -> bytes:
         raise snapshots.SnapshotMismatch("an attribute DisputeState does not declare")
 
     monkeypatch.setattr(snapshots, "encode", refuse)
@@ -402,7 +409,7 @@ async def test_refresh_rewrites_only_the_snapshots_this_ledger_cannot_use(
         damaged.version,
         snapshots.TOPIC,
         snapshots.unseal(
-            new.snapshot_key,
+            new.cases.snapshot_key,
             long_ids[0],
             damaged.version,
             snapshots.TOPIC,

@@ -12,6 +12,7 @@ from ledger.demo import PATHS, load_demo
 from ledger.domain.codes import CaseStatus, Category, Channel, Classification, PayerKind
 from ledger.domain.errors import InvalidCommand, RuleViolation
 from ledger.domain.identifiers import make_credit_code
+from ledger.domain.payer import Payer
 from ledger.service import CaseNotFound, LedgerService, RequestMeta
 from ledger.store.chain import verify_case_chain
 from ledger.store.port import EventStore, IdempotencyKeyReused, VersionConflict
@@ -29,7 +30,7 @@ def registration(summary: str = "单位欠缴社保费") -> c.Register:
     return c.Register(
         channel=Channel.SERVICE_WINDOW,
         received_at=NOW - timedelta(minutes=15),
-        payer=c.PayerInput(
+        payer=Payer(
             kind=PayerKind.EMPLOYER,
             name="潜江市兴达建筑工程有限公司",
             identifier=make_credit_code(org="MA4900001"),

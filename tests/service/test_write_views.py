@@ -1,4 +1,5 @@
-"""Write responses fold the kept state and the appended events: always equal to a fresh fold."""
+"""A write's response is the repository's kept state with the appended events folded in: always
+equal to a fresh fold of the stored events, and read from the store at most once per write."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from uuid import UUID
 
 import pytest
 
-from api.case_views import RecentCases, view_of
 from ledger import commands as c
 from ledger.demo import load_demo
 from ledger.domain.actor import Actor
 from ledger.domain.codes import CaseStatus
+from ledger.projections import case_view_from_events
+from ledger.projections.caseview import case_view
+from ledger.projections.views import CaseView
 from ledger.service import LedgerService, RequestMeta
 from ledger.store import open_store
 from ledger.store.port import AppendResult, EventStore
@@ -20,18 +23,20 @@ from tests.api.support import OFFICE
 
 
 class Checked(LedgerService):
-    """A service whose every write is answered through ``RecentCases`` and checked against the
+    """A service whose every write is answered through ``state_after`` and checked against the
     view folded from the case's stored events at the version the write produced."""
 
     def __init__(self, store: EventStore, **kwargs: Any) -> None:
         super().__init__(store, **kwargs)
-        self.recent = RecentCases(self)
         self.checked = 0
 
+    async def shown(self, result: AppendResult) -> CaseView:
+        return case_view(await self.state_after(result), self.clock())
+
     async def _check(self, result: AppendResult) -> AppendResult:
-        shown = await self.recent.view_after(result)
+        shown = await self.shown(result)
         records = await self.history(result.case_id, to_version=result.version)
-        assert shown == view_of(records, self.clock(), self.context)
+        assert shown == case_view_from_events(records, self.clock(), self.context)
         self.checked += 1
         return result
 
@@ -111,7 +116,7 @@ async def test_an_idempotent_replay_answers_with_the_case_at_its_version(
     again = await service.execute(case_id, actor, c.Urge(reason="请加快办理"), meta=meta)
     assert again.replayed
     assert again.version == first.version
-    assert (await service.recent.view_after(again)).version == first.version
+    assert (await service.shown(again)).version == first.version
 
 
 async def test_a_case_new_to_this_process_is_read_once_per_write(
@@ -138,12 +143,12 @@ async def test_a_case_new_to_this_process_is_read_once_per_write(
         version = await stores[1].case_version(case_id)
         if (await fresh.load(case_id)).status is CaseStatus.CLOSED:
             continue
-        fresh._cache.clear()  # as if the load above had happened in another process
+        fresh.cases._cache.clear()  # as if the load above had happened in another process
         reads.clear()
         stores[1].read_case = counted_read  # type: ignore[method-assign]
         stores[1].latest_snapshot = no_snapshot_lookup  # type: ignore[method-assign]
         try:
-            shown = await fresh.recent.view_after(
+            shown = await fresh.shown(
                 await LedgerService.execute(
                     fresh, case_id, OFFICE, c.Urge(reason="请加快办理"), version
                 )
@@ -153,6 +158,6 @@ async def test_a_case_new_to_this_process_is_read_once_per_write(
             stores[1].latest_snapshot = real_snapshot  # type: ignore[method-assign]
         assert reads == [case_id]
         records = await fresh.history(case_id)
-        assert shown == view_of(records, fresh.clock(), fresh.context)
+        assert shown == case_view_from_events(records, fresh.clock(), fresh.context)
         written += 1
     assert written > 0

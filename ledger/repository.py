@@ -1,0 +1,401 @@
+"""The case repository: a case as its events make it, for deciding a command and for reading.
+
+``get`` hands out a case to decide a command on and ``save`` appends what the command recorded;
+between them the case is checked out, so two commands in this process never mutate one object.
+A case is kept twice in one fold: as the ``Dispute`` aggregate (the state the rules decide on) and
+as its projection state (``CaseState``, what the write's response shows), so a write neither reads
+nor folds the case again to answer.
+
+Three sources, cheapest first:
+
+- the cache: the case as this process's last write to it left it (one cache, bounded, least
+  recently written first out). Safe because appends are optimistic: a cached case another process
+  has moved past is refused by the store at its stale version, and the caller decides again on
+  the case read from the store (``CacheStale``).
+- a snapshot (``ledger.snapshots``): the case at a multiple of ``snapshot_every`` events, sealed
+  with a key the database does not hold and bound to the hash of the event at its version; only
+  the events after it are read.
+- the events, all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from ledger import snapshots
+from ledger.domain.context import Context
+from ledger.domain.dispute import Dispute
+from ledger.projections.caseview import fold_case
+from ledger.projections.state import CaseState
+from ledger.store.codec import TypedMapper, default_mapper
+from ledger.store.port import (
+    AppendResult,
+    CaseNotFound,
+    EventStore,
+    Idempotency,
+    RecordedEvent,
+    Snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+# Snapshots a read tries, newest first, when the store's one does not decode into the case.
+_SNAPSHOT_TRIES = 3
+
+
+@dataclass
+class LoadedCase:
+    """A case checked out to decide a command on: the aggregate, and the same events folded as
+    the case's projection state (None where it was not needed, e.g. an as-of read)."""
+
+    case: Dispute
+    state: CaseState | None
+    version: int  # the version it was loaded at (the aggregate's moves on with new events)
+    cached: bool = False  # taken from the cache (which may be stale, see the module)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What an append did: the store's result and the case's projection state after it."""
+
+    result: AppendResult
+    state: CaseState | None
+
+
+@dataclass(frozen=True)
+class SnapshotRefresh:
+    """What ``CaseRepository.refresh_snapshots`` did."""
+
+    cases: int  # cases long enough to have snapshots
+    refreshed: int  # of them, cases whose snapshots were rewritten
+    snapshots: int  # snapshots written
+
+
+class CaseRepository:
+    def __init__(
+        self,
+        store: EventStore,
+        context: Context,
+        mapper: TypedMapper | None = None,
+        *,
+        cache_size: int = 10_000,
+        snapshot_every: int = 100,
+        snapshot_key: bytes | None = None,
+    ) -> None:
+        self.store = store
+        self.context = context
+        self.mapper = mapper or default_mapper()
+        self._cache: OrderedDict[UUID, LoadedCase] = OrderedDict()
+        self._cache_size = cache_size
+        # A snapshot of the case after every this many events (0: none written or read),
+        # sealed with ``snapshot_key``; without a key, none are kept or trusted.
+        self.snapshot_key = snapshot_key or b""
+        self.snapshot_every = snapshot_every if snapshot_key else 0
+
+    # -- deciding commands -----------------------------------------------------------------------
+
+    async def get(self, case_id: UUID, expected_version: int | None = None) -> LoadedCase:
+        """The case to decide a command on, checked out of the cache if it is there at
+        ``expected_version`` (the version the client believes; None: any), else read."""
+        loaded = self._cache.pop(case_id, None)
+        if loaded is not None and expected_version in (None, loaded.version):
+            loaded.cached = True
+            return loaded
+        return await self.read(case_id, expected_version)
+
+    async def read(self, case_id: UUID, expected_version: int | None = None) -> LoadedCase:
+        """The case as the store has it now (never the cache)."""
+        short = expected_version is not None and expected_version < self.snapshot_every
+        start = None if short else await self._snapshot(case_id, None)
+        if start is not None:
+            snapshot, (case, state) = start
+            after = await self.store.read_case(case_id, after_version=snapshot.version)
+            self._fold(after, case, state)
+        else:
+            records = await self.history(case_id)
+            folded = self.fold(records)
+            if folded is None:
+                raise CaseNotFound(case_id)
+            case, state = folded, fold_case(records, self.context)
+        return LoadedCase(case, state, case.version)
+
+    def new(self, case: Dispute) -> LoadedCase:
+        """A case just created by its first command, to be saved."""
+        return LoadedCase(case, None, 0)
+
+    async def save(
+        self,
+        loaded: LoadedCase,
+        metadata: bytes,
+        idempotency: Idempotency | None = None,
+    ) -> Saved:
+        """Appends the case's new events (``VersionConflict`` if it moved on meanwhile) and puts
+        the case back in the cache; the projection state after them comes back with the result."""
+        case = loaded.case
+        events = [self.mapper.to_new_event(e, metadata) for e in case.collect_events()]
+        result = await self.store.append(case.id, loaded.version, events, idempotency)
+        if result.replayed:  # what another request stored: ``case`` is not what the log holds
+            return Saved(result, None)
+        state = self._advance(loaded.state, result)
+        due = self._snapshot_due(case, state, loaded.version, result)  # before anyone touches it
+        if state is not None:
+            self._remember(LoadedCase(case, state, case.version))
+        if due is not None:
+            await self._keep_snapshot(*due)
+        return Saved(result, state)
+
+    def _advance(self, state: CaseState | None, result: AppendResult) -> CaseState | None:
+        """``state`` with the records just appended folded in (the state of a new case from
+        them alone); None when they do not follow it."""
+        records = result.records
+        if not records:
+            return None
+        if records[0].version == 1:
+            return fold_case(records, self.context)
+        if state is None or state.version != records[0].version - 1:
+            return None
+        return fold_case(records, self.context, state)
+
+    def _remember(self, loaded: LoadedCase) -> None:
+        self._cache[loaded.case.id] = loaded
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def kept_state(self, case_id: UUID, version: int) -> CaseState | None:
+        """The projection state of the case at ``version`` if the cache holds it (not taken out:
+        the caller only reads it, before its next await)."""
+        loaded = self._cache.get(case_id)
+        if loaded is None or loaded.version != version:
+            return None
+        return loaded.state
+
+    async def state_at(self, case_id: UUID, version: int) -> CaseState:
+        """The case's projection state at ``version``, from its events."""
+        return fold_case(await self.history(case_id, to_version=version), self.context)
+
+    # -- reads that rebuild the case from events ------------------------------------------------
+
+    async def history(
+        self,
+        case_id: UUID,
+        *,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        records = await self.store.read_case(case_id, to_version=to_version, as_of=as_of)
+        if not records and await self.store.case_version(case_id) == 0:
+            raise CaseNotFound(case_id)
+        return records
+
+    async def load(
+        self,
+        case_id: UUID,
+        *,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> Dispute:
+        """The case as it stands now, or as it stood at a version or a moment."""
+        if as_of is not None:  # which version that was is known only from the events
+            return (await self.replay(case_id, to_version=to_version, as_of=as_of))[1]
+        start = await self._snapshot(case_id, to_version)
+        if start is not None:
+            snapshot, (case, _) = start
+            after = await self.store.read_case(
+                case_id, to_version=to_version, after_version=snapshot.version
+            )
+            folded = self.fold(after, case)
+        else:
+            folded = self.fold(await self.history(case_id, to_version=to_version))
+        if folded is None:
+            raise CaseNotFound(case_id)
+        return folded
+
+    async def replay(
+        self,
+        case_id: UUID,
+        *,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> tuple[list[RecordedEvent], Dispute]:
+        """A case's events (all, or up to a version or a moment) and its state after them.
+
+        The events and the newest snapshot are read concurrently; the snapshot is used only if
+        the event at its version is among them with the hash it was taken at, and only the events
+        after it are folded. Without one, all of them are.
+        """
+        if as_of is None:
+            records, start = await asyncio.gather(
+                self.history(case_id, to_version=to_version), self._snapshot(case_id, to_version)
+            )
+        else:
+            records = await self.history(case_id, to_version=to_version, as_of=as_of)
+            start = await self._snapshot(case_id, records[-1].version) if records else None
+        case: Dispute | None = None
+        done = 0
+        if start is not None:
+            snapshot, (state, _) = start
+            at = snapshot.version - 1
+            if (
+                0 <= at < len(records)
+                and records[at].version == snapshot.version
+                and records[at].hash == snapshot.event_hash
+            ):
+                case, done = state, snapshot.version
+        case = self.fold(records[done:], case)
+        if case is None:
+            raise CaseNotFound(case_id)
+        return records, case
+
+    def fold(self, records: list[RecordedEvent], case: Dispute | None = None) -> Dispute | None:
+        """``case`` (None: nothing yet) with the events of ``records`` applied, in order."""
+        for record in records:
+            case = self.decode(record).mutate(case)
+        return case
+
+    def _fold(self, records: list[RecordedEvent], case: Dispute, state: CaseState) -> None:
+        """Both folds of a case, moved on by ``records`` (in place)."""
+        self.fold(records, case)
+        if records:
+            fold_case(records, self.context, state)
+
+    def decode(self, record: RecordedEvent) -> Any:
+        """The domain event a stored record holds (upcast to the current class version)."""
+        return self.mapper.from_record(record)
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    def _snapshot_due(
+        self, case: Dispute, state: CaseState | None, loaded_version: int, result: AppendResult
+    ) -> tuple[UUID, int, bytes, bytes] | None:
+        """The snapshot to keep after an append that crossed a multiple of ``snapshot_every``:
+        the case's states, bound to the hash of its last event (None if nothing is due)."""
+        every = self.snapshot_every
+        if every <= 0 or state is None or case.version // every == loaded_version // every:
+            return None
+        if not result.records or result.records[-1].version != case.version:
+            return None  # no stored hash to bind it to
+        try:
+            data = snapshots.encode(case, state)
+        except Exception:  # a cache: never fail a command that is already recorded
+            log.warning("no snapshot of case %s at %d", case.id, case.version, exc_info=True)
+            return None
+        return case.id, case.version, data, result.records[-1].hash
+
+    async def _keep_snapshot(
+        self, case_id: UUID, version: int, state: bytes, event_hash: bytes
+    ) -> None:
+        topic = snapshots.TOPIC
+        sealed = snapshots.seal(self.snapshot_key, case_id, version, topic, state, event_hash)
+        try:
+            await self.store.save_snapshot(case_id, version, topic, sealed, event_hash)
+        except Exception:  # a cache: never fail a command that is already recorded
+            log.warning("snapshot of case %s at %d not kept", case_id, version, exc_info=True)
+
+    async def snapshot(self, case_id: UUID) -> int:
+        """Keep the snapshots the write path would have kept for this case (after every
+        ``snapshot_every``-th event), folding it from its events; returns how many.
+
+        For cases whose events were stored other than through the service (a bulk load, the
+        benchmark's long case) or before their snapshots were kept or could be read (a new
+        ``snapshots.TOPIC``). Idempotent: it replaces what it rewrites.
+        """
+        every = self.snapshot_every
+        if every <= 0:
+            return 0
+        case: Dispute | None = None
+        state: CaseState | None = None
+        kept = 0
+        for record in await self.history(case_id):
+            case = self.decode(record).mutate(case)
+            state = fold_case((record,), self.context, state)
+            if record.version % every == 0 and case is not None:
+                data = snapshots.encode(case, state)
+                await self._keep_snapshot(case_id, record.version, data, record.hash)
+                kept += 1
+        return kept
+
+    async def _snapshot(
+        self, case_id: UUID, at_most_version: int | None
+    ) -> tuple[Snapshot, tuple[Dispute, CaseState]] | None:
+        """The newest usable snapshot at or below the version, and the case it holds.
+
+        None if there is none, or reading them failed: it is a cache, the events are always
+        there. The store returns only snapshots of this code's ``snapshots.TOPIC``, bound to the
+        log and intact; one that then is not sealed with this repository's key (forged by someone
+        who can write the database but does not hold the key), does not decode, or does not hold
+        the case at its version, is ignored too (and the one before it tried, a few at most).
+        """
+        if self.snapshot_every <= 0:
+            return None
+        for _ in range(_SNAPSHOT_TRIES):
+            try:
+                snapshot = await self.store.latest_snapshot(
+                    case_id, snapshots.TOPIC, at_most_version
+                )
+            except Exception:  # the read of the events that follows reports a store that is down
+                log.debug("no snapshot read for case %s", case_id, exc_info=True)
+                return None
+            if snapshot is None:
+                return None
+            opened = self._open(case_id, snapshot)
+            if not isinstance(opened, str):
+                return snapshot, opened
+            log.warning(
+                "ignoring a snapshot of case %s at %d: %s", case_id, snapshot.version, opened
+            )
+            at_most_version = snapshot.version - 1
+        return None
+
+    def _open(self, case_id: UUID, snapshot: Snapshot) -> tuple[Dispute, CaseState] | str:
+        """The case a snapshot holds, or why the snapshot is unusable."""
+        data = snapshots.unseal(
+            self.snapshot_key,
+            case_id,
+            snapshot.version,
+            snapshots.TOPIC,
+            snapshot.state,
+            snapshot.event_hash,
+        )
+        if data is None:
+            return "not sealed by this ledger (another key, or forged)"
+        try:
+            case, state = snapshots.decode(data)
+        except msgspec.MsgspecError as exc:
+            return f"undecodable ({exc})"
+        if case.id != case_id or case.version != snapshot.version or state.version != case.version:
+            return "it holds another state"
+        return case, state
+
+    async def refresh_snapshots(self) -> SnapshotRefresh:
+        """Make every case's snapshots usable by this repository again: the log is read once,
+        and each case whose newest due snapshot (at its highest multiple of ``snapshot_every``)
+        is missing or unusable — sealed with an earlier key, written by code that folded
+        otherwise, damaged — gets all of its snapshots rewritten (``snapshot``).
+
+        For operators, after a new token secret (which changes the sealing key) or an upgrade
+        that changes ``snapshots.TOPIC``: until then such cases fold from their events, correct
+        but slower, and the write path keeps a new snapshot only at the next multiple.
+        """
+        every = self.snapshot_every
+        due: dict[UUID, int] = {}  # case → its highest version that should have a snapshot
+        if every > 0:
+            async for record in self.store.iter_log():
+                if record.version % every == 0:
+                    due[record.case_id] = record.version
+        refreshed = written = 0
+        for case_id, version in due.items():
+            kept = await self.store.latest_snapshot(case_id, snapshots.TOPIC, version)
+            usable = kept is not None and not isinstance(self._open(case_id, kept), str)
+            if kept is not None and kept.version == version and usable:
+                continue
+            written += await self.snapshot(case_id)
+            refreshed += 1
+        return SnapshotRefresh(cases=len(due), refreshed=refreshed, snapshots=written)
