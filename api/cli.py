@@ -11,6 +11,7 @@ from typing import Any
 
 from api.auth import issue_token
 from ledger.audit.keys import init_keys
+from ledger.bootstrap import open_ledger
 from ledger.config import Settings
 from ledger.demo import load_demo
 from ledger.domain.actor import Actor
@@ -51,19 +52,14 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 async def seed_demo(settings: Settings, cases: int) -> None:
     """Demo data for a first run on the embedded database, through the real write path."""
-    from api.app import open_ledger_store  # the app is imported only when serving (see below)
-
-    store = await open_ledger_store(settings)
-    try:
-        if await store.head() > 0:
+    async with open_ledger(settings) as ledger:
+        if await ledger.store.head() > 0:
             return
-        summary = await load_demo(settings.service(store), cases=cases)
+        summary = await load_demo(ledger.service, cases=cases)
         print(
             f"ledger serve: loaded {summary.cases} demo cases ({summary.events} events)",
             file=sys.stderr,
         )
-    finally:
-        await store.close()
 
 
 def _dev_keys(settings: Settings) -> None:

@@ -45,7 +45,6 @@ from bench.framework import (
     stamp,
 )
 from ledger import commands as c
-from ledger.config import Settings
 from ledger.demo_people import Cast, Payers
 from ledger.domain.codes import Category, Channel, Classification
 from ledger.domain.context import Context as DomainContext
@@ -64,10 +63,11 @@ def _free_port() -> int:
 
 async def prepare_cases(url: str, count: int) -> list[list[Any]]:
     """``count`` registered and classified cases ready for a decision: [[case_id, version], …]."""
-    from api.app import open_ledger_store
+    from ledger.audit.service import audit_hooks
+    from ledger.store import open_store
 
-    settings = Settings(database_url=url, jwt_secret=SECRET)
-    store = await open_ledger_store(settings)
+    store = open_store(url, hooks=audit_hooks())
+    await store.open()
     context = DomainContext()
     cast = Cast(context)
     payers = Payers(random.Random(3), context)

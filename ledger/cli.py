@@ -13,25 +13,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from ledger.audit.service import audit_hooks
+from ledger.bootstrap import open_ledger
 from ledger.config import ConfigError, Settings
 from ledger.domain.context import SHANGHAI
-from ledger.service import CaseNotFound
-from ledger.store import open_store
+from ledger.repository import CaseNotFound
 from ledger.store.chain import verify_case_chain
 
 
 async def _demo(settings: Settings, cases: int, seed: int) -> int:
     from ledger.demo import load_demo
 
-    # With the audit hook, so the demo's events enter the Merkle log like any other append.
-    store = open_store(settings.database_url, hooks=audit_hooks())
-    await store.open()
-    try:
-        service = settings.service(store)
-        summary = await load_demo(service, cases=cases, seed=seed)
-    finally:
-        await store.close()
+    async with open_ledger(settings) as ledger:
+        summary = await load_demo(ledger.service, cases=cases, seed=seed)
     print(
         f"loaded {summary.cases} demo cases ({summary.events} events) into {settings.database_url}"
     )
@@ -41,17 +34,13 @@ async def _demo(settings: Settings, cases: int, seed: int) -> int:
 
 
 async def _replay(settings: Settings, case_id: UUID) -> int:
-    store = open_store(settings.database_url)
-    await store.open()
-    try:
-        service = settings.service(store)
+    async with open_ledger(settings) as ledger:
+        service = ledger.service
         try:
             records = await service.history(case_id)
         except CaseNotFound as exc:
             print(str(exc), file=sys.stderr)
             return 2
-    finally:
-        await store.close()
     print(f"case {case_id}: {len(records)} events (times in Asia/Shanghai)")
     for record in records:
         event = service.decode(record)
@@ -73,16 +62,12 @@ async def _replay(settings: Settings, case_id: UUID) -> int:
 
 
 async def _refresh_snapshots(settings: Settings) -> int:
-    store = open_store(settings.database_url)
-    await store.open()
-    try:
-        service = settings.service(store)
+    async with open_ledger(settings) as ledger:
+        service = ledger.service
         if service.snapshot_every <= 0:
             print("snapshots are off: nothing to refresh")
             return 0
         done = await service.refresh_snapshots()
-    finally:
-        await store.close()
     print(
         f"cases of {service.snapshot_every} events or more: {done.cases}; with a snapshot "
         f"missing or unusable: {done.refreshed}; snapshots written: {done.snapshots}"

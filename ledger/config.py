@@ -31,8 +31,6 @@ from ledger.domain.calendar import WorkingCalendar, parse_holiday_table
 from ledger.domain.context import Context
 from ledger.domain.policy import DeadlinePolicy, parse_policy
 from ledger.domain.reference import DEFAULT_REFERENCE, parse_reference
-from ledger.service import LedgerService
-from ledger.store.port import EventStore
 
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
 # Good enough for a laptop; a deployment sets its own (the API refuses to start on PostgreSQL
@@ -80,10 +78,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """The key that seals snapshots: HKDF-SHA256 of the token secret (see the module)."""
         kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ledger snapshot seal")
         return kdf.derive(self.jwt_secret.encode())
-
-    def service(self, store: EventStore) -> LedgerService:
-        """The write service over ``store`` as this configuration has it: context, snapshots."""
-        return LedgerService(store, self.context(), snapshot_key=self.snapshot_key())
 
     @property
     def is_sqlite(self) -> bool:

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -40,6 +40,8 @@ from ledger.audit.repair import catch_up
 from ledger.audit.service import AuditService
 from ledger.audit.views import ConsistencyProofView, InclusionProofView
 from ledger.audit.witness import cosign, http_transport, load_state
+from ledger.bootstrap import key_config, open_ledger
+from ledger.config import Settings
 
 
 def _out(obj: Any) -> None:
@@ -50,27 +52,17 @@ def _err(message: str) -> None:
     sys.stderr.write(f"ledger: {message}\n")
 
 
-class CliSettings(Protocol):
-    """The part of ``ledger.config.Settings`` these commands use."""
-
-    @property
-    def database_url(self) -> str: ...
-
-    @property
-    def key_dir(self) -> str: ...
+Work = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
-Work = Callable[[CliSettings, argparse.Namespace], Coroutine[Any, Any, int]]
+def _keys(settings: Settings) -> KeyConfig:
+    return key_config(settings)
 
 
-def _keys(settings: CliSettings) -> KeyConfig:
-    return msgspec.structs.replace(KeyConfig.from_env(), key_dir=Path(settings.key_dir))
-
-
-def _run(work: Work) -> Callable[[CliSettings, argparse.Namespace], int]:
+def _run(work: Work) -> Callable[[Settings, argparse.Namespace], int]:
     """Run an async command; known failures become a message and exit code 1."""
 
-    def command(settings: CliSettings, args: argparse.Namespace) -> int:
+    def command(settings: Settings, args: argparse.Namespace) -> int:
         try:
             return asyncio.run(work(settings, args))
         except (AuditError, KeyFileError, ValueError, OSError) as exc:
@@ -81,16 +73,13 @@ def _run(work: Work) -> Callable[[CliSettings, argparse.Namespace], int]:
 
 
 async def _with_service(
-    settings: CliSettings, work: Callable[[AuditService], Awaitable[int]], signing: bool = False
+    settings: Settings, work: Callable[[AuditService], Awaitable[int]], signing: bool = False
 ) -> int:
-    service = await AuditService.open(settings.database_url, _keys(settings), signing=signing)
-    try:
-        return await work(service)
-    finally:
-        await service.close()
+    async with open_ledger(settings, audit=True, signing=signing) as ledger:
+        return await work(ledger.audit)
 
 
-def _keys_init(settings: CliSettings, args: argparse.Namespace) -> int:
+def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
     config = _keys(settings)
     try:
         written = init_keys(
@@ -106,7 +95,7 @@ def _keys_init(settings: CliSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _checkpoint(settings: CliSettings, args: argparse.Namespace) -> int:
+async def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
     async def work(service: AuditService) -> int:
         stored = await service.make_checkpoint()
         sys.stdout.write(stored.full_note())
@@ -129,7 +118,7 @@ class _ProgressBar:
         sys.stderr.flush()
 
 
-async def _verify(settings: CliSettings, args: argparse.Namespace) -> int:
+async def _verify(settings: Settings, args: argparse.Namespace) -> int:
     async def work(service: AuditService) -> int:
         held = []
         for path in args.witness_state or ():
@@ -157,7 +146,7 @@ async def _verify(settings: CliSettings, args: argparse.Namespace) -> int:
     return await _with_service(settings, work)
 
 
-async def _evidence(settings: CliSettings, args: argparse.Namespace) -> int:
+async def _evidence(settings: Settings, args: argparse.Namespace) -> int:
     async def work(service: AuditService) -> int:
         data = await service.evidence(UUID(args.case_id))
         if args.output in (None, "-"):
@@ -177,7 +166,7 @@ def _trusted_from(paths: list[str]) -> TrustedKeys:
     return TrustedKeys(ledgers[0], tuple(k for k in keys if k.sig_type != SIG_ED25519))
 
 
-def _verify_bundle(settings: CliSettings, args: argparse.Namespace) -> int:
+def _verify_bundle(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.trust:
             trusted: TrustedKeys | None = _trusted_from(args.trust)
@@ -202,7 +191,7 @@ def _verify_bundle(settings: CliSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _witness_cosign(settings: CliSettings, args: argparse.Namespace) -> int:
+async def _witness_cosign(settings: Settings, args: argparse.Namespace) -> int:
     config = _keys(settings)
     key = Path(args.key) if args.key else config.key_dir / f"witness-{args.department}.key"
     witness = load_signer(key)
@@ -216,7 +205,7 @@ async def _witness_cosign(settings: CliSettings, args: argparse.Namespace) -> in
     return 0
 
 
-async def _catch_up(settings: CliSettings, args: argparse.Namespace) -> int:
+async def _catch_up(settings: Settings, args: argparse.Namespace) -> int:
     async def work(service: AuditService) -> int:
         added = await catch_up(service.store)
         print(f"the Merkle tree now covers {await service.tree_size()} events ({added} added)")
@@ -225,7 +214,7 @@ async def _catch_up(settings: CliSettings, args: argparse.Namespace) -> int:
     return await _with_service(settings, work)
 
 
-async def _proof(settings: CliSettings, args: argparse.Namespace) -> int:
+async def _proof(settings: Settings, args: argparse.Namespace) -> int:
     async def work(service: AuditService) -> int:
         if args.kind == "inclusion":
             _out(InclusionProofView.of(await service.inclusion_proof(args.position, args.size)))

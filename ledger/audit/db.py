@@ -26,6 +26,8 @@ from typing import Protocol
 import msgspec
 
 from ledger.audit.merkle import CompactRange, NodeKey
+from ledger.store.database import Dialect
+from ledger.store.port import EventStore
 
 _APPEND_ONLY = ("ledger_merkle_nodes", "ledger_checkpoints", "ledger_cosignatures")
 
@@ -203,20 +205,20 @@ def span_bytes(lo: int, hi: int, runs: Iterable[tuple[int, bytes]]) -> bytes | N
     return b"".join(parts) if at == hi else None
 
 
-def open_audit_db(store: object) -> AuditDB:
+def open_audit_db(store: EventStore) -> AuditDB:
     """The audit tables of the database behind ``store`` (an opened SQLite or PostgreSQL store).
 
     Shares the PostgreSQL store's pool; SQLite gets its own connection to the same file (its
     writes are rare: checkpoints and cosignatures).
     """
-    pool = getattr(store, "pool", None)
-    if pool is not None:
+    if store.database.dialect is Dialect.POSTGRESQL:
         from ledger.audit.db_postgres import PostgresAuditDB
+        from ledger.store.postgres import PostgresStore
 
-        return PostgresAuditDB(pool)
-    path = getattr(store, "path", None)
-    if isinstance(path, str):
+        if isinstance(store, PostgresStore):
+            return PostgresAuditDB(store.pool)
+    else:
         from ledger.audit.db_sqlite import SQLiteAuditDB
 
-        return SQLiteAuditDB(path)
-    raise AuditSchemaError(f"cannot find the database of {type(store).__name__}")
+        return SQLiteAuditDB(store.database.path)
+    raise AuditSchemaError(f"no audit tables for a {type(store).__name__}")

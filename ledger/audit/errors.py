@@ -1,13 +1,13 @@
-"""Audit errors that callers (the API, the CLI) turn into 4xx/5xx answers or exit codes.
+"""Audit errors that callers (the API, the CLI) turn into answers or exit codes.
 
-Each has a stable machine ``code`` and the HTTP ``status_code`` it should map to.
+Each has a stable machine ``code``; which HTTP status it is, is the API's to say
+(``api.problems``). A case with no events is the store's ``CaseNotFound``.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AuditError",
-    "CaseNotFound",
     "CheckpointNotFound",
     "CosignatureRejected",
     "ProofError",
@@ -17,7 +17,6 @@ __all__ = [
 
 
 class AuditError(Exception):
-    status_code = 400
     code = "AUDIT_ERROR"
 
 
@@ -28,26 +27,18 @@ class ProofError(AuditError, ValueError):
 
 
 class CheckpointNotFound(AuditError, LookupError):
-    status_code = 404
     code = "CHECKPOINT_NOT_FOUND"
-
-
-class CaseNotFound(AuditError, LookupError):
-    status_code = 404
-    code = "CASE_NOT_FOUND"
 
 
 class CosignatureRejected(AuditError, ValueError):
     """Not from a configured witness key, for another department, or it does not verify."""
 
-    status_code = 422
     code = "COSIGNATURE_REJECTED"
 
 
 class SigningUnavailable(AuditError, RuntimeError):
     """This process has no ledger private key, so it cannot make checkpoints."""
 
-    status_code = 503
     code = "LEDGER_KEY_UNAVAILABLE"
 
 

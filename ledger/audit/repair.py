@@ -17,6 +17,8 @@ from typing import Any
 from ledger.audit.db import AuditSchemaError
 from ledger.audit.log_hook import PG_WRITE_RUN, extend_hashes
 from ledger.audit.merkle import CompactRange
+from ledger.store.database import Dialect
+from ledger.store.port import EventStore
 
 _MISSING = "SELECT position, hash FROM ledger_events WHERE position > {} ORDER BY position"
 
@@ -33,11 +35,14 @@ def _plan(tree: CompactRange, rows: list[Any]) -> tuple[CompactRange, tuple[int,
     return after, extend_hashes(after, [r[0] for r in rows], [bytes(r[1]) for r in rows])
 
 
-async def catch_up(store: Any) -> int:
+async def catch_up(store: EventStore) -> int:
     """Extend the stored tree to the end of the log; return how many leaves were added."""
-    pool = getattr(store, "pool", None)
-    if pool is not None:
-        async with pool.acquire() as conn, conn.transaction():
+    if store.database.dialect is Dialect.POSTGRESQL:
+        from ledger.store.postgres import PostgresStore
+
+        if not isinstance(store, PostgresStore):
+            raise AuditSchemaError(f"cannot reach the database of {type(store).__name__}")
+        async with store.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT position FROM ledger_head FOR UPDATE")  # the append lock
             before = CompactRange.from_bytes(
                 await conn.fetchval("SELECT compact FROM ledger_merkle_state FOR UPDATE")
@@ -48,10 +53,7 @@ async def catch_up(store: Any) -> int:
             after, run = plan
             await conn.execute(PG_WRITE_RUN, after.size, after.to_bytes(), before.to_bytes(), *run)
             return after.size - before.size
-    path = getattr(store, "path", None)
-    if not isinstance(path, str):
-        raise AuditSchemaError(f"cannot find the database of {type(store).__name__}")
-    return await asyncio.to_thread(_catch_up_sqlite, path)
+    return await asyncio.to_thread(_catch_up_sqlite, store.database.path)
 
 
 def _catch_up_sqlite(path: str) -> int:

@@ -32,7 +32,6 @@ from ledger.audit.checkpoints import (
 )
 from ledger.audit.db import AuditDB, StoredCheckpoint, open_audit_db
 from ledger.audit.errors import (
-    CaseNotFound,
     CheckpointNotFound,
     CosignatureRejected,
     SigningUnavailable,
@@ -42,7 +41,7 @@ from ledger.audit.log_hook import MerkleHook
 from ledger.audit.note import NoteError, parse_signature_line
 from ledger.audit.verify import Progress, VerifyReport, verify_ledger
 from ledger.store import AppendHook, EventStore, open_store
-from ledger.store.port import RecordedEvent
+from ledger.store.port import CaseNotFound, RecordedEvent
 
 FUTURE_TOLERANCE = timedelta(hours=1)  # clock skew allowed between a bureau and the ledger
 
@@ -171,7 +170,7 @@ class AuditService:
         if events is None:
             events = await self.store.read_case(case_id)
         if not events:
-            raise CaseNotFound(f"case {case_id} has no events")
+            raise CaseNotFound(case_id)
         last = max(e.position for e in events)
         stored = await self.db.covering_checkpoint(last)
         if stored is None:

@@ -254,13 +254,14 @@ async def verify_ledger(
     cps = _Checkpoints(db, trusted, walker, external)
     chains: asyncio.Task[list[ChainPart]] | None = None
     if db.dialect == "postgresql" and ranges != 0:  # chains apart: this pass reads the hashes
+        from ledger.audit.db_postgres import PostgresAuditDB
         from ledger.audit.verify_chains import check_chains, stitch
 
-        pool = getattr(db, "pool")  # noqa: B009 (PostgresAuditDB)
+        assert isinstance(db, PostgresAuditDB)  # the dialect says so
         chains = asyncio.create_task(
             check_chains(
-                pool,
-                getattr(store, "url", None),
+                db.pool,
+                store.database.url,
                 head,
                 workers=workers,
                 ranges=ranges,

@@ -1,14 +1,14 @@
 """The event store: one async port (``port.py``), two adapters, and the codec.
 
-``open_store`` picks the adapter from ``LEDGER_DATABASE_URL``-style URLs; the store it returns
-still has to be opened (``await store.open()``, or ``async with store:``).
+``open_store`` picks the adapter for a ``Database`` (``LEDGER_DATABASE_URL`` parsed once); the store
+it returns still has to be opened (``await store.open()``, or ``async with store:``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import unquote
 
+from ledger.store.database import DEFAULT_URL, Database, Dialect, database, sqlite_path
 from ledger.store.port import (
     AppendHook,
     AppendResult,
@@ -25,6 +25,8 @@ __all__ = [
     "DEFAULT_URL",
     "AppendHook",
     "AppendResult",
+    "Database",
+    "Dialect",
     "EventStore",
     "Idempotency",
     "IdempotencyKeyReused",
@@ -36,35 +38,15 @@ __all__ = [
     "sqlite_path",
 ]
 
-DEFAULT_URL = "sqlite:///./ledger.db"
-_SQLITE = "sqlite:///"
-_POSTGRES = ("postgresql://", "postgres://")
 
-
-def sqlite_path(url: str) -> str:
-    """The file of a ``sqlite:///relative/path`` or ``sqlite:////absolute/path`` URL."""
-    if not url.startswith(_SQLITE):
-        raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///path)")
-    path = unquote(url.removeprefix(_SQLITE).split("?", 1)[0])
-    if not path or path == ":memory:":
-        # Readers use their own connections, which an in-memory database cannot share.
-        raise ValueError(f"a sqlite URL must name a file, not {url!r}")
-    return path
-
-
-def open_store(url: str | None, hooks: Sequence[AppendHook] = ()) -> EventStore:
-    """The store for ``url`` (not yet opened). None or '' means ``sqlite:///./ledger.db``."""
-    url = url or DEFAULT_URL
-    if url.startswith(_SQLITE):
+def open_store(url: Database | str | None, hooks: Sequence[AppendHook] = ()) -> EventStore:
+    """The store of a database (or its URL; None or '' means ``sqlite:///./ledger.db``), not
+    yet opened."""
+    db = database(url)
+    if db.dialect is Dialect.SQLITE:
         from ledger.store.sqlite import SQLiteStore
 
-        return SQLiteStore(sqlite_path(url), hooks)
-    if url.startswith(_POSTGRES):
-        from ledger.store.postgres import PostgresStore
+        return SQLiteStore(db, hooks)
+    from ledger.store.postgres import PostgresStore
 
-        return PostgresStore(url, hooks)
-    scheme = url.split(":", 1)[0] if ":" in url else url
-    raise ValueError(
-        f"unsupported database URL scheme {scheme!r}: use sqlite:///relative/path, "
-        "sqlite:////absolute/path, postgresql://… or postgres://…"
-    )
+    return PostgresStore(db, hooks)

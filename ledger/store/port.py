@@ -28,6 +28,8 @@ from uuid import UUID
 
 import msgspec
 
+from ledger.store.database import Database
+
 
 class NewEvent(msgspec.Struct, frozen=True):
     """An event ready to be appended: the Mapper's output plus request metadata."""
@@ -100,6 +102,16 @@ class VersionConflict(StoreError):
         self.case_id, self.expected, self.actual = case_id, expected, actual
 
 
+class CaseNotFound(LookupError):
+    """No event of this case is stored (at all, or up to the version or moment asked)."""
+
+    code = "CASE_NOT_FOUND"
+
+    def __init__(self, case_id: UUID, detail: str = "") -> None:
+        super().__init__(f"no case {case_id}{detail}")
+        self.case_id = case_id
+
+
 class IdempotencyKeyReused(StoreError):
     """The idempotency key was already used for this case with a different request."""
 
@@ -115,6 +127,8 @@ class IdempotencyKeyReused(StoreError):
 @runtime_checkable
 class EventStore(Protocol):
     """The async event store port."""
+
+    database: Database  # where it keeps the log (the audit tables and read models live there too)
 
     async def open(self) -> None:
         """Connect and create the schema if it does not exist."""

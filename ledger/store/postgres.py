@@ -34,6 +34,7 @@ from ledger.store.batch import (
     decode_result,
     plan_batch,
 )
+from ledger.store.database import Database, database
 from ledger.store.port import (
     AppendHook,
     AppendResult,
@@ -92,14 +93,15 @@ class PostgresStore(StoreBase):
 
     def __init__(
         self,
-        url: str,
+        db: Database | str,
         hooks: Sequence[AppendHook] = (),
         *,
         min_pool: int = 1,
         max_pool: int = 10,
         max_batch: int = 1000,
     ) -> None:
-        self.url = url
+        self.database = database(db)
+        self.url = self.database.url
         self.hooks = tuple(hooks)
         self.min_pool, self.max_pool, self.max_batch = min_pool, max_pool, max_batch
         self.committed_batches = 0  # transactions committed by this instance's writer

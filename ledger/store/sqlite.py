@@ -36,6 +36,7 @@ from ledger.store.batch import (
     decode_result,
     plan_batch,
 )
+from ledger.store.database import Database, Dialect
 from ledger.store.port import (
     AppendHook,
     AppendResult,
@@ -98,13 +99,18 @@ class SQLiteStore(StoreBase):
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        db: Database | str | os.PathLike[str],
         hooks: Sequence[AppendHook] = (),
         *,
         max_batch: int = 1000,
         busy_timeout: float = 30.0,
     ) -> None:
-        self.path = os.fspath(path)
+        # A Database, or a bare file path (tests, tools).
+        if not isinstance(db, Database):
+            path = os.fspath(db)
+            db = Database(f"sqlite:///{path}", Dialect.SQLITE, path)
+        self.database = db
+        self.path = self.database.path
         self.hooks = tuple(hooks)
         self.max_batch = max_batch
         self.busy_timeout = busy_timeout

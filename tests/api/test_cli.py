@@ -9,8 +9,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.app import create_app, open_ledger_store
+from api.app import create_app
 from api.cli import seed_demo
+from ledger.bootstrap import open_ledger
 from ledger.cli import main
 from ledger.config import ConfigError, Settings
 from tests.api.conftest import settings_for
@@ -89,11 +90,8 @@ async def test_serve_loads_demo_cases_into_an_empty_embedded_ledger_once(
 ) -> None:
     settings = settings_for(sqlite_url, key_dir)
     await seed_demo(settings, 2)
-    store = await open_ledger_store(settings)
-    try:
-        head = await store.head()
+    async with open_ledger(settings) as ledger:
+        head = await ledger.store.head()
         assert head > 0
         await seed_demo(settings, 2)  # not empty any more: nothing added
-        assert await store.head() == head
-    finally:
-        await store.close()
+        assert await ledger.store.head() == head

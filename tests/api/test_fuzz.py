@@ -27,10 +27,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app, open_ledger_store
+from api.app import create_app
 from ledger import commands as c
+from ledger.bootstrap import open_ledger
 from ledger.domain.codes import Role
-from ledger.service import LedgerService
 from tests.api.conftest import settings_for
 from tests.api.support import CLASSIFY, INTAKE, bearer, registration, staff
 
@@ -40,21 +40,17 @@ EVERYONE = staff("F0001", "模糊测试", INTAKE.unit, INTAKE.department, *Role)
 
 async def _seed(url: str, key_dir: Path) -> list[str]:
     settings = settings_for(url, key_dir)
-    store = await open_ledger_store(settings)
-    try:
-        service = LedgerService(store, settings.context())
+    async with open_ledger(settings) as ledger:
         ids = []
         for n in range(3):
             command = msgspec.convert(registration(f"模糊测试案件 {n}"), c.Register)
-            result = await service.register(INTAKE, command)
+            result = await ledger.service.register(INTAKE, command)
             if n:
-                await service.execute(
+                await ledger.service.execute(
                     result.case_id, INTAKE, msgspec.convert(CLASSIFY, c.Classify), 1
                 )
             ids.append(str(result.case_id))
         return ids
-    finally:
-        await store.close()
 
 
 @pytest.fixture
@@ -86,7 +82,7 @@ def fuzz(operation: Any) -> None:
     # A quiet event stream lasts until its timeout; keep each one short.
     params = {"timeout": "0.2"} if operation.path == "/v1/events/stream" else None
     # Every answer must also be documented: status, content type and body schema. The audit
-    # routes (api.audit_routes, another area's) do not document their errors yet: 5xx only.
+    # routes (api.audit.routes, another area's) do not document their errors yet: 5xx only.
     checks: list[Any] = [not_a_server_error]
     if "audit" not in (operation.tags or []):
         checks += [status_code_conformance, content_type_conformance, response_schema_conformance]

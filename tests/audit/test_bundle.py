@@ -9,10 +9,10 @@ import msgspec
 import pytest
 
 from ledger.audit.bundle import verify_bundle
-from ledger.audit.errors import CaseNotFound
 from ledger.audit.keys import KeyConfig, Signer, TrustedKeys, load_signer
 from ledger.audit.service import AuditService
 from ledger.audit.witness import cosign
+from ledger.store.port import CaseNotFound
 
 from .helpers import fill, local_transport
 

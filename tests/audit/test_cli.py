@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,10 @@ import pytest
 from ledger.audit import cli
 from ledger.audit.keys import KeyConfig, init_keys
 from ledger.audit.service import AuditService
+from ledger.config import Settings
 
 from .conftest import ORIGIN
 from .helpers import fill, local_transport, raw_sql
-
-
-@dataclass(frozen=True)
-class Settings:
-    database_url: str
-    key_dir: str
 
 
 def run(settings: Settings, *argv: str) -> int:
@@ -36,7 +30,7 @@ def run(settings: Settings, *argv: str) -> int:
 def settings(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("LEDGER_ORIGIN", ORIGIN)
     monkeypatch.delenv("LEDGER_WITNESS_KEYS", raising=False)
-    return Settings(sqlite_url, str(tmp_path / "keys"))
+    return Settings(database_url=sqlite_url, key_dir=str(tmp_path / "keys"))
 
 
 def populate(settings: Settings) -> list[Any]:
@@ -72,7 +66,7 @@ def test_keys_checkpoint_verify_evidence_and_proofs(
     assert run(settings, "verify-bundle", str(bundle), "--trust", *trust) == 0
     assert run(settings, "verify-bundle", str(bundle)) == 0  # trusts the configured key dir
     capsys.readouterr()
-    elsewhere = Settings(settings.database_url, str(tmp_path / "no-keys"))
+    elsewhere = Settings(database_url=settings.database_url, key_dir=str(tmp_path / "no-keys"))
     assert run(elsewhere, "verify-bundle", str(bundle)) == 3  # self-consistent only
     assert "no trusted keys" in capsys.readouterr().err
     data = bytearray(bundle.read_bytes())

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from litestar import Litestar, Request, Response
+from litestar import Litestar
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
-from api.audit_routes import AuditController
+from api.audit.routes import AuditController
+from api.problems import problem_response
 from ledger.audit.bundle import verify_bundle
-from ledger.audit.errors import AuditError
 from ledger.audit.keys import KeyConfig, load_signer
 from ledger.audit.merkle import verify_consistency, verify_inclusion
 from ledger.audit.service import AuditService
@@ -32,20 +31,12 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-def problem(request: Request[Any, Any, Any], exc: AuditError) -> Response[dict[str, Any]]:
-    return Response(
-        {"status": exc.status_code, "code": exc.code, "detail": str(exc)},
-        status_code=exc.status_code,
-        media_type="application/problem+json",
-    )
-
-
 @pytest.fixture
 async def client(audit: AuditService) -> AsyncIterator[AsyncTestClient[Litestar]]:
     app = Litestar(
         route_handlers=[AuditController],
         dependencies={"audit": Provide(lambda: audit, sync_to_thread=False)},
-        exception_handlers={AuditError: problem},
+        exception_handlers={Exception: problem_response},  # the API's own mapping
     )
     async with AsyncTestClient(app) as client:
         yield client
