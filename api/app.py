@@ -1,8 +1,8 @@
-"""The composition root: ``create_app(settings)`` wires the ledger into a Litestar application.
+"""The Litestar application: ``create_app(settings)`` serves the ledger over HTTP.
 
-The lifespan opens what the routes need — the event store (with the audit hook, so the Merkle log
-grows in the same transaction as the events), the write service, the read models and the audit
-service — and, unless disabled, runs the projection runner and the checkpoint scheduler as
+The lifespan opens the ledger through the composition root (``ledger.bootstrap.open_ledger``:
+the event store with its audit hooks, the write service, the read models and the audit service)
+and, unless disabled, runs the projection runner and the checkpoint scheduler as
 background tasks of this process. On shutdown it stops them and closes everything in reverse.
 With ``projector=False`` the same app serves a cluster in which ``ledger projections run`` (the
 runner) runs as its own process.
@@ -14,35 +14,26 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import msgspec
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
-from api.audit_routes import AuditController
+from api.audit import GuardedAuditController
+from api.audit.checkpoints import run_checkpoints
 from api.auth import jwt_auth
 from api.bodies import JsonRequest
-from api.case_views import RecentCases
-from api.cases import write_handlers
-from api.checkpoints import run_checkpoints
-from api.dependencies import DEPENDENCIES, Opened
+from api.cases import cases_router
+from api.dependencies import DEPENDENCIES
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
 from api.params import check_parameters
 from api.problems import problem_response
-from api.reads import CaseReadController
 from api.reference import ReferenceController
-from api.reveal import require_reveal
-from api.roles import audit_guard
 from api.stream import StreamController
-from ledger.audit.keys import KeyConfig
-from ledger.audit.service import AuditService, audit_hooks
+from ledger.bootstrap import Ledger, open_ledger
 from ledger.config import DEVELOPMENT_JWT_SECRET, ConfigError, Settings
-from ledger.projections import open_read_models
-from ledger.store import EventStore, open_store
 
 log = logging.getLogger("api")
 
@@ -63,13 +54,6 @@ contact to closure as immutable, hash-chained events.
 """
 
 
-async def open_ledger_store(settings: Settings) -> EventStore:
-    """The event store, opened with the hooks every appending process must use."""
-    store = open_store(settings.database_url, hooks=audit_hooks())
-    await store.open()
-    return store
-
-
 def _refuse_development_secret(settings: Settings) -> None:
     # Anyone who has read this repository can sign tokens with the development secret.
     if not settings.is_sqlite and settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
@@ -78,34 +62,8 @@ def _refuse_development_secret(settings: Settings) -> None:
         )
 
 
-def _key_config(settings: Settings) -> KeyConfig:
-    return msgspec.structs.replace(KeyConfig.from_env(), key_dir=Path(settings.key_dir))
-
-
-async def _open(settings: Settings) -> tuple[Opened, contextlib.AsyncExitStack]:
-    stack = contextlib.AsyncExitStack()
-    try:
-        store = await open_ledger_store(settings)
-        stack.push_async_callback(store.close)
-        service = settings.service(store)  # context and snapshot key as configured
-        context = service.context
-        read_models = await open_read_models(settings.database_url, context, store)
-        stack.push_async_callback(read_models.close)
-        keys = _key_config(settings)
-        signing = (keys.key_dir / "ledger.key").exists()
-        if not signing:
-            log.warning("no ledger private key in %s: checkpoints will not be made", keys.key_dir)
-        audit = AuditService.from_store(store, keys, signing=signing)
-        stack.push_async_callback(audit.close)
-    except BaseException:
-        await stack.aclose()
-        raise
-    recent = RecentCases(service)
-    return Opened(settings, context, store, service, read_models, audit, recent), stack
-
-
 def _start_background(
-    opened: Opened, stop: asyncio.Event, *, projector: bool, checkpoints: bool
+    opened: Ledger, stop: asyncio.Event, *, projector: bool, checkpoints: bool
 ) -> list[asyncio.Task[None]]:
     settings = opened.settings
     jobs = {}
@@ -138,13 +96,6 @@ async def _stop_background(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-class GuardedAuditController(AuditController):
-    """The audit routes as api.audit_routes defines them, with the role table applied."""
-
-    guards = [audit_guard]  # noqa: RUF012 - Litestar reads it as a class attribute
-    evidence_checks = (require_reveal,)  # bundles: to those who see identifiers or revealed them
-
-
 def create_app(
     settings: Settings | None = None, *, projector: bool = True, checkpoints: bool = True
 ) -> Litestar:
@@ -158,21 +109,20 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        opened, stack = await _open(settings)
-        app.state.ledger = opened
-        stop = asyncio.Event()
-        tasks = _start_background(opened, stop, projector=projector, checkpoints=checkpoints)
-        try:
-            yield
-        finally:
-            stop.set()
-            await _stop_background(tasks)
-            await stack.aclose()
+        async with open_ledger(settings, read_models=True, audit=True) as ledger:
+            app.state.ledger = ledger
+            stop = asyncio.Event()
+            tasks = _start_background(ledger, stop, projector=projector, checkpoints=checkpoints)
+            try:
+                yield
+            finally:
+                stop.set()
+                await _stop_background(tasks)
 
     auth = jwt_auth(settings.jwt_secret)
     return Litestar(
         route_handlers=[
-            Router(path="/v1/cases", route_handlers=[*write_handlers(), CaseReadController]),
+            cases_router(),
             InspectionController,
             ReferenceController,
             StreamController,

@@ -1,7 +1,8 @@
 """What route handlers get injected: the parts the lifespan opened, by name.
 
-The lifespan (``api.app``) keeps one :class:`Opened` on the application state; each provider hands
-out one part of it. ``store`` and ``audit`` are the names ``api.audit_routes`` expects.
+The lifespan (``api.app``) keeps the opened ``ledger.bootstrap.Ledger`` on the application
+state; each provider hands out one part of it. ``store`` and ``audit`` are the names
+``api.audit.routes`` expects.
 
 A handler takes one of them where it can (the context is ``service.context`` and
 ``read_models.context``): Litestar resolves two or more dependencies of a handler concurrently, in
@@ -11,34 +12,20 @@ an anyio task group per request, which cost about a tenth of the server's time o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from api.case_views import RecentCases
-from ledger.config import Settings
+from ledger.audit.service import AuditService
+from ledger.bootstrap import Ledger
 from ledger.domain.context import Context
 from ledger.projections import ReadModels
 from ledger.service import LedgerService
 from ledger.store.port import EventStore
 
 
-@dataclass(frozen=True)
-class Opened:
-    settings: Settings
-    context: Context
-    store: EventStore
-    service: LedgerService
-    read_models: ReadModels
-    audit: Any
-    recent: RecentCases  # the states of cases written last, for write responses
-
-
-def opened(state: State) -> Opened:
+def opened(state: State) -> Ledger:
     value = state.get("ledger")
-    if not isinstance(value, Opened):
+    if not isinstance(value, Ledger):
         raise RuntimeError("the ledger is not open (the app's lifespan did not run)")
     return value
 
@@ -59,7 +46,7 @@ def provide_context(state: State) -> Context:
     return opened(state).context
 
 
-def provide_audit(state: State) -> Any:
+def provide_audit(state: State) -> AuditService:
     return opened(state).audit
 
 

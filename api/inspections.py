@@ -14,16 +14,20 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from api.access import allow, roles_note
+from api.cases.reads import CodeFilter, Moment
 from api.params import DATE_RANGE, invalid_parameters, inverted
 from api.problems import FieldError, problem_responses
-from api.reads import CodeFilter, Moment
-from api.roles import READ_INSPECTIONS, allow, roles_note
+from ledger.domain.codes import Role
 from ledger.projections import ReadModels
 from ledger.projections.views import InspectionReport
 
 # One inspection covers at most this many days: a report over decades would read the whole
 # ledger in one request.
 MAX_PERIOD_DAYS = 3660
+
+# Inspection reports: inspectors, auditors and the leading group's office (四: 督导、检查、考核).
+READ_INSPECTIONS = frozenset({Role.INSPECTOR, Role.AUDITOR, Role.OFFICE})
 
 
 class InspectionController(Controller):

@@ -37,11 +37,15 @@ from litestar.exceptions import (
 )
 from litestar.openapi.datastructures import ResponseSpec
 
-from ledger.audit.errors import AuditError
+from ledger.audit.errors import (
+    AuditError,
+    CheckpointNotFound,
+    CosignatureRejected,
+    SigningUnavailable,
+)
 from ledger.domain.errors import DomainError, InvalidTransition, RuleViolation
 from ledger.projections import InvalidCursor, ProjectionsBehind
-from ledger.service import CaseNotFound
-from ledger.store.port import IdempotencyKeyReused, StoreError, VersionConflict
+from ledger.store.port import CaseNotFound, IdempotencyKeyReused, StoreError, VersionConflict
 
 log = logging.getLogger("api")
 
@@ -49,6 +53,20 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 # Rules whose refusal means "the content of the request is unacceptable" (422, see above).
 _CONTENT_RULES = frozenset({"R1", "R8"})
+
+# The status of each refusal of the ledger that is answered as it is (its ``code``, its message),
+# first match wins: subclasses before their bases. Rule refusals are above (by rule).
+STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (InvalidTransition, 409),  # the case's state does not allow it now
+    (DomainError, 422),  # InvalidCommand and any future refusal of a value
+    (CaseNotFound, 404),
+    (IdempotencyKeyReused, 422),
+    (InvalidCursor, 400),
+    (CheckpointNotFound, 404),
+    (CosignatureRejected, 422),
+    (SigningUnavailable, 503),
+    (AuditError, 400),  # a proof asked with sizes that cannot be, a witness refusal
+)
 
 # The database cannot be reached or is overloaded: the request may succeed later.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -195,12 +213,10 @@ def problem_for(exc: Exception) -> Problem:
     if isinstance(exc, RuleViolation):
         status = 403 if exc.rule == "R4" else 422 if exc.rule in _CONTENT_RULES else 409
         return _problem(status, exc.code, exc.message, rule=exc.rule)
-    if isinstance(exc, InvalidTransition):
-        return _problem(409, exc.code, exc.message)
-    if isinstance(exc, DomainError):  # InvalidCommand and any future refusal of a value
-        return _problem(422, exc.code, exc.message)
-    if isinstance(exc, CaseNotFound):
-        return _problem(404, exc.code, str(exc))
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            code: str = getattr(exc, "code")  # noqa: B009 - every kind of the table has one
+            return _problem(status, code, str(exc))
     if isinstance(exc, VersionConflict):
         return _problem(
             412,
@@ -210,14 +226,8 @@ def problem_for(exc: Exception) -> Problem:
             current_version=exc.actual,
             headers={"ETag": f'"{exc.actual}"'},
         )
-    if isinstance(exc, IdempotencyKeyReused):
-        return _problem(422, exc.code, str(exc))
-    if isinstance(exc, InvalidCursor):
-        return _problem(400, exc.code, str(exc))
     if isinstance(exc, ProjectionsBehind):  # an as-of question ahead of the projection runner
         return _problem(503, exc.code, str(exc), headers={"Retry-After": "2"})
-    if isinstance(exc, AuditError):
-        return _problem(exc.status_code, exc.code, str(exc))
     if isinstance(exc, HTTPException):
         return _http(exc)
     if isinstance(exc, OverflowError | asyncpg.DataError):

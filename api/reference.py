@@ -12,8 +12,8 @@ import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
+from api.access import ANY_ROLE, allow
 from api.problems import problem_responses
-from api.roles import ANY_ROLE, allow
 from ledger.domain import codes
 from ledger.domain.context import Context
 from ledger.domain.reference import UnitKind

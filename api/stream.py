@@ -22,9 +22,10 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from api.event_records import event_out
+from api.access import allow, roles_note
+from api.cases.event_records import event_out
+from api.cases.reads import READ_HISTORY
 from api.problems import ApiProblem, problem_responses
-from api.roles import READ_HISTORY, allow, roles_note
 from ledger.service import LedgerService
 from ledger.store.port import EventStore
 

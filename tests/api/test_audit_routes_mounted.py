@@ -1,8 +1,8 @@
-"""The audit routes (api.audit_routes) as mounted here: the role table applied, checkpoints made.
+"""The audit routes (api.audit.routes) as mounted here: the role table applied, checkpoints made.
 
 The routes themselves are tested with the audit code; this is about how the API wires them: the
 lifespan's checkpoint scheduler signs the log as it grows, and each kind of audit access is open
-to the roles of ``api.roles.AUDIT_ROLES`` only.
+to the roles of ``api.audit.AUDIT_ROLES`` only.
 """
 
 from __future__ import annotations

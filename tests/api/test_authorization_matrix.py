@@ -1,10 +1,10 @@
 """Every write route × every role: allowed, or refused with 403 FORBIDDEN_ROLE — as API.md says.
 
-The table below is the specification, written out from API.md's role table on purpose rather than
-imported from ``api.roles``: if the two drift apart, this test says so. Each request carries an
-empty body, so an allowed role gets past the guard and is then refused for the body (422) — and
-nothing is ever recorded (accept, whose body is all optional, is refused by the lifecycle
-instead: no transfer awaits acceptance).
+The table below is the specification, written out from API.md's role table on purpose rather
+than imported from ``ledger.commands``: if the two drift apart, this test says so. Each request
+carries an empty body, so an allowed role gets past the guard and is then refused for the body
+(422) — and nothing is ever recorded (accept, whose body is all optional, is refused by the
+lifecycle instead: no transfer awaits acceptance).
 """
 
 from __future__ import annotations

@@ -8,13 +8,13 @@ from litestar import Request, Response
 from litestar.datastructures import ResponseHeader, State
 from litestar.security.jwt import Token
 
-from api.case_views import CaseView, case_body
-from api.dependencies import opened
-from api.preconditions import etag, expected_version, request_meta
-from api.roles import actor_of
+from api.access import actor_of
+from api.cases.preconditions import etag, expected_version, request_meta
+from api.cases.views import CaseView, case_body
 from ledger import commands as c
 from ledger.domain.actor import Actor
 from ledger.domain.context import Context
+from ledger.projections.caseview import case_view
 from ledger.service import LedgerService
 from ledger.store.port import AppendResult
 
@@ -38,12 +38,12 @@ async def execute(
     version = expected_version(if_match, len(request.headers.getall("if-match", ())))
     meta = request_meta(idempotency_key)
     result = await service.execute(case_id, actor, command, version, meta)
-    return actor, result, await view_after(request, result)
+    return actor, result, await view_after(service, result)
 
 
-async def view_after(request: ActorRequest, result: AppendResult) -> CaseView:
+async def view_after(service: LedgerService, result: AppendResult) -> CaseView:
     """The case as the append that produced ``result`` left it."""
-    return await opened(request.app.state).recent.view_after(result)
+    return case_view(await service.state_after(result), service.clock())
 
 
 def write_headers(result: AppendResult) -> dict[str, str]:

@@ -16,7 +16,7 @@ import time
 
 from ledger.audit.service import AuditService
 
-log = logging.getLogger("api.checkpoints")
+log = logging.getLogger("api.audit.checkpoints")
 
 
 async def run_checkpoints(

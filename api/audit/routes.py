@@ -12,9 +12,10 @@ evidence → auditor, checkpoint and proofs → any role.
 Evidence: ``AuditController.evidence_checks`` are also the API layer's to set — the policy
 deciding who may take a case's events out as stored (payer identifiers included) in a bundle.
 
-Errors are ``ledger.audit.errors.AuditError`` subclasses with ``status_code`` and ``code``
-(``INVALID_PROOF_REQUEST`` 400, ``CHECKPOINT_NOT_FOUND``/``CASE_NOT_FOUND`` 404,
-``COSIGNATURE_REJECTED`` 422, ``LEDGER_KEY_UNAVAILABLE`` 503).
+Errors are ``ledger.audit.errors.AuditError`` subclasses (and the store's ``CaseNotFound``),
+each with a ``code``; ``api.problems.STATUS`` gives their HTTP status (``INVALID_PROOF_REQUEST``
+400, ``CHECKPOINT_NOT_FOUND``/``CASE_NOT_FOUND`` 404, ``COSIGNATURE_REJECTED`` 422,
+``LEDGER_KEY_UNAVAILABLE`` 503).
 """
 
 from __future__ import annotations

@@ -14,14 +14,15 @@ from uuid import UUID
 import msgspec
 from litestar import Response, post
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody
 
-from api.case_views import shows_payer, view_of
+from api.access import actor_of, allow, roles_note
+from api.cases.preconditions import IdempotencyKey, IfMatch
+from api.cases.recording import ETAG_HEADER, ActorRequest, execute, write_headers
+from api.cases.views import shows_payer, view_of
 from api.dependencies import opened
-from api.preconditions import IdempotencyKey, IfMatch
 from api.problems import ApiProblem, problem_responses
-from api.recording import ETAG_HEADER, ActorRequest, execute, write_headers
-from api.roles import WRITE_ROLES, actor_of, allow, roles_note
 from ledger import commands as c
 from ledger.projections.views import PayerView
 from ledger.service import LedgerService
@@ -75,34 +76,41 @@ class Revealed(msgspec.Struct, frozen=True, kw_only=True):
     recorded_at: datetime
 
 
-@post(
-    "/{case_id:uuid}/reveal",
-    status_code=200,
-    guards=[allow(WRITE_ROLES["reveal"])],
-    summary="Reveal a case's payer identifiers (recorded)",
-    description="Records an IdentifiersRevealed event with the reason, then returns the unmasked "
-    "payer. Needs `If-Match`. " + roles_note(WRITE_ROLES["reveal"]),
-    operation_id="case_reveal",
-    responses=problem_responses(400, 403, 404, 409, 412, 415, 422, 428),
-    response_headers=[ETAG_HEADER],
-    tags=["cases"],
-)
-async def reveal(
-    request: ActorRequest,
-    case_id: FromPath[UUID],
-    data: JSONBody[c.RevealIdentifiers],
-    service: NamedDependency[LedgerService],
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response[Revealed]:
-    actor, result, view = await execute(request, service, case_id, data, if_match, idempotency_key)
-    body = Revealed(
-        case_id=result.case_id,
-        version=result.version,
-        position=result.last_position,
-        payer=view.payer,
-        revealed_by=actor.staff_id,
-        reason=data.reason,
-        recorded_at=result.recorded_at,
+def reveal_handler(spec: c.CommandSpec) -> HTTPRouteHandler:
+    """POST /v1/cases/{id}/reveal: the reveal command, answered with the unmasked payer."""
+
+    @post(
+        f"/{{case_id:uuid}}/{spec.name}",
+        status_code=200,
+        guards=[allow(spec.roles)],
+        summary=spec.summary,
+        description="Records an IdentifiersRevealed event with the reason, then returns the "
+        "unmasked payer. Needs `If-Match`. " + roles_note(spec.roles),
+        operation_id=f"case_{spec.operation}",
+        responses=problem_responses(400, 403, 404, 409, 412, 415, 422, 428),
+        response_headers=[ETAG_HEADER],
+        tags=["cases"],
     )
-    return Response(body, status_code=200, headers=write_headers(result))
+    async def reveal(
+        request: ActorRequest,
+        case_id: FromPath[UUID],
+        data: JSONBody[c.RevealIdentifiers],
+        service: NamedDependency[LedgerService],
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Revealed]:
+        actor, result, view = await execute(
+            request, service, case_id, data, if_match, idempotency_key
+        )
+        body = Revealed(
+            case_id=result.case_id,
+            version=result.version,
+            position=result.last_position,
+            payer=view.payer,
+            revealed_by=actor.staff_id,
+            reason=data.reason,
+            recorded_at=result.recorded_at,
+        )
+        return Response(body, status_code=200, headers=write_headers(result))
+
+    return reveal

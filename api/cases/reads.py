@@ -21,17 +21,17 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from api.access import actor_of, allow, roles_note
 from api.auth import STAFF_ID_PATTERN
-from api.case_views import case_body, is_major, view_of
-from api.event_records import EventOut, event_out
+from api.cases.event_records import EventOut, event_out
+from api.cases.preconditions import etag
+from api.cases.recording import ETAG_HEADER, ActorRequest
+from api.cases.views import case_body, is_major, view_of
 from api.masking import sees_identifiers
 from api.params import TIME_FORMAT, TIME_RANGE, invalid_parameters, inverted, within
-from api.preconditions import etag
 from api.problems import ApiProblem, FieldError, problem_responses
-from api.recording import ETAG_HEADER, ActorRequest
-from api.roles import READ_CASES, READ_HISTORY, actor_of, allow, roles_note
 from ledger.commands import Code
-from ledger.domain.codes import CaseStatus, Category, Classification
+from ledger.domain.codes import CaseStatus, Category, Classification, Role
 from ledger.projections import InvalidCursor, ProjectionsBehind, ReadModels
 from ledger.projections.tables import decode_cursor
 from ledger.projections.views import CaseFilters, CasePage, CaseView, Trail
@@ -56,6 +56,13 @@ StaffFilter = Annotated[
 ]
 # A time parameter: api.params holds it to the form and the range this describes.
 Moment = Annotated[datetime | None, QueryParameter(description=f"{TIME_FORMAT}, {TIME_RANGE}")]
+
+_STAFF = (Role.INTAKE, Role.HANDLER, Role.OFFICE, Role.ENFORCEMENT)
+# Case views and trails: everyone who works cases, audits or inspects them.
+READ_CASES = frozenset({*_STAFF, Role.AUDITOR, Role.INSPECTOR})
+# Full event history (and the live event stream): API.md gives it to the auditor; staff who
+# record events see what they and others recorded. Inspectors work from views and trails.
+READ_HISTORY = frozenset({*_STAFF, Role.AUDITOR})
 
 
 def checked_cursor(cursor: str | None) -> str | None:
