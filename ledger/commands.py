@@ -214,6 +214,16 @@ class Accept(Command):
     note: OptionalText = ""
 
 
+@command(
+    "return",
+    Dispute.return_transfer,
+    roles=(HANDLER, OFFICE),
+    summary="Return a misrouted transfer (退单) instead of accepting it",
+)
+class ReturnTransfer(Command):
+    reason: Text
+
+
 @command("decide", Dispute.decide, roles=CASEWORK, summary="Record a decision (处理意见)")
 class Decide(Command):
     outcome: DecisionOutcome

@@ -166,6 +166,7 @@ class CaseStatus(_Labelled):
     REGISTERED = "registered"
     CLASSIFIED = "classified"
     TRANSFERRED = "transferred"
+    RETURNED = "returned"  # the transfer was sent back (退单); the sender routes it anew
     ACCEPTED = "accepted"
     ESCALATED = "escalated"
     DECIDED = "decided"
@@ -180,6 +181,7 @@ _LABELS.update(
         CaseStatus.REGISTERED: "已登记",
         CaseStatus.CLASSIFIED: "已分类",
         CaseStatus.TRANSFERRED: "流转中",
+        CaseStatus.RETURNED: "已退回",
         CaseStatus.ACCEPTED: "已签收",
         CaseStatus.ESCALATED: "已提请领导小组",
         CaseStatus.DECIDED: "已处理",

@@ -60,6 +60,7 @@ class Dispute(Aggregate):
     Classified = ev.Classified
     Transferred = ev.Transferred
     Accepted = ev.Accepted
+    TransferReturned = ev.TransferReturned
     Escalated = ev.Escalated
     Decided = ev.Decided
     Consulted = ev.Consulted
@@ -93,6 +94,7 @@ class Dispute(Aggregate):
     holder: str
     pending_unit: str | None
     pending_jurisdiction: str | None
+    pending_since: datetime | None
     units_held: list[str]
     transfers: int
     escalated: bool
@@ -170,6 +172,7 @@ class Dispute(Aggregate):
         self.holder = e.receiving_unit
         self.pending_unit = None
         self.pending_jurisdiction = None
+        self.pending_since = None
         self.units_held = [e.receiving_unit]
         self.transfers = 0
         self.escalated = False
@@ -245,6 +248,7 @@ class Dispute(Aggregate):
     @applies(ev.Transferred)
     def _transferred(self, e: ev.Transferred) -> None:
         self.pending_unit, self.pending_jurisdiction = e.to_unit, e.to_jurisdiction
+        self.pending_since = e.occurred_at
         self.transfers += 1
         self.status = CaseStatus.TRANSFERRED
 
@@ -261,8 +265,23 @@ class Dispute(Aggregate):
             self.jurisdiction = self.pending_jurisdiction
         self.holder = e.actor.unit
         self.units_held.append(e.actor.unit)
-        self.pending_unit = self.pending_jurisdiction = None
+        self.pending_unit = self.pending_jurisdiction = self.pending_since = None
         self.status = CaseStatus.ACCEPTED
+
+    def return_transfer(self, actor: Actor, reason: str, now: datetime, context: Context) -> None:
+        guards.open_case(self)
+        guards.transfer_return(self, actor, now, context)
+        self.trigger_event(
+            self.TransferReturned,
+            actor=actor,
+            reason=guards.text("reason", reason),
+            occurred_at=now,
+        )
+
+    @applies(ev.TransferReturned)
+    def _transfer_returned(self, e: ev.TransferReturned) -> None:
+        self.pending_unit = self.pending_jurisdiction = self.pending_since = None
+        self.status = CaseStatus.RETURNED
 
     def escalate(self, actor: Actor, reason: str, now: datetime, context: Context) -> None:
         guards.open_case(self)

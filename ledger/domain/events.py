@@ -102,6 +102,14 @@ class Accepted(CaseEvent):
     note: str
 
 
+class TransferReturned(CaseEvent):
+    """The receiving side sent a misrouted transfer back (退单) within its acceptance window,
+    instead of accepting it; the unit that sent it still holds the case (FR6 counts returns)."""
+
+    TOPIC = "ledger.TransferReturned"
+    reason: str
+
+
 class Escalated(CaseEvent):
     """Put before the leading group (major and difficult matters, 三(二)3)."""
 

@@ -301,6 +301,21 @@ def acceptor(case: Dispute, actor: Actor) -> None:
         raise r4(f"the case was transferred to jurisdiction {case.pending_jurisdiction}")
 
 
+def transfer_return(case: Dispute, actor: Actor, now: datetime, context: Context) -> None:
+    """退单: only the side the transfer awaits returns it, and only within its acceptance window
+    (FR5's working days); after that it accepts the case and transfers it on."""
+    acceptor(case, actor)
+    assert case.pending_since is not None  # a pending transfer has its time
+    window = context.calendar.add_working_days(
+        local_date(case.pending_since), context.policy.acceptance_days
+    )
+    if local_date(now) > window.due:
+        raise InvalidTransition(
+            f"the acceptance window ended {window.due.isoformat()}: accept the case (签收), "
+            "then transfer it on"
+        )
+
+
 def known_units(units: tuple[str, ...], context: Context) -> None:
     if not units:
         raise InvalidCommand("a joint consultation lists the units present")

@@ -21,6 +21,7 @@ MAY = {
     "classify": {"intake"},
     "transfer": {"intake", "handler", "office"},
     "accept": {"handler", "office"},
+    "return": {"handler", "office"},
     "decide": {"intake", "handler", "office"},
     "consult": {"handler", "office"},
     "escalate": {"intake", "handler", "office"},

@@ -559,3 +559,42 @@ def test_a_consultation_lists_each_unit_once() -> None:
     with pytest.raises(InvalidCommand, match=r"'tax\.hall' is listed twice"):
         case.consult(HRSS_HANDLER, (*units, "tax.hall"), "会商", MONDAY, CONTEXT)
     case.consult(HRSS_HANDLER, units, "会商", MONDAY, CONTEXT)
+
+
+# -- returned transfers (退单) -------------------------------------------------------------------
+
+
+def _sent_to_hrss(now: datetime = MONDAY) -> Dispute:
+    case = classified(now=now)
+    case.transfer(FIRST_RESPONDER, "hrss.social_insurance", None, "属人社职责", now, CONTEXT)
+    return case
+
+
+def test_the_receiving_unit_returns_a_misrouted_transfer_and_the_sender_keeps_the_case() -> None:
+    case = _sent_to_hrss()
+    case.return_transfer(
+        HRSS_HANDLER, "不属本单位职责，请转医保", MONDAY + timedelta(hours=2), CONTEXT
+    )
+    assert (case.status, case.holder, case.pending_unit) == (CaseStatus.RETURNED, "tax.hall", None)
+    # The sender routes it anew; the same transfer can be neither accepted nor returned again.
+    with pytest.raises(InvalidTransition, match="no transfer awaiting"):
+        case.accept(HRSS_HANDLER, "签收", MONDAY + timedelta(hours=3))
+    case.transfer(FIRST_RESPONDER, "medical.agency", None, "属医保职责", MONDAY, CONTEXT)
+    case.accept(MEDICAL_HANDLER, "签收", MONDAY + timedelta(hours=4))
+    assert case.holder == "medical.agency"
+
+
+def test_only_the_unit_a_transfer_awaits_returns_it() -> None:
+    case = _sent_to_hrss()
+    with refused("R4"):
+        case.return_transfer(MEDICAL_HANDLER, "不属本单位职责", MONDAY, CONTEXT)
+    with pytest.raises(InvalidTransition, match="no transfer awaiting"):
+        classified().return_transfer(HRSS_HANDLER, "不属本单位职责", MONDAY, CONTEXT)
+
+
+def test_a_transfer_is_returned_within_its_acceptance_window_only() -> None:
+    case = _sent_to_hrss()  # Monday; the window (1 working day) ends on Tuesday
+    with pytest.raises(InvalidTransition, match="acceptance window ended 2025-03-11"):
+        case.return_transfer(HRSS_HANDLER, "不属本单位职责", MONDAY + timedelta(days=2), CONTEXT)
+    case.return_transfer(HRSS_HANDLER, "不属本单位职责", MONDAY + timedelta(days=1), CONTEXT)
+    assert case.status is CaseStatus.RETURNED
