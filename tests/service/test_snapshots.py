@@ -16,13 +16,13 @@ from uuid import UUID
 import pytest
 
 from ledger import demo, snapshots
+from ledger.bootstrap import open_ledger
 from ledger.cli import main
 from ledger.config import Settings
 from ledger.demo import PATHS, load_demo
 from ledger.domain.dispute import Dispute
 from ledger.projections.caseview import fold_case
 from ledger.service import CaseNotFound, LedgerService
-from ledger.store import open_store
 from ledger.store.codec import default_mapper
 from ledger.store.port import EventStore, RecordedEvent, Snapshot
 from tests.contract.support import raw_execute
@@ -442,15 +442,9 @@ def test_the_refresh_command_after_a_new_token_secret(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async def one_long_case() -> None:
-        store = open_store(sqlite_url)
-        await store.open()
-        try:
-            service = Settings(database_url=sqlite_url, jwt_secret="the first secret" * 2).service(
-                store
-            )
-            await long_case(service, 130)  # a snapshot at 100
-        finally:
-            await store.close()
+        settings = Settings(database_url=sqlite_url, jwt_secret="the first secret" * 2)
+        async with open_ledger(settings) as ledger:
+            await long_case(ledger.service, 130)  # a snapshot at 100
 
     asyncio.run(one_long_case())
     monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_url)
