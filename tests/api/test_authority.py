@@ -5,12 +5,14 @@ unit the reference data defines, with that unit's department and jurisdiction, o
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
@@ -47,6 +49,7 @@ HALL_IN_GUANGHUA = msgspec.structs.replace(HALL_IN_GUANGHUA, jurisdiction="qj.gu
 STATION = staff("T3001", "郑涛", "tax.station.haokou", Department.TAX, R.HANDLER, R.INTAKE)
 STATION_ELSEWHERE = msgspec.structs.replace(STATION, jurisdiction="qj.guanghua")
 STATION_AT_HOME = msgspec.structs.replace(STATION, jurisdiction="qj.haokou")
+PUBLIC = {"/health", "/ready"}  # and /schema…: the routes that answer without a token
 
 
 async def _ready_head(api: Api) -> int:
@@ -97,6 +100,33 @@ async def test_a_department_that_is_not_the_units_is_refused_on_writes_and_reads
     assert (await api.get(hrss_clerk, f"/v1/cases/{case.id}")).status_code == 200
     # And the 催告书 is served by the city tax bureau's own staff.
     await api.do(ENFORCEMENT, case, "demand-notice", demand_notice(days_ago=0.01))
+
+
+async def test_every_authenticated_route_refuses_a_token_that_disagrees_with_its_unit(
+    api: Api,
+) -> None:
+    case = await api.register()
+    before = await _ready_head(api)
+    every_role = msgspec.structs.replace(HRSS_WINDOW_AS_TAX, roles=tuple(R))
+    app = api.client.app
+    assert isinstance(app, Litestar)
+    tried = 0
+    for route in app.routes:
+        if route.path in PUBLIC or route.path.startswith("/schema"):
+            continue
+        path = route.path_format
+        for name, parameter in route.path_parameters.items():
+            value = case.id if parameter.type is uuid.UUID else "1"
+            path = path.replace("{" + name + "}", value)
+        for method in sorted(set(getattr(route, "methods", ())) - {"OPTIONS", "HEAD"}):
+            response = await api.client.request(
+                method, path, json={}, headers={**bearer(every_role), "If-Match": '"1"'}
+            )
+            detail = problem(response, 401, "UNAUTHENTICATED")["detail"]
+            assert "department 'tax' disagrees" in detail, (method, path, detail)
+            tried += 1
+    assert tried >= 30  # every write, read, inspection, stream and audit route
+    assert await _ready_head(api) == before
 
 
 async def test_an_unknown_unit_is_refused_on_writes_and_reads(api: Api) -> None:
