@@ -47,7 +47,8 @@ The ledger of social-insurance fee collection disputes (潜税发〔2024〕5号)
 contact to closure as immutable, hash-chained events.
 
 - Authenticate with `Authorization: Bearer <JWT>` (claims sub, name, unit, department,
-  jurisdiction, roles); each operation names the roles it admits.
+  jurisdiction, roles); each operation names the roles it admits. The unit must be one of
+  `GET /v1/reference`, with that unit's department and jurisdiction, or the token is refused (401).
 - Writes to a case need `If-Match: "<version>"` (428 without, 412 when stale) and answer with the
   new case view and its `ETag`. `Idempotency-Key` makes retries safe.
 - Every error is `application/problem+json` with a stable `code`.
@@ -119,7 +120,7 @@ def create_app(
                 stop.set()
                 await _stop_background(tasks)
 
-    auth = jwt_auth(settings.jwt_secret)
+    auth = jwt_auth(settings.jwt_secret, settings.context().reference)
     return Litestar(
         route_handlers=[
             cases_router(),

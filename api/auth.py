@@ -5,6 +5,11 @@ Identity comes from the token, never from a request body (ARCHITECTURE.md decisi
 Actor that every event records and every rule checks. A token whose claims do not make a valid
 Actor is refused like a forged one (401): a guess at the missing parts would put words in a
 member of staff's mouth.
+
+Authority comes from the reference data, not from the claims: the unit must be one the reference
+data defines, and the token's department and jurisdiction must be that unit's (a city-wide unit
+has no jurisdiction, so its tokens carry none). A token that disagrees is refused (401) on every
+route, reads included, with the disagreement named: it was issued for someone who does not exist.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from ledger.commands import Code
 from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, Role
+from ledger.domain.reference import ReferenceData, StaffMismatch, UnknownUnit
 
 ALGORITHM = "HS256"
 # Only these paths answer without a token: probes and the API's own description.
@@ -72,7 +78,7 @@ class StaffToken(Token):
             raise NotAuthorizedException("Invalid token") from exc
 
 
-def actor_from_claims(sub: str, claims: dict[str, Any]) -> Actor:
+def actor_from_claims(sub: str, claims: dict[str, Any], reference: ReferenceData) -> Actor:
     try:
         staff = msgspec.convert(claims, StaffClaims)
     except msgspec.ValidationError as exc:
@@ -88,6 +94,15 @@ def actor_from_claims(sub: str, claims: dict[str, Any]) -> Actor:
             "token claims: sub must be a staff id of 1 to 64 characters, "
             "no control characters or surrogates"
         )
+    try:
+        reference.check_staff(staff.unit, staff.department, staff.jurisdiction or None)
+    except UnknownUnit:
+        raise NotAuthorizedException(
+            f"token claims: unit {staff.unit!r} is not a unit of the reference data "
+            "(GET /v1/reference lists them)"
+        ) from None
+    except StaffMismatch as exc:
+        raise NotAuthorizedException(f"token claims: {exc}") from None
     return Actor(
         staff_id=sub,
         name=staff.name,
@@ -98,8 +113,14 @@ def actor_from_claims(sub: str, claims: dict[str, Any]) -> Actor:
     )
 
 
-async def retrieve_actor(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
-    return actor_from_claims(token.sub, token.extras)
+class ActorFromToken:
+    """Litestar's ``retrieve_user_handler``: the token's Actor, checked against ``reference``."""
+
+    def __init__(self, reference: ReferenceData) -> None:
+        self.reference = reference
+
+    async def __call__(self, token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+        return actor_from_claims(token.sub, token.extras, self.reference)
 
 
 class VerifiedTokens:
@@ -156,7 +177,9 @@ class CachingJWTMiddleware(JWTAuthenticationMiddleware):
         return result
 
 
-def jwt_auth(secret: str, tokens: VerifiedTokens | None = None) -> JWTAuth[Actor, StaffToken]:
+def jwt_auth(
+    secret: str, reference: ReferenceData, tokens: VerifiedTokens | None = None
+) -> JWTAuth[Actor, StaffToken]:
     # One cache per application: Litestar may instantiate the middleware more than once.
     middleware = type(
         "CachingJWTMiddleware",
@@ -167,14 +190,16 @@ def jwt_auth(secret: str, tokens: VerifiedTokens | None = None) -> JWTAuth[Actor
         authentication_middleware_class=middleware,
         token_secret=secret,
         algorithm=ALGORITHM,
-        retrieve_user_handler=retrieve_actor,
+        retrieve_user_handler=ActorFromToken(reference),
         token_cls=StaffToken,
         require_claims=["exp", "sub"],
         exclude=PUBLIC_PATHS,
         # HEAD is not excluded (Litestar's default): a guard would then meet no user at all.
         exclude_http_methods=["OPTIONS"],
         description="Bearer JWT (HS256) with claims sub, name, unit, department, "
-        "jurisdiction, roles. `ledger token …` issues development tokens.",
+        "jurisdiction, roles. The unit must be one of GET /v1/reference, and department and "
+        "jurisdiction must be that unit's (none for a city-wide unit), else 401. "
+        "`ledger token …` issues development tokens.",
     )
 
 

@@ -16,6 +16,7 @@ from ledger.config import Settings
 from ledger.demo import load_demo
 from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, Role
+from ledger.domain.reference import StaffMismatch, UnknownUnit
 from ledger.process import tune_gc
 
 DEMO_CASES = 60
@@ -31,21 +32,34 @@ def _roles(text: str) -> tuple[Role, ...]:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
+    # The API refuses a token whose unit, department or jurisdiction disagree with the reference
+    # data; department and jurisdiction default to the unit's, and a contradiction is refused
+    # here rather than signed.
+    reference = settings.context().reference
+    try:
+        unit = reference.unit(args.unit)
+    except UnknownUnit:
+        print(
+            f"ledger token: unit {args.unit!r} is not in the reference data "
+            "(GET /v1/reference lists them; LEDGER_REFERENCE_FILE sets them)",
+            file=sys.stderr,
+        )
+        return 2
+    department = Department(args.department) if args.department else unit.department
+    jurisdiction = unit.jurisdiction if args.jurisdiction is None else args.jurisdiction or None
+    try:
+        reference.check_staff(unit.code, department, jurisdiction)
+    except StaffMismatch as exc:
+        print(f"ledger token: {exc}", file=sys.stderr)
+        return 2
     actor = Actor(
         staff_id=args.sub,
         name=args.name,
-        unit=args.unit,
-        department=Department(args.department),
+        unit=unit.code,
+        department=department,
         roles=args.roles,
-        jurisdiction=args.jurisdiction,
+        jurisdiction=jurisdiction,
     )
-    unit_known = any(u.code == args.unit for u in settings.context().reference.units)
-    if not unit_known:
-        # Still issued: a deployment may be about to load its reference file. Writes will say.
-        print(
-            f"ledger token: warning: unit {args.unit!r} is not in the reference data",
-            file=sys.stderr,
-        )
     print(issue_token(settings.jwt_secret, actor, hours=args.hours))
     return 0
 
@@ -107,9 +121,17 @@ def register(commands: Any) -> None:
     token.add_argument("--sub", required=True, help="staff id")
     token.add_argument("--name", required=True, help="the staff member's name")
     token.add_argument("--unit", required=True, help="unit code (GET /v1/reference)")
-    token.add_argument("--department", required=True, choices=[d.value for d in Department])
+    token.add_argument(
+        "--department",
+        choices=[d.value for d in Department],
+        help="the unit's department (default: as the reference data says)",
+    )
     token.add_argument("--roles", required=True, type=_roles, help="e.g. intake,handler")
-    token.add_argument("--jurisdiction", default=None, help="jurisdiction code, if any")
+    token.add_argument(
+        "--jurisdiction",
+        default=None,
+        help="the jurisdiction the unit serves (default: as the reference data says)",
+    )
     token.add_argument("--hours", type=float, default=8.0, help="lifetime (default 8)")
     token.set_defaults(run=_token)
 

@@ -34,7 +34,8 @@ class UnitOut(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     department: codes.Department
     kind: UnitKind
-    jurisdiction: str | None
+    jurisdiction: str | None  # None: the unit serves the whole city
+    acts_for_city_tax_bureau: bool  # R5: serves demand notices, refers cases to the court
 
 
 class JurisdictionOut(msgspec.Struct, frozen=True):
@@ -78,6 +79,7 @@ def reference_out(context: Context) -> ReferenceOut:
                 department=u.department,
                 kind=u.kind,
                 jurisdiction=u.jurisdiction,
+                acts_for_city_tax_bureau=u.acts_for_city_tax_bureau,
             )
             for u in ref.units
         ],

@@ -8,8 +8,11 @@ order (DOMAIN.md "The calendar runs out every year"):
    beyond);
 2. the deployment's :class:`HolidayTable` (a JSON file dropped in once the next year's
    arrangement is announced) for the years it covers;
-3. otherwise plain Monday–Friday, and every result that relied on such a year is marked
-   *provisional*. Nothing here ever raises because a year is missing.
+3. otherwise Monday–Friday less the statutory holidays the law itself fixes (元旦, 劳动节, 国庆节
+   by date; 春节, 清明节, 端午节, 中秋节 computed from the lunar calendar:
+   :func:`ledger.domain.holidays.statutory_holidays`). The State Council's make-up working
+   weekends (调休) and bridged weekdays of such a year are unknown, so every result that relied on
+   it is marked *provisional*. Nothing here ever raises because a year is missing.
 
 Counting convention ("within N working days after D"): the count starts the day *after* D, so
 the deadline is the N-th working day after D. N = 0 means "the same working day": D itself when
@@ -26,6 +29,8 @@ from datetime import date, datetime
 
 import chinese_calendar
 import msgspec
+
+from ledger.domain.holidays import statutory_holidays
 
 __all__ = [
     "Deadline",
@@ -172,14 +177,16 @@ class WorkingCalendar:
             working = [d in on or (d.weekday() < 5 and d not in off) for d in days]
             provisional = False
         else:
-            working = [d.weekday() < 5 for d in days]
+            statutory = statutory_holidays(year)
+            working = [d.weekday() < 5 and d not in statutory for d in days]
             provisional = True
         built = _Year(year, working, provisional)
         self._years[year] = built  # a race only builds the same table twice
         return built
 
     def is_working_day(self, d: date) -> bool:
-        """Whether ``d`` is a working day (Monday–Friday guess for an unknown year)."""
+        """Whether ``d`` is a working day (for a year without an official arrangement:
+        Monday–Friday and not a statutory holiday, a provisional answer)."""
         d = _as_date(d)
         year = self._year(d.year)
         return year.working[d.toordinal() - year.first]

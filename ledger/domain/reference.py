@@ -5,6 +5,11 @@ DOMAIN.md: "Units and jurisdictions are reference data with codes of the deploym
 seed (潜税发〔2024〕5号), the 便民服务中心 and service windows that complete general matters
 (三(二)), and the 区镇场处 of 潜江市; a deployment loads its own with :func:`parse_reference`.
 
+Reference data is the authority on who a member of staff acts for: a bearer token names a unit,
+and its department and jurisdiction must be that unit's (:meth:`ReferenceData.check_staff`);
+the rules ask the unit, not the token, whether it serves a jurisdiction and whether it acts for
+the city tax bureau (R5).
+
 Codes are stable: they appear in stored events. Once used, a code is never renamed or reused.
 """
 
@@ -23,6 +28,7 @@ __all__ = [
     "InvalidReference",
     "Jurisdiction",
     "ReferenceData",
+    "StaffMismatch",
     "Unit",
     "UnitKind",
     "UnknownJurisdiction",
@@ -56,12 +62,25 @@ class InvalidReference(ValueError):
     """Reference data that contradicts itself (duplicate codes, dangling references, …)."""
 
 
+class StaffMismatch(ValueError):
+    """A member of staff said to belong to a unit whose reference data says otherwise."""
+
+
 class Unit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A unit of the deployment.
+
+    ``jurisdiction``: the one 区镇场处 the unit serves (centres, township stations); ``None`` for
+    a unit of the city as a whole. ``acts_for_city_tax_bureau``: the unit serves demand notices,
+    confirms arrears and refers cases to the court for the city tax bureau (市税务局, R5): a
+    city-wide tax unit, never a township station.
+    """
+
     code: str
     name: str
     department: Department
     kind: UnitKind
-    jurisdiction: str | None = None  # for units serving one 区镇场处 (centres, branches)
+    jurisdiction: str | None = None
+    acts_for_city_tax_bureau: bool = False
 
 
 class Jurisdiction(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -78,6 +97,7 @@ class ReferenceData(
     (四: 市税务局社会保险费和非税收入股); it approves extensions (R9) and may act on major
     cases (R4).
     ``mediation_venue``: where mediation takes place (四: 市民之家办税服务厅争议调解中心).
+    At least one unit acts for the city tax bureau (R5 would otherwise be out of everyone's reach).
     """
 
     units: tuple[Unit, ...]
@@ -110,6 +130,25 @@ class ReferenceData(
                 raise InvalidReference(
                     f"reference: unit {u.code!r} names unknown jurisdiction {u.jurisdiction!r}"
                 )
+        for u in self.units:
+            if not u.acts_for_city_tax_bureau:
+                continue
+            if u.department is not Department.TAX:
+                raise InvalidReference(
+                    f"reference: unit {u.code!r} belongs to department {u.department.value!r}; "
+                    "only a tax unit acts for the city tax bureau (acts_for_city_tax_bureau)"
+                )
+            if u.jurisdiction is not None:
+                raise InvalidReference(
+                    f"reference: unit {u.code!r} serves jurisdiction {u.jurisdiction!r}; a unit "
+                    "serving one jurisdiction (a township station) never acts for the city tax "
+                    "bureau (acts_for_city_tax_bureau)"
+                )
+        if not any(u.acts_for_city_tax_bureau for u in self.units):
+            raise InvalidReference(
+                "reference: no unit acts for the city tax bureau; mark the units that serve "
+                "demand notices and refer cases to the court (R5) acts_for_city_tax_bureau"
+            )
         units = {u.code for u in self.units}
         if self.leading_group_office not in units:
             raise InvalidReference(
@@ -148,6 +187,59 @@ class ReferenceData(
 
     def department_of(self, unit: str | Unit) -> Department:
         return self._resolve(unit).department
+
+    def jurisdiction_of(self, unit: str | Unit) -> str | None:
+        """The jurisdiction ``unit`` serves, ``None`` for a city-wide unit; :class:`UnknownUnit`
+        if there is no such unit."""
+        return self._resolve(unit).jurisdiction
+
+    def serves(self, unit: str | Unit, jurisdiction: str) -> bool:
+        """Whether ``unit`` is a unit of ``jurisdiction`` (may accept a case transferred there).
+        An unknown unit serves nowhere."""
+        try:
+            return self._resolve(unit).jurisdiction == jurisdiction
+        except UnknownUnit:
+            return False
+
+    def acts_for_city_tax_bureau(self, unit: str | Unit) -> bool:
+        """R5: whether ``unit`` acts for the city tax bureau (demand notices, arrears, court
+        referrals). An unknown unit acts for no one."""
+        try:
+            return self._resolve(unit).acts_for_city_tax_bureau
+        except UnknownUnit:
+            return False
+
+    def city_tax_bureau_units(self) -> tuple[Unit, ...]:
+        """The units acting for the city tax bureau (R5), in reference order."""
+        return tuple(u for u in self.units if u.acts_for_city_tax_bureau)
+
+    def check_staff(self, unit: str, department: Department, jurisdiction: str | None) -> Unit:
+        """The unit a member of staff claims to belong to, if the claims agree with it.
+
+        :class:`UnknownUnit` when there is no such unit; :class:`StaffMismatch` naming the
+        disagreement when ``department`` is not the unit's, or ``jurisdiction`` (``None``: none)
+        is not the one it serves.
+        """
+        found = self.unit(unit)
+        if department is not found.department:
+            raise StaffMismatch(
+                f"department {department.value!r} disagrees with the reference data: unit "
+                f"{unit!r} ({found.name}) belongs to department {found.department.value!r}"
+            )
+        if jurisdiction != found.jurisdiction:
+            if found.jurisdiction is None:
+                raise StaffMismatch(
+                    f"jurisdiction {jurisdiction!r} disagrees with the reference data: unit "
+                    f"{unit!r} ({found.name}) serves the whole city, no single jurisdiction"
+                )
+            claimed = (
+                "no jurisdiction" if jurisdiction is None else f"jurisdiction {jurisdiction!r}"
+            )
+            raise StaffMismatch(
+                f"{claimed} disagrees with the reference data: unit {unit!r} ({found.name}) "
+                f"serves jurisdiction {found.jurisdiction!r}"
+            )
+        return found
 
     def units_of(self, department: Department) -> tuple[Unit, ...]:
         return tuple(u for u in self.units if u.department == department)
@@ -256,9 +348,21 @@ _UNITS += [
     for code in _CENTRE_JURISDICTIONS
 ]
 
+# 四: the 社会保险费和非税收入股 does the leading group's daily work and the 法制股 the legal
+# side of collection: they act for the 市税务局 in R5 (催告书, arrears, 申请人民法院强制执行).
+_CITY_TAX_BUREAU = frozenset({"tax.sif", "tax.legal"})
+
 DEFAULT_REFERENCE = ReferenceData(
     units=tuple(
-        Unit(code=c, name=n, department=d, kind=k, jurisdiction=j) for c, n, d, k, j in _UNITS
+        Unit(
+            code=c,
+            name=n,
+            department=d,
+            kind=k,
+            jurisdiction=j,
+            acts_for_city_tax_bureau=c in _CITY_TAX_BUREAU,
+        )
+        for c, n, d, k, j in _UNITS
     ),
     jurisdictions=tuple(Jurisdiction(code=c, name=n) for c, n in _JURISDICTIONS),
     leading_group_office="tax.sif",

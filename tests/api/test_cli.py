@@ -80,6 +80,52 @@ def test_unknown_roles_are_refused_before_anything_is_signed(
     assert "roles are a comma-separated list of" in capsys.readouterr().err
 
 
+async def test_department_and_jurisdiction_default_to_the_units_reference_data(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    client: AsyncTestClient[Litestar],
+) -> None:
+    args = (
+        "--sub",
+        "T3001",
+        "--name",
+        "郑涛",
+        "--unit",
+        "tax.station.haokou",
+        "--roles",
+        "handler",
+    )
+    claims = jwt.decode(token(capsys, monkeypatch, *args), SECRET, algorithms=["HS256"])
+    assert claims["department"] == "tax"
+    assert claims["jurisdiction"] == "qj.haokou"
+    issued = token(capsys, monkeypatch, *args)
+    response = await client.get("/v1/cases", headers={"Authorization": f"Bearer {issued}"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (("--unit", "tax.nowhere"), "unit 'tax.nowhere' is not in the reference data"),
+        (("--department", "hrss"), "department 'hrss' disagrees with the reference data"),
+        (("--jurisdiction", "qj.yuanlin"), "jurisdiction 'qj.yuanlin' disagrees"),
+    ],
+)
+def test_a_token_the_api_would_refuse_is_not_signed(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    changes: tuple[str, str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("LEDGER_JWT_SECRET", SECRET)
+    args = {"--sub": "T1", "--name": "王丽", "--unit": "tax.hall", "--roles": "intake"}
+    args[changes[0]] = changes[1]
+    assert main(["token", *[part for pair in args.items() for part in pair]]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err
+
+
 def test_the_api_refuses_postgresql_with_the_development_secret() -> None:
     with pytest.raises(ConfigError, match="LEDGER_JWT_SECRET"):
         create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none"))

@@ -147,6 +147,9 @@ async def test_reference_data_has_units_jurisdictions_and_labelled_codes(api: Ap
     body = (await api.get(INSPECTOR, "/v1/reference")).json()
     units = {u["code"]: u for u in body["units"]}
     assert units["tax.sif"]["name"] == "市税务局社会保险费和非税收入股"
+    acting = [code for code, unit in units.items() if unit["acts_for_city_tax_bureau"]]
+    assert acting == ["tax.sif", "tax.legal"]
+    assert units["tax.station.haokou"]["jurisdiction"] == "qj.haokou"
     assert body["leading_group_office"] == "tax.sif"
     assert {"code": "qj.yuanlin", "name": "园林街道"} in body["jurisdictions"]
     assert {"code": "major", "label": "重大疑难事项"} in body["codes"]["classification"]

@@ -111,17 +111,20 @@ def test_deadline_across_the_2026_2027_boundary_is_provisional_and_does_not_cras
     assert CAL.knows(2026)
     assert not CAL.knows(2027)
     assert CAL.add_working_days(d("2026-12-30"), 1) == Deadline(d("2026-12-31"), False)
-    # Friday 1 January 2027 is taken as a working day, but only provisionally.
-    assert CAL.add_working_days(d("2026-12-31"), 1) == Deadline(d("2027-01-01"), True)
-    assert CAL.add_working_days(d("2026-12-18"), 30) == Deadline(d("2027-01-29"), True)
-    assert CAL.working_days_between(d("2026-12-25"), d("2027-01-08")) == (10, True)
+    # Friday 1 January 2027 is 元旦 by law; the rest of 2027 is known only provisionally.
+    assert CAL.add_working_days(d("2026-12-31"), 1) == Deadline(d("2027-01-04"), True)
+    assert CAL.add_working_days(d("2026-12-18"), 30) == Deadline(d("2027-02-01"), True)
+    assert CAL.working_days_between(d("2026-12-25"), d("2027-01-08")) == (9, True)
     assert CAL.working_days_between(d("2026-12-01"), d("2026-12-31")) == (22, False)
-    assert CAL.is_working_day(d("2027-01-01"))
+    assert not CAL.is_working_day(d("2027-01-01"))
     assert not CAL.is_working_day(d("2027-01-02"))
+    assert CAL.is_working_day(d("2027-01-04"))
 
 
-def test_far_future_years_fall_back_to_monday_to_friday() -> None:
-    assert CAL.add_working_days(d("2031-05-02"), 1) == Deadline(d("2031-05-05"), True)
+def test_far_future_years_fall_back_to_monday_to_friday_less_statutory_holidays() -> None:
+    # 2031: 劳动节 Thursday 1 and Friday 2 May.
+    assert CAL.add_working_days(d("2031-04-30"), 1) == Deadline(d("2031-05-05"), True)
+    assert CAL.add_working_days(d("2031-05-05"), 1) == Deadline(d("2031-05-06"), True)
 
 
 def test_a_holiday_table_covering_2027_makes_it_official() -> None:

@@ -108,4 +108,5 @@ def test_resolution_deadline_in_2027_is_provisional() -> None:
         DeadlinePolicy(), CAL, date(2026, 12, 24), Classification.GENERAL
     )
     assert deadline.provisional
-    assert deadline.due == date(2027, 1, 7)
+    # 10 working days: 25, 28-31 December, then 4-8 January (1 January 2027 is 元旦).
+    assert deadline.due == date(2027, 1, 8)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import msgspec
 import pytest
 
@@ -11,6 +14,7 @@ from ledger.domain.reference import (
     InvalidReference,
     Jurisdiction,
     ReferenceData,
+    StaffMismatch,
     Unit,
     UnitKind,
     UnknownJurisdiction,
@@ -118,7 +122,20 @@ def _ref(**changes: object) -> bytes:
     return msgspec.json.encode(base)
 
 
-SIF = {"code": "tax.sif", "name": "股", "department": "tax", "kind": "section"}
+SIF = {
+    "code": "tax.sif",
+    "name": "股",
+    "department": "tax",
+    "kind": "section",
+    "acts_for_city_tax_bureau": True,
+}
+STATION = {
+    "code": "tax.station.yuanlin",
+    "name": "园林税务分局",
+    "department": "tax",
+    "kind": "branch",
+    "jurisdiction": "qj.yuanlin",
+}
 
 
 @pytest.mark.parametrize(
@@ -137,6 +154,26 @@ SIF = {"code": "tax.sif", "name": "股", "department": "tax", "kind": "section"}
         (_ref(units=[{**SIF, "kind": "bunker"}]), "Invalid enum value 'bunker'"),
         (_ref(units=[{**SIF, "colour": "red"}]), "unknown field `colour`"),
         (_ref(jurisdictions=[{"code": "qj.a", "name": "A"}] * 2), "'qj.a' is defined twice"),
+        (
+            _ref(units=[SIF, {**STATION, "acts_for_city_tax_bureau": True}]),
+            "unit 'tax.station.yuanlin' serves jurisdiction 'qj.yuanlin'; a unit serving one "
+            "jurisdiction \\(a township station\\) never acts for the city tax bureau",
+        ),
+        (
+            _ref(
+                units=[
+                    SIF,
+                    {"code": "hrss.x", "name": "科", "department": "hrss", "kind": "section"}
+                    | {"acts_for_city_tax_bureau": True},
+                ]
+            ),
+            "unit 'hrss.x' belongs to department 'hrss'; only a tax unit acts for the city tax",
+        ),
+        (
+            _ref(units=[{**SIF, "acts_for_city_tax_bureau": False}], mediation_venue=None),
+            "no unit acts for the city tax bureau",
+        ),
+        (_ref(units=[{**SIF, "acts_for_city_tax_bureau": "yes"}]), "Expected `bool`"),
         (b"{", "not valid JSON"),
     ],
 )
@@ -146,10 +183,126 @@ def test_inconsistent_reference_data_is_refused(data: bytes, message: str) -> No
 
 
 def test_a_small_deployment_reference_loads() -> None:
+    sif = Unit(
+        code="tax.sif",
+        name="股",
+        department=Department.TAX,
+        kind=UnitKind.SECTION,
+        acts_for_city_tax_bureau=True,
+    )
     ref = ReferenceData(
-        units=(Unit(code="tax.sif", name="股", department=Department.TAX, kind=UnitKind.SECTION),),
+        units=(sif,),
         jurisdictions=(Jurisdiction(code="qj.yuanlin", name="园林街道"),),
         leading_group_office="tax.sif",
     )
     assert parse_reference(msgspec.json.encode(ref)) == ref
     assert ref.unit("tax.sif").department is Department.TAX
+
+
+def test_a_deployment_file_says_per_unit_who_acts_for_the_city_tax_bureau() -> None:
+    # The shape of LEDGER_REFERENCE_FILE: the flag is optional and false when absent.
+    ref = parse_reference(
+        msgspec.json.encode(
+            {
+                "units": [
+                    SIF,
+                    STATION,
+                    {"code": "tax.legal", "name": "法制股", "department": "tax", "kind": "section"},
+                ],
+                "jurisdictions": [{"code": "qj.yuanlin", "name": "园林街道"}],
+                "leading_group_office": "tax.sif",
+            }
+        )
+    )
+    assert [u.code for u in ref.city_tax_bureau_units()] == ["tax.sif"]
+    assert ref.acts_for_city_tax_bureau("tax.sif")
+    assert not ref.acts_for_city_tax_bureau("tax.legal")
+    assert not ref.acts_for_city_tax_bureau("tax.station.yuanlin")
+    assert ref.jurisdiction_of("tax.station.yuanlin") == "qj.yuanlin"
+    assert ref.jurisdiction_of("tax.legal") is None
+
+
+# --- authority: what a unit is, according to the reference data ------------------------------
+
+
+def test_by_default_the_sif_and_legal_sections_act_for_the_city_tax_bureau() -> None:
+    # 四: 市税务局社会保险费和非税收入股 and 法制股; never a township station, never another bureau.
+    assert [u.code for u in REF.city_tax_bureau_units()] == ["tax.sif", "tax.legal"]
+    assert REF.acts_for_city_tax_bureau("tax.sif")
+    assert REF.acts_for_city_tax_bureau(REF.unit("tax.legal"))
+    stations = [u for u in REF.units if u.code.startswith("tax.station.")]
+    assert stations
+    assert not any(REF.acts_for_city_tax_bureau(u) for u in stations)
+    for code in ("tax.hall", "tax.branch1", "tax.office", "hrss.window", "gov.centre.haokou"):
+        assert not REF.acts_for_city_tax_bureau(code), code
+    assert not REF.acts_for_city_tax_bureau("tax.nowhere")  # an unknown unit acts for no one
+
+
+def test_a_units_jurisdiction_comes_from_the_reference_data() -> None:
+    assert REF.jurisdiction_of("tax.station.guanghua") == "qj.guanghua"
+    assert REF.jurisdiction_of("gov.centre.yuanlin") == "qj.yuanlin"
+    assert REF.jurisdiction_of("tax.hall") is None  # city-wide
+    with pytest.raises(UnknownUnit, match=r"'tax\.nowhere'"):
+        REF.jurisdiction_of("tax.nowhere")
+    assert REF.serves("tax.station.guanghua", "qj.guanghua")
+    assert not REF.serves("tax.station.guanghua", "qj.haokou")
+    assert not REF.serves("tax.hall", "qj.guanghua")
+    assert not REF.serves("tax.nowhere", "qj.guanghua")
+
+
+def test_staff_claims_that_agree_with_their_unit_are_accepted() -> None:
+    assert REF.check_staff("hrss.window", Department.HRSS, None).code == "hrss.window"
+    centre = REF.check_staff("gov.centre.guanghua", Department.GOV, "qj.guanghua")
+    assert centre.jurisdiction == "qj.guanghua"
+
+
+@pytest.mark.parametrize(
+    ("unit", "department", "jurisdiction", "message"),
+    [
+        (
+            "hrss.window",
+            Department.TAX,
+            None,
+            "department 'tax' disagrees with the reference data: unit 'hrss.window' "
+            "\\(市民之家人社服务窗口\\) belongs to department 'hrss'",
+        ),
+        (
+            "tax.hall",
+            Department.TAX,
+            "qj.guanghua",
+            "jurisdiction 'qj.guanghua' disagrees with the reference data: unit 'tax.hall' .* "
+            "serves the whole city",
+        ),
+        (
+            "tax.station.haokou",
+            Department.TAX,
+            "qj.guanghua",
+            "jurisdiction 'qj.guanghua' disagrees .* serves jurisdiction 'qj.haokou'",
+        ),
+        (
+            "tax.station.haokou",
+            Department.TAX,
+            None,
+            "no jurisdiction disagrees .* serves jurisdiction 'qj.haokou'",
+        ),
+    ],
+)
+def test_staff_claims_that_disagree_with_their_unit_are_named(
+    unit: str, department: Department, jurisdiction: str | None, message: str
+) -> None:
+    with pytest.raises(StaffMismatch, match=message):
+        REF.check_staff(unit, department, jurisdiction)
+
+
+def test_staff_of_an_unknown_unit_are_refused() -> None:
+    with pytest.raises(UnknownUnit, match=r"'tax\.nowhere'"):
+        REF.check_staff("tax.nowhere", Department.TAX, None)
+
+
+def test_the_readmes_example_reference_file_loads() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```json\n(.*?)```", readme, re.DOTALL)
+    assert example is not None
+    ref = parse_reference(example.group(1).encode())
+    assert [u.code for u in ref.city_tax_bureau_units()] == ["tax.sif", "tax.legal"]
+    assert ref.jurisdiction_of("tax.station.haokou") == "qj.haokou"

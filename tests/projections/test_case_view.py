@@ -82,13 +82,15 @@ async def test_the_deadline_counts_working_days_across_national_day_2025() -> No
 
 
 async def test_a_december_2026_deadline_in_2027_is_provisional() -> None:
-    # chinesecalendar 1.11 knows 2026, not 2027: the count there is Monday–Friday, marked.
+    # chinesecalendar 1.11 knows 2026, not 2027: the count there is Monday–Friday less the
+    # statutory holidays (元旦 on Friday 1 January), marked provisional: 29-31 December, then
+    # 4-8 and 11-12 January.
     desk = Desk().at(datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI))
     case = await desk.register(FIRST_RESPONDER)
     await desk.later(minutes=10).do(case, FIRST_RESPONDER, general())
     view = case_view(fold(await desk.records()).states[case], desk.now)
     assert view.deadline is not None
-    assert view.deadline.due == date(2027, 1, 11)
+    assert view.deadline.due == date(2027, 1, 12)
     assert view.deadline.provisional
 
 
