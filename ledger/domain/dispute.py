@@ -252,9 +252,9 @@ class Dispute(Aggregate):
         self.transfers += 1
         self.status = CaseStatus.TRANSFERRED
 
-    def accept(self, actor: Actor, note: str, now: datetime) -> None:
+    def accept(self, actor: Actor, note: str, now: datetime, context: Context) -> None:
         guards.open_case(self)
-        guards.acceptor(self, actor)
+        guards.acceptor(self, actor, context)
         self.trigger_event(
             self.Accepted, actor=actor, note=guards.optional_text("note", note), occurred_at=now
         )
@@ -417,10 +417,15 @@ class Dispute(Aggregate):
     # -- collection and court enforcement (三(三)5, 行政强制法 第五十四条) -------------------------
 
     def serve_demand_notice(
-        self, actor: Actor, served_at: datetime, amount: Decimal | str, now: datetime
+        self,
+        actor: Actor,
+        served_at: datetime,
+        amount: Decimal | str,
+        now: datetime,
+        context: Context,
     ) -> None:
         guards.open_case(self)
-        guards.city_tax_bureau(actor, "serve a demand notice (催告书)")
+        guards.city_tax_bureau(actor, context, "serve a demand notice (催告书)")
         served_at = guards.not_in_future("served_at", served_at, now)
         guards.since_receipt("served_at", served_at, self)
         self.trigger_event(
@@ -436,10 +441,16 @@ class Dispute(Aggregate):
         self.demand_notice_served_at = e.served_at
 
     def confirm_arrears(
-        self, actor: Actor, amount: Decimal | str, period_from: date, period_to: date, now: datetime
+        self,
+        actor: Actor,
+        amount: Decimal | str,
+        period_from: date,
+        period_to: date,
+        now: datetime,
+        context: Context,
     ) -> None:
         guards.open_case(self)
-        guards.city_tax_bureau(actor, "confirm arrears")
+        guards.city_tax_bureau(actor, context, "confirm arrears")
         guards.period(period_from, period_to, now)
         self.trigger_event(
             self.ArrearsConfirmed,
@@ -472,8 +483,10 @@ class Dispute(Aggregate):
         self.referred_to_court = True
         self.status = CaseStatus.REFERRED_TO_COURT
 
-    def record_court_outcome(self, actor: Actor, outcome: str, detail: str, now: datetime) -> None:
-        guards.city_tax_bureau(actor, "record a court outcome")
+    def record_court_outcome(
+        self, actor: Actor, outcome: str, detail: str, now: datetime, context: Context
+    ) -> None:
+        guards.city_tax_bureau(actor, context, "record a court outcome")
         guards.referred(self)
         self.trigger_event(
             self.CourtOutcomeRecorded,

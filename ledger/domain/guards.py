@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 from ledger.domain.actor import Actor
-from ledger.domain.codes import Classification, Department, PayerKind, Role
+from ledger.domain.codes import Classification, PayerKind, Role
 from ledger.domain.context import Context, Facts, local_date
 from ledger.domain.errors import (
     InvalidCommand,
@@ -42,6 +42,8 @@ from ledger.domain.reference import ReferenceData, UnknownJurisdiction, UnknownU
 if TYPE_CHECKING:
     from ledger.domain.dispute import Dispute
 
+# 三(三)5: arrears whose facts are clear, collected by the tax bureau, enforced through the court.
+ENFORCEMENT_ROUTE = 5
 # Browser and server clocks disagree a little; a contact "in the future" beyond this is refused.
 CLOCK_SKEW = timedelta(minutes=5)
 # The earliest business time a command may state. These disputes arise under the 1999 collection
@@ -292,19 +294,24 @@ def transfer_target(
             raise InvalidCommand(f"the case already belongs to jurisdiction {to_jurisdiction}")
 
 
-def acceptor(case: Dispute, actor: Actor) -> None:
+def acceptor(case: Dispute, actor: Actor, context: Context) -> None:
+    """R4: a transfer is accepted (or returned) by the unit it was sent to, or, sent to a
+    jurisdiction, by a unit the reference data says serves that jurisdiction."""
     if case.pending_unit is None and case.pending_jurisdiction is None:
         raise InvalidTransition("there is no transfer awaiting acceptance")
     if case.pending_unit is not None and actor.unit != case.pending_unit:
         raise r4(f"the case was transferred to {case.pending_unit}, not to {actor.unit}")
-    if case.pending_jurisdiction is not None and actor.jurisdiction != case.pending_jurisdiction:
-        raise r4(f"the case was transferred to jurisdiction {case.pending_jurisdiction}")
+    pending = case.pending_jurisdiction
+    if pending is not None and not context.reference.serves(actor.unit, pending):
+        raise r4(
+            f"the case was transferred to jurisdiction {pending}, which {actor.unit} does not serve"
+        )
 
 
 def transfer_return(case: Dispute, actor: Actor, now: datetime, context: Context) -> None:
     """退单: only the side the transfer awaits returns it, and only within its acceptance window
     (FR5's working days); after that it accepts the case and transfers it on."""
-    acceptor(case, actor)
+    acceptor(case, actor, context)
     assert case.pending_since is not None  # a pending transfer has its time
     window = context.calendar.add_working_days(
         local_date(case.pending_since), context.policy.acceptance_days
@@ -331,8 +338,12 @@ def known_units(units: tuple[str, ...], context: Context) -> None:
 # -- R5 ------------------------------------------------------------------------------------------
 
 
-def city_tax_bureau(actor: Actor, what: str) -> None:
-    if actor.department is not Department.TAX or not actor.has(Role.ENFORCEMENT):
+def city_tax_bureau(actor: Actor, context: Context, what: str) -> None:
+    """R5: enforcement staff of a unit the reference data marks as acting for the city tax
+    bureau (by default its 社会保险费和非税收入股 and 法制股; never a township station)."""
+    if not actor.has(Role.ENFORCEMENT) or not context.reference.acts_for_city_tax_bureau(
+        actor.unit
+    ):
         raise r5(f"only the city tax bureau's enforcement staff may {what}")
 
 
@@ -361,10 +372,15 @@ def referred(case: Dispute) -> None:
 
 def court_referral(case: Dispute, actor: Actor, now: datetime, context: Context) -> None:
     """R5 (三(三)5, 行政强制法 第五十四条): facts clear, notice served 10 days ago, arrears set."""
-    city_tax_bureau(actor, "refer a case to the People's Court")
+    city_tax_bureau(actor, context, "refer a case to the People's Court")
     if case.referred_to_court:
         raise InvalidTransition("the case has already been referred to the court")
     missing = []
+    if case.route != ENFORCEMENT_ROUTE:
+        missing.append(
+            f"the case is routed to 三(三){case.route}, not to 三(三){ENFORCEMENT_ROUTE} "
+            "(collection and enforcement)"
+        )
     if not case.facts_established:
         missing.append("no decision has established the facts")
     served = case.demand_notice_served_at

@@ -133,12 +133,14 @@ def classified(
 def held_by_hrss(now: datetime = MONDAY) -> Dispute:
     case = classified(now=now)
     case.transfer(FIRST_RESPONDER, "hrss.social_insurance", None, "属人社职责", now, CONTEXT)
-    case.accept(HRSS_HANDLER, "签收", now + timedelta(hours=2))
+    case.accept(HRSS_HANDLER, "签收", now + timedelta(hours=2), CONTEXT)
     return case
 
 
-def decided(now: datetime = MONDAY, outcome: DecisionOutcome = DecisionOutcome.UPHELD) -> Dispute:
-    case = classified(now=now)
+def decided(
+    now: datetime = MONDAY, outcome: DecisionOutcome = DecisionOutcome.UPHELD, route: int = 2
+) -> Dispute:
+    case = classified(route=route, now=now)
     case.decide(FIRST_RESPONDER, outcome, "欠费事实清楚", None, now + timedelta(hours=1), CONTEXT)
     return case
 
@@ -163,10 +165,11 @@ def closed(now: datetime = MONDAY) -> Dispute:
 
 
 def ready_for_court(served_at: datetime) -> Dispute:
-    """Facts established by a decision, demand notice served at ``served_at``, arrears confirmed."""
-    case = decided(served_at - timedelta(days=1))
-    case.serve_demand_notice(ENFORCEMENT, served_at, Decimal("52000.00"), served_at)
+    """Routed to 三(三)5, facts established by a decision, demand notice served at ``served_at``,
+    arrears confirmed."""
+    case = decided(served_at - timedelta(days=1), route=5)
+    case.serve_demand_notice(ENFORCEMENT, served_at, Decimal("52000.00"), served_at, CONTEXT)
     case.confirm_arrears(
-        ENFORCEMENT, Decimal("52000.00"), date(2024, 1, 1), date(2024, 12, 31), served_at
+        ENFORCEMENT, Decimal("52000.00"), date(2024, 1, 1), date(2024, 12, 31), served_at, CONTEXT
     )
     return case

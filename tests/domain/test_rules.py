@@ -6,16 +6,20 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
 
+import msgspec
 import pytest
 
+from ledger.domain.actor import Actor
 from ledger.domain.codes import (
     CaseStatus,
     Category,
     Channel,
     Classification,
     DecisionOutcome,
+    Department,
     LinkRelation,
     PayerKind,
+    Role,
     Satisfaction,
 )
 from ledger.domain.context import Facts
@@ -186,15 +190,15 @@ def test_only_the_unit_transferred_to_accepts() -> None:
     case = classified()
     case.transfer(FIRST_RESPONDER, "hrss.social_insurance", None, "属人社职责", MONDAY, CONTEXT)
     with refused("R4"):
-        case.accept(MEDICAL_HANDLER, "签收", MONDAY)
+        case.accept(MEDICAL_HANDLER, "签收", MONDAY, CONTEXT)
 
 
 def test_a_jurisdiction_transfer_is_accepted_by_staff_of_that_jurisdiction() -> None:
     case = classified()
     case.transfer(FIRST_RESPONDER, None, "qj.guanghua", "非本辖区", MONDAY, CONTEXT)
     with refused("R4"):
-        case.accept(HRSS_HANDLER, "签收", MONDAY)
-    case.accept(CENTRE_HANDLER, "签收", MONDAY)
+        case.accept(HRSS_HANDLER, "签收", MONDAY, CONTEXT)
+    case.accept(CENTRE_HANDLER, "签收", MONDAY, CONTEXT)
     assert (case.jurisdiction, case.holder) == ("qj.guanghua", "gov.centre.guanghua")
 
 
@@ -236,7 +240,7 @@ def test_court_referral_refused_until_ten_days_after_demand_notice() -> None:
 def test_court_referral_refused_without_confirmed_arrears_or_established_facts() -> None:
     served = MONDAY
     case = classified(now=served - timedelta(days=1))
-    case.serve_demand_notice(ENFORCEMENT, served, Decimal("1000.00"), served)
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("1000.00"), served, CONTEXT)
     with refused("R5") as excinfo:
         case.refer_to_court(
             ENFORCEMENT, "潜江市人民法院", "强制执行", served + timedelta(days=11), CONTEXT
@@ -257,9 +261,9 @@ def test_court_referral_is_made_only_by_the_city_tax_bureau() -> None:
 def test_a_rejected_claim_establishes_no_facts_for_enforcement() -> None:
     served = MONDAY
     case = decided(served - timedelta(days=1), DecisionOutcome.REJECTED)
-    case.serve_demand_notice(ENFORCEMENT, served, Decimal("100.00"), served)
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("100.00"), served, CONTEXT)
     case.confirm_arrears(
-        ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), served
+        ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), served, CONTEXT
     )
     with refused("R5"):
         case.refer_to_court(
@@ -356,7 +360,7 @@ def test_the_aggregate_has_no_way_to_edit_or_delete_an_event() -> None:
 
 def test_money_is_kept_exact_to_the_fen() -> None:
     case = decided()
-    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("1234.50"), MONDAY)
+    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("1234.50"), MONDAY, CONTEXT)
     (event,) = case.collect_events()[-1:]
     assert event.amount == Decimal("1234.50")  # type: ignore[attr-defined]
 
@@ -364,13 +368,15 @@ def test_money_is_kept_exact_to_the_fen() -> None:
 def test_a_float_amount_is_refused() -> None:
     case = decided()
     with refused("R8"):
-        case.serve_demand_notice(ENFORCEMENT, MONDAY, 1234.5, MONDAY)  # type: ignore[arg-type]
+        case.serve_demand_notice(ENFORCEMENT, MONDAY, 1234.5, MONDAY, CONTEXT)  # type: ignore[arg-type]
 
 
 def test_a_naive_time_is_refused() -> None:
     case = decided()
     with refused("R8"):
-        case.serve_demand_notice(ENFORCEMENT, datetime(2025, 3, 10, 9), Decimal("10.00"), MONDAY)
+        case.serve_demand_notice(
+            ENFORCEMENT, datetime(2025, 3, 10, 9), Decimal("10.00"), MONDAY, CONTEXT
+        )
 
 
 @pytest.mark.parametrize(
@@ -385,7 +391,7 @@ def test_a_time_before_1990_is_refused_before_anything_is_recorded(moment: datet
     case = decided()
     version = case.version
     with pytest.raises(InvalidCommand, match="before 1990-01-01"):
-        case.serve_demand_notice(ENFORCEMENT, moment, Decimal("10.00"), MONDAY)
+        case.serve_demand_notice(ENFORCEMENT, moment, Decimal("10.00"), MONDAY, CONTEXT)
     assert case.version == version
     with pytest.raises(InvalidCommand, match=r"received_at .* before 1990-01-01"):
         registered(MONDAY, received_at=moment)
@@ -405,7 +411,9 @@ def test_business_times_are_stored_in_utc_whatever_offset_they_came_with() -> No
     case.classify(FIRST_RESPONDER, Classification.GENERAL, 5, "一般事项", MONDAY, CONTEXT)
     case.decide(FIRST_RESPONDER, DecisionOutcome.UPHELD, "欠费事实清楚", None, MONDAY, CONTEXT)
     served = datetime(2025, 3, 10, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
-    case.serve_demand_notice(ENFORCEMENT, served, Decimal("10.00"), served + timedelta(hours=1))
+    case.serve_demand_notice(
+        ENFORCEMENT, served, Decimal("10.00"), served + timedelta(hours=1), CONTEXT
+    )
     events = case.collect_events()
     stored = (events[0].received_at, events[-1].served_at)  # type: ignore[attr-defined]
     assert stored == (received, served)
@@ -419,9 +427,9 @@ def test_a_demand_notice_is_not_served_before_the_case_was_received() -> None:
     version = case.version
     before = case.received_at - timedelta(seconds=1)
     with pytest.raises(InvalidCommand, match="before the case was received"):
-        case.serve_demand_notice(ENFORCEMENT, before, Decimal("10.00"), MONDAY)
+        case.serve_demand_notice(ENFORCEMENT, before, Decimal("10.00"), MONDAY, CONTEXT)
     assert case.version == version
-    case.serve_demand_notice(ENFORCEMENT, case.received_at, Decimal("10.00"), MONDAY)
+    case.serve_demand_notice(ENFORCEMENT, case.received_at, Decimal("10.00"), MONDAY, CONTEXT)
 
 
 # -- R9 extensions -------------------------------------------------------------------------------
@@ -509,17 +517,19 @@ def test_text_of_only_invisible_characters_is_empty(invisible: str) -> None:
 def test_optional_notes_may_be_empty_but_not_control_characters() -> None:
     case = held_by_hrss()  # accepted with an empty note on the way
     assert case.holder == HRSS_HANDLER.unit
-    case = decided()
-    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("100.00"), MONDAY)
+    case = decided(route=5)
+    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("100.00"), MONDAY, CONTEXT)
     case.confirm_arrears(
-        ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), MONDAY
+        ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), MONDAY, CONTEXT
     )
     case.refer_to_court(
         ENFORCEMENT, "潜江市人民法院", "强制执行", MONDAY + timedelta(days=11), CONTEXT
     )
     with pytest.raises(InvalidCommand, match="detail contains the control character U\\+0000"):
-        case.record_court_outcome(ENFORCEMENT, "准予执行", "\x00", MONDAY + timedelta(days=30))
-    case.record_court_outcome(ENFORCEMENT, "准予执行", "", MONDAY + timedelta(days=30))
+        case.record_court_outcome(
+            ENFORCEMENT, "准予执行", "\x00", MONDAY + timedelta(days=30), CONTEXT
+        )
+    case.record_court_outcome(ENFORCEMENT, "准予执行", "", MONDAY + timedelta(days=30), CONTEXT)
 
 
 @pytest.mark.parametrize(
@@ -537,11 +547,13 @@ def test_an_arrears_period_lies_between_1990_and_the_end_of_this_month(
     case = decided()
     version = case.version
     with pytest.raises(InvalidCommand, match=why):
-        case.confirm_arrears(ENFORCEMENT, Decimal("100.00"), period_from, period_to, MONDAY)
+        case.confirm_arrears(
+            ENFORCEMENT, Decimal("100.00"), period_from, period_to, MONDAY, CONTEXT
+        )
     assert case.version == version
     # MONDAY is 2025-03-10: March is this month, and arrears may be confirmed up to its end.
     case.confirm_arrears(
-        ENFORCEMENT, Decimal("100.00"), date(1990, 1, 1), date(2025, 3, 31), MONDAY
+        ENFORCEMENT, Decimal("100.00"), date(1990, 1, 1), date(2025, 3, 31), MONDAY, CONTEXT
     )
 
 
@@ -578,9 +590,9 @@ def test_the_receiving_unit_returns_a_misrouted_transfer_and_the_sender_keeps_th
     assert (case.status, case.holder, case.pending_unit) == (CaseStatus.RETURNED, "tax.hall", None)
     # The sender routes it anew; the same transfer can be neither accepted nor returned again.
     with pytest.raises(InvalidTransition, match="no transfer awaiting"):
-        case.accept(HRSS_HANDLER, "签收", MONDAY + timedelta(hours=3))
+        case.accept(HRSS_HANDLER, "签收", MONDAY + timedelta(hours=3), CONTEXT)
     case.transfer(FIRST_RESPONDER, "medical.agency", None, "属医保职责", MONDAY, CONTEXT)
-    case.accept(MEDICAL_HANDLER, "签收", MONDAY + timedelta(hours=4))
+    case.accept(MEDICAL_HANDLER, "签收", MONDAY + timedelta(hours=4), CONTEXT)
     assert case.holder == "medical.agency"
 
 
@@ -598,3 +610,48 @@ def test_a_transfer_is_returned_within_its_acceptance_window_only() -> None:
         case.return_transfer(HRSS_HANDLER, "不属本单位职责", MONDAY + timedelta(days=2), CONTEXT)
     case.return_transfer(HRSS_HANDLER, "不属本单位职责", MONDAY + timedelta(days=1), CONTEXT)
     assert case.status is CaseStatus.RETURNED
+
+
+# -- authority from the reference data (R4, R5) --------------------------------------------------
+
+TOWNSHIP_ENFORCER = Actor(
+    staff_id="T5001",
+    name="钱进",
+    unit="tax.station.guanghua",
+    department=Department.TAX,
+    roles=(Role.ENFORCEMENT,),
+    jurisdiction="qj.guanghua",
+)
+
+
+def test_a_township_tax_station_neither_serves_notices_nor_refers_to_court() -> None:
+    case = decided(route=5)
+    with refused("R5"):
+        case.serve_demand_notice(TOWNSHIP_ENFORCER, MONDAY, Decimal("100.00"), MONDAY, CONTEXT)
+    served = MONDAY - timedelta(days=20)
+    ready = ready_for_court(served)
+    with refused("R5"):
+        ready.refer_to_court(TOWNSHIP_ENFORCER, "潜江市人民法院", "强制执行", MONDAY, CONTEXT)
+    ready.refer_to_court(ENFORCEMENT, "潜江市人民法院", "强制执行", MONDAY, CONTEXT)
+
+
+def test_only_a_case_routed_to_enforcement_is_referred_to_court() -> None:
+    served = MONDAY - timedelta(days=20)
+    case = decided(served - timedelta(days=1), route=2)
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("100.00"), served, CONTEXT)
+    case.confirm_arrears(
+        ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), served, CONTEXT
+    )
+    with refused("R5") as refusal:
+        case.refer_to_court(ENFORCEMENT, "潜江市人民法院", "强制执行", MONDAY, CONTEXT)
+    assert "三(三)2, not to 三(三)5" in str(refusal.value)
+
+
+def test_a_jurisdiction_transfer_is_accepted_by_a_unit_serving_it_whatever_a_token_claims() -> None:
+    case = classified()
+    case.transfer(FIRST_RESPONDER, None, "qj.guanghua", "属广华辖区", MONDAY, CONTEXT)
+    claims_it = msgspec.structs.replace(COLLEAGUE, jurisdiction="qj.guanghua")  # tax.hall
+    with refused("R4"):
+        case.accept(claims_it, "签收", MONDAY, CONTEXT)
+    case.accept(CENTRE_HANDLER, "签收", MONDAY, CONTEXT)
+    assert (case.holder, case.jurisdiction) == ("gov.centre.guanghua", "qj.guanghua")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from ledger import commands as c
@@ -123,7 +124,8 @@ async def test_an_approved_extension_moves_the_deadline_and_a_refused_one_does_n
 async def test_the_view_shows_collection_and_court_enforcement() -> None:
     desk = Desk()
     case = await desk.register(FIRST_RESPONDER)
-    await desk.later(minutes=5).do(case, FIRST_RESPONDER, general())
+    enforcement_route = msgspec.structs.replace(general("欠费，走强制执行"), route=5)
+    await desk.later(minutes=5).do(case, FIRST_RESPONDER, enforcement_route)
     await desk.later(hours=1).do(
         case, FIRST_RESPONDER, c.Decide(outcome=DecisionOutcome.UPHELD, finding="欠费事实清楚")
     )
