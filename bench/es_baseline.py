@@ -22,15 +22,13 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper
-from ledger.handlers import HANDLERS
 
 from bench.framework import postgres_env
 from ledger import commands as c
 from ledger.domain.actor import Actor
-from ledger.domain.context import Context
+from ledger.domain.context import Context, Facts
 from ledger.domain.dispute import Dispute
 from ledger.domain.errors import InvalidCommand
-from ledger.domain.guards import checked_payer
 from ledger.service import RequestMeta, utc_now
 from ledger.store.codec import MsgspecTranscoder, TypedMapper
 from ledger.store.port import AppendResult, VersionConflict
@@ -106,19 +104,13 @@ class EsService:
         )
 
     def _register(self, actor: Actor, command: c.Register, now: datetime) -> AppendResult:
-        p = command.payer
-        case = Dispute.register(
+        spec = c.CATALOGUE["register"]
+        case = spec.method(
             case_id=uuid.uuid4(),
             actor=actor,
-            channel=command.channel,
-            received_at=command.received_at,
-            payer=checked_payer(p.kind, p.name, p.identifier, p.phone),
-            jurisdiction=command.jurisdiction,
-            category=command.category,
-            summary=command.summary,
-            preliminary_opinion=command.preliminary_opinion,
             now=now,
             context=self.context,
+            **spec.arguments(command),
         )
         return self._save(case, now)
 
@@ -133,14 +125,15 @@ class EsService:
         case: Dispute = self.app.repository.get(case_id)
         if expected_version is not None and expected_version != case.version:
             raise VersionConflict(case_id, expected_version, case.version)
-        handler = HANDLERS.get(type(command))
-        if handler is None:
+        spec = c.spec_of(command)
+        if spec is None or spec.creates:
             raise InvalidCommand(f"{type(command).__name__} is not a command on a case")
-        if isinstance(command, c.Link) and not self.app.recorder.select_events(
-            command.case_id, limit=1
-        ):
-            raise InvalidCommand(f"there is no case {command.case_id} to link to")
-        handler(case, actor, command, now, self.context)
+        supplied: dict[str, Any] = {"actor": actor, "context": self.context}
+        if isinstance(command, c.Link):
+            known = self.app.recorder.select_events(command.case_id, limit=1)
+            supplied["facts"] = Facts(existing_cases=frozenset({command.case_id} if known else ()))
+        arguments = {k: v for k, v in supplied.items() if k in spec.supplied}
+        spec.method(case, now=now, **arguments, **spec.arguments(command))
         return self._save(case, now)
 
     def _save(self, case: Dispute, now: datetime) -> AppendResult:

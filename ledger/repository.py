@@ -114,9 +114,9 @@ class CaseRepository:
     async def read(self, case_id: UUID, expected_version: int | None = None) -> LoadedCase:
         """The case as the store has it now (never the cache)."""
         short = expected_version is not None and expected_version < self.snapshot_every
-        start = None if short else await self._snapshot(case_id, None)
+        start = None if short else await self._with_view(case_id)
         if start is not None:
-            snapshot, (case, state) = start
+            snapshot, case, state = start
             after = await self.store.read_case(case_id, after_version=snapshot.version)
             self._fold(after, case, state)
         else:
@@ -146,15 +146,15 @@ class CaseRepository:
             return Saved(result, None)
         state = self._advance(loaded.state, result)
         due = self._snapshot_due(case, state, loaded.version, result)  # before anyone touches it
-        if state is not None:
-            self._remember(LoadedCase(case, state, case.version))
+        self._remember(LoadedCase(case, state, case.version))
         if due is not None:
             await self._keep_snapshot(*due)
         return Saved(result, state)
 
     def _advance(self, state: CaseState | None, result: AppendResult) -> CaseState | None:
         """``state`` with the records just appended folded in (the state of a new case from
-        them alone); None when they do not follow it."""
+        them alone); None when they do not follow it, or the store returned no records (the
+        response then reads the case: ``LedgerService.state_after``)."""
         records = result.records
         if not records:
             return None
@@ -207,7 +207,7 @@ class CaseRepository:
             return (await self.replay(case_id, to_version=to_version, as_of=as_of))[1]
         start = await self._snapshot(case_id, to_version)
         if start is not None:
-            snapshot, (case, _) = start
+            snapshot, case = start
             after = await self.store.read_case(
                 case_id, to_version=to_version, after_version=snapshot.version
             )
@@ -241,7 +241,7 @@ class CaseRepository:
         case: Dispute | None = None
         done = 0
         if start is not None:
-            snapshot, (state, _) = start
+            snapshot, state = start
             at = snapshot.version - 1
             if (
                 0 <= at < len(records)
@@ -274,30 +274,34 @@ class CaseRepository:
 
     def _snapshot_due(
         self, case: Dispute, state: CaseState | None, loaded_version: int, result: AppendResult
-    ) -> tuple[UUID, int, bytes, bytes] | None:
+    ) -> tuple[UUID, int, bytes, bytes, bytes] | None:
         """The snapshot to keep after an append that crossed a multiple of ``snapshot_every``:
-        the case's states, bound to the hash of its last event (None if nothing is due)."""
+        the case and its projection state, bound to the hash of its last event (None if nothing
+        is due)."""
         every = self.snapshot_every
         if every <= 0 or state is None or case.version // every == loaded_version // every:
             return None
         if not result.records or result.records[-1].version != case.version:
             return None  # no stored hash to bind it to
         try:
-            data = snapshots.encode(case, state)
+            data = snapshots.encode(case)
         except Exception:  # a cache: never fail a command that is already recorded
             log.warning("no snapshot of case %s at %d", case.id, case.version, exc_info=True)
             return None
-        return case.id, case.version, data, result.records[-1].hash
+        view = snapshots.encode_view(state)
+        return case.id, case.version, data, view, result.records[-1].hash
 
     async def _keep_snapshot(
-        self, case_id: UUID, version: int, state: bytes, event_hash: bytes
+        self, case_id: UUID, version: int, case: bytes, view: bytes, event_hash: bytes
     ) -> None:
-        topic = snapshots.TOPIC
-        sealed = snapshots.seal(self.snapshot_key, case_id, version, topic, state, event_hash)
-        try:
-            await self.store.save_snapshot(case_id, version, topic, sealed, event_hash)
-        except Exception:  # a cache: never fail a command that is already recorded
-            log.warning("snapshot of case %s at %d not kept", case_id, version, exc_info=True)
+        """Keeps the case's snapshot and, beside it, its projection state's."""
+        for topic, state in ((snapshots.TOPIC, case), (snapshots.VIEW_TOPIC, view)):
+            sealed = snapshots.seal(self.snapshot_key, case_id, version, topic, state, event_hash)
+            try:
+                await self.store.save_snapshot(case_id, version, topic, sealed, event_hash)
+            except Exception:  # a cache: never fail a command that is already recorded
+                log.warning("snapshot of case %s at %d not kept", case_id, version, exc_info=True)
+                return
 
     async def snapshot(self, case_id: UUID) -> int:
         """Keep the snapshots the write path would have kept for this case (after every
@@ -317,14 +321,19 @@ class CaseRepository:
             case = self.decode(record).mutate(case)
             state = fold_case((record,), self.context, state)
             if record.version % every == 0 and case is not None:
-                data = snapshots.encode(case, state)
-                await self._keep_snapshot(case_id, record.version, data, record.hash)
+                await self._keep_snapshot(
+                    case_id,
+                    record.version,
+                    snapshots.encode(case),
+                    snapshots.encode_view(state),
+                    record.hash,
+                )
                 kept += 1
         return kept
 
     async def _snapshot(
         self, case_id: UUID, at_most_version: int | None
-    ) -> tuple[Snapshot, tuple[Dispute, CaseState]] | None:
+    ) -> tuple[Snapshot, Dispute] | None:
         """The newest usable snapshot at or below the version, and the case it holds.
 
         None if there is none, or reading them failed: it is a cache, the events are always
@@ -336,13 +345,7 @@ class CaseRepository:
         if self.snapshot_every <= 0:
             return None
         for _ in range(_SNAPSHOT_TRIES):
-            try:
-                snapshot = await self.store.latest_snapshot(
-                    case_id, snapshots.TOPIC, at_most_version
-                )
-            except Exception:  # the read of the events that follows reports a store that is down
-                log.debug("no snapshot read for case %s", case_id, exc_info=True)
-                return None
+            snapshot = await self._latest(case_id, snapshots.TOPIC, at_most_version)
             if snapshot is None:
                 return None
             opened = self._open(case_id, snapshot)
@@ -354,25 +357,56 @@ class CaseRepository:
             at_most_version = snapshot.version - 1
         return None
 
-    def _open(self, case_id: UUID, snapshot: Snapshot) -> tuple[Dispute, CaseState] | str:
-        """The case a snapshot holds, or why the snapshot is unusable."""
-        data = snapshots.unseal(
+    async def _with_view(self, case_id: UUID) -> tuple[Snapshot, Dispute, CaseState] | None:
+        """The newest usable snapshot of the case and its projection state at the same version
+        (for the write path); None if either is missing or unusable."""
+        start, kept = await asyncio.gather(
+            self._snapshot(case_id, None), self._latest(case_id, snapshots.VIEW_TOPIC, None)
+        )
+        if start is None or kept is None:
+            return None
+        snapshot, case = start
+        if (kept.version, kept.event_hash) != (snapshot.version, snapshot.event_hash):
+            return None  # e.g. the view snapshot was not kept; the events are folded instead
+        data = self._unseal(case_id, kept, snapshots.VIEW_TOPIC)
+        try:
+            state = snapshots.decode_view(data) if data is not None else None
+        except msgspec.MsgspecError:
+            state = None
+        if state is None or state.case_id != case_id or state.version != snapshot.version:
+            log.warning("ignoring the view snapshot of case %s at %d", case_id, kept.version)
+            return None
+        return snapshot, case, state
+
+    async def _latest(self, case_id: UUID, topic: str, at_most: int | None) -> Snapshot | None:
+        try:
+            return await self.store.latest_snapshot(case_id, topic, at_most)
+        except Exception:  # the read of the events that follows reports a store that is down
+            log.debug("no snapshot read for case %s", case_id, exc_info=True)
+            return None
+
+    def _unseal(self, case_id: UUID, snapshot: Snapshot, topic: str) -> bytes | None:
+        return snapshots.unseal(
             self.snapshot_key,
             case_id,
             snapshot.version,
-            snapshots.TOPIC,
+            topic,
             snapshot.state,
             snapshot.event_hash,
         )
+
+    def _open(self, case_id: UUID, snapshot: Snapshot) -> Dispute | str:
+        """The case a snapshot holds, or why the snapshot is unusable."""
+        data = self._unseal(case_id, snapshot, snapshots.TOPIC)
         if data is None:
             return "not sealed by this ledger (another key, or forged)"
         try:
-            case, state = snapshots.decode(data)
+            case = snapshots.decode(data)
         except msgspec.MsgspecError as exc:
             return f"undecodable ({exc})"
-        if case.id != case_id or case.version != snapshot.version or state.version != case.version:
+        if case.id != case_id or case.version != snapshot.version:
             return "it holds another state"
-        return case, state
+        return case
 
     async def refresh_snapshots(self) -> SnapshotRefresh:
         """Make every case's snapshots usable by this repository again: the log is read once,

@@ -1,11 +1,13 @@
 """Snapshots of the ``Dispute`` aggregate: its folded state as msgspec JSON, typed both ways.
 
 A snapshot is the aggregate's ``__dict__`` (less its pending events), as eventsourcing's
-``Snapshot.take`` keeps it, beside the case's projection state (``CaseState``), written with
-msgspec and read back through ``DisputeState``: a Struct made from the attributes the aggregate
-declares with their types, so StrEnums, Decimals, dates and
+``Snapshot.take`` keeps it, written with msgspec and read back through ``DisputeState``: a Struct
+made from the attributes the aggregate declares with their types, so StrEnums, Decimals, dates and
 datetimes, nested Structs and UUID-keyed dicts come back as what they were, and an attribute
 missing, extra or of the wrong type makes the snapshot undecodable (and so ignored). Never pickle.
+
+Beside each, under ``VIEW_TOPIC``, the write path keeps the case's projection state (``CaseState``)
+at the same version, so that it can answer a write without folding the case again.
 
 ``TOPIC`` is the fingerprint stored with each snapshot: the aggregate's topic, ``SNAPSHOT_VERSION``
 and a hash of the state schemas, of the sources of ``ledger.domain.dispute`` and ``.events`` and
@@ -44,20 +46,23 @@ from ledger.domain import dispute as _dispute_module
 from ledger.domain import events as _events_module
 from ledger.domain.dispute import Dispute
 from ledger.projections import fold as _fold_module
-from ledger.projections.state import CaseState
+from ledger.projections.state import CaseState, decode_state, encode_state
 
 __all__ = [
     "SNAPSHOT_VERSION",
     "TOPIC",
+    "VIEW_TOPIC",
     "DisputeState",
     "SnapshotMismatch",
     "decode",
+    "decode_view",
     "encode",
+    "encode_view",
     "seal",
     "unseal",
 ]
 
-SNAPSHOT_VERSION = 3  # 2: sealed (an HMAC in front of the state); 3: with the case's view state
+SNAPSHOT_VERSION = 3  # 2: sealed (an HMAC in front of the state); 3: the view state beside it
 MAC_SIZE = 32
 
 
@@ -93,24 +98,14 @@ _ENCODER = msgspec.json.Encoder(decimal_format="string")
 _CASE = msgspec.json.Decoder(DisputeState)
 
 
-class _Payload(msgspec.Struct, forbid_unknown_fields=True):
-    """What a snapshot holds: the aggregate's state and the same events as the case's projection
-    state (what a write's response shows, ``ledger.repository``)."""
-
-    case: DisputeState  # type: ignore[valid-type]  # made by defstruct
-    view: CaseState
-
-
-_PAYLOAD = msgspec.json.Decoder(_Payload)
-
-
 class SnapshotMismatch(ValueError):
     """The aggregate holds state ``DisputeState`` does not describe exactly."""
 
 
 def _code_fingerprint() -> str:
     h = hashlib.sha256()
-    h.update(msgspec.json.encode(msgspec.json.schema(_Payload)))
+    for schema in (DisputeState, CaseState):
+        h.update(msgspec.json.encode(msgspec.json.schema(schema)))
     for module in (_dispute_module, _events_module, _fold_module):
         h.update(_source(module))
     try:
@@ -135,18 +130,20 @@ def _source(module: types.ModuleType) -> bytes:
 
 
 TOPIC = f"{Dispute.TOPIC}@{SNAPSHOT_VERSION}:{_code_fingerprint()}"
+# The same case's projection state at the same version, kept beside it: what the write path needs
+# to answer a write without folding the case again. A read of the aggregate never loads it.
+VIEW_TOPIC = f"{TOPIC}:view"
 
 
-def encode(case: Dispute, view: CaseState) -> bytes:
-    """``case`` and its projection state ``view`` as snapshot bytes; ``SnapshotMismatch`` if the
-    case would not come back exactly (an attribute ``DisputeState`` does not declare, a value of
-    another type)."""
+def encode(case: Dispute) -> bytes:
+    """The state of ``case`` as snapshot bytes; ``SnapshotMismatch`` if it would not come back
+    exactly (an attribute ``DisputeState`` does not declare, a value of another type)."""
     state = {name: value for name, value in vars(case).items() if name != _PENDING}
     if state.keys() != FIELDS:
         extra, missing = state.keys() - FIELDS, FIELDS - state.keys()
         raise SnapshotMismatch(f"Dispute state differs from DisputeState: +{extra} -{missing}")
-    data = _ENCODER.encode({"case": state, "view": view})
-    back = msgspec.structs.asdict(_PAYLOAD.decode(data).case)
+    data = _ENCODER.encode(state)
+    back = msgspec.structs.asdict(_CASE.decode(data))
     for name, value in state.items():
         other = back[name]
         # A subclass may come back as its declared type (asyncpg's UUIDs as uuid.UUID).
@@ -155,15 +152,23 @@ def encode(case: Dispute, view: CaseState) -> bytes:
     return data
 
 
-def decode(data: bytes) -> tuple[Dispute, CaseState]:
-    """The ``Dispute`` and the projection state in snapshot bytes (``msgspec.DecodeError`` /
-    ``msgspec.ValidationError`` if they are not a snapshot of this code)."""
-    payload = _PAYLOAD.decode(data)
-    state: dict[str, Any] = msgspec.structs.asdict(payload.case)
+def decode(data: bytes) -> Dispute:
+    """A ``Dispute`` with the state of snapshot bytes (``msgspec.DecodeError`` /
+    ``msgspec.ValidationError`` if they are not a ``DisputeState``)."""
+    state: dict[str, Any] = msgspec.structs.asdict(_CASE.decode(data))
     state[_PENDING] = []
     case = object.__new__(Dispute)  # as eventsourcing's Snapshot.mutate does
     object.__setattr__(case, "__dict__", state)
-    return case, payload.view
+    return case
+
+
+def encode_view(view: CaseState) -> bytes:
+    """The case's projection state as the bytes of a ``VIEW_TOPIC`` snapshot."""
+    return encode_state(view)
+
+
+def decode_view(data: bytes) -> CaseState:
+    return decode_state(data)
 
 
 def _mac(

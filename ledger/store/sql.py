@@ -12,6 +12,13 @@ COLUMNS = "position, case_id, version, topic, state, metadata, recorded_at, prev
 
 # -- SQLite ---------------------------------------------------------------------------------------
 
+# A snapshot table made by an earlier version (one snapshot per case version) is a cache: the
+# store drops it at start and makes it anew with the topic in the key.
+SQLITE_OLD_SNAPSHOTS = (
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_snapshots' "
+    "AND sql LIKE '%PRIMARY KEY (case_id, version)%'"
+)
+
 # recorded_at: integer microseconds since the epoch (UTC), exact and sortable.
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_events (
@@ -41,7 +48,7 @@ CREATE TABLE IF NOT EXISTS ledger_snapshots (
     state      BLOB    NOT NULL,
     event_hash BLOB    NOT NULL,
     digest     BLOB    NOT NULL,
-    PRIMARY KEY (case_id, version)
+    PRIMARY KEY (case_id, topic, version)
 );
 """
 SQLITE_INSERT_EVENT = f"INSERT INTO ledger_events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -52,8 +59,8 @@ SNAPSHOT_COLUMNS = "s.version, s.topic, s.state, s.event_hash, s.digest"
 SQLITE_SAVE_SNAPSHOT = """
 INSERT INTO ledger_snapshots (case_id, version, topic, state, event_hash, digest)
 VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (case_id, version) DO UPDATE SET
-    topic = excluded.topic, state = excluded.state, event_hash = excluded.event_hash,
+ON CONFLICT (case_id, topic, version) DO UPDATE SET
+    state = excluded.state, event_hash = excluded.event_hash,
     digest = excluded.digest
 """
 
@@ -99,6 +106,17 @@ CREATE TABLE IF NOT EXISTS ledger_idempotency (
     result      BYTEA NOT NULL,
     PRIMARY KEY (case_id, key)
 );
+-- A cache: made by an earlier version with one snapshot per case version, it is dropped and
+-- made again with room for several kinds of snapshot (topics) at one version.
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+        WHERE c.oid = to_regclass('ledger_snapshots') AND i.indisprimary AND i.indnatts = 2
+    ) THEN
+        DROP TABLE ledger_snapshots;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS ledger_snapshots (
     case_id    UUID    NOT NULL,
     version    INTEGER NOT NULL,
@@ -106,7 +124,7 @@ CREATE TABLE IF NOT EXISTS ledger_snapshots (
     state      BYTEA   NOT NULL,
     event_hash BYTEA   NOT NULL,
     digest     BYTEA   NOT NULL,
-    PRIMARY KEY (case_id, version)
+    PRIMARY KEY (case_id, topic, version)
 );
 """
 
@@ -152,8 +170,8 @@ RETURNING pg_notify('ledger_events', position::text)
 PG_SAVE_SNAPSHOT = """
 INSERT INTO ledger_snapshots (case_id, version, topic, state, event_hash, digest)
 VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (case_id, version) DO UPDATE SET
-    topic = excluded.topic, state = excluded.state, event_hash = excluded.event_hash,
+ON CONFLICT (case_id, topic, version) DO UPDATE SET
+    state = excluded.state, event_hash = excluded.event_hash,
     digest = excluded.digest
 """
 

@@ -53,6 +53,7 @@ from ledger.store.sql import (
     SQLITE_INSERT_EVENT,
     SQLITE_INSERT_KEY,
     SQLITE_LATEST_SNAPSHOTS,
+    SQLITE_OLD_SNAPSHOTS,
     SQLITE_SAVE_SNAPSHOT,
     SQLITE_SCHEMA,
 )
@@ -147,6 +148,8 @@ class SQLiteStore(StoreBase):
     def _open_writer(self) -> sqlite3.Connection:
         conn = self._connect()
         conn.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file itself
+        if conn.execute(SQLITE_OLD_SNAPSHOTS).fetchone() is not None:
+            conn.execute("DROP TABLE ledger_snapshots")  # a cache; made anew just below
         conn.executescript(SQLITE_SCHEMA + "".join(hook.sqlite_schema() for hook in self.hooks))
         return conn
 

@@ -60,11 +60,24 @@ async def test_the_newest_at_or_below_a_version_of_the_topic_asked(store: EventS
 async def test_saving_at_a_version_again_replaces_it(store: EventStore) -> None:
     case, records = await _case(store, 2)
     await _keep(store, records, 2)
-    await store.save_snapshot(case, 2, "test.Case@2", b"newer code", records[1].hash)
-    assert await store.latest_snapshot(case, TOPIC) is None
-    again = await store.latest_snapshot(case, "test.Case@2")
+    await store.save_snapshot(case, 2, TOPIC, b"taken again", records[1].hash)
+    again = await store.latest_snapshot(case, TOPIC)
     assert again is not None
-    assert again.state == b"newer code"
+    assert again.state == b"taken again"
+
+
+async def test_snapshots_of_other_topics_at_a_version_are_kept_beside_it(
+    store: EventStore,
+) -> None:
+    case, records = await _case(store, 2)
+    await _keep(store, records, 2)
+    await store.save_snapshot(case, 2, "test.Case@2:view", b"the view", records[1].hash)
+    kept, view = await store.latest_snapshot(case, TOPIC), await store.latest_snapshot(
+        case, "test.Case@2:view"
+    )
+    assert kept is not None
+    assert view is not None
+    assert (kept.version, view.version, view.state) == (2, 2, b"the view")
 
 
 async def test_only_snapshots_bound_to_the_log_come_back(store: EventStore) -> None:
@@ -149,3 +162,27 @@ async def test_snapshots_outlive_the_store_and_open_is_idempotent(
         snapshot = await store.latest_snapshot(case, TOPIC)
         assert snapshot is not None
         assert snapshot.state == b"state at 3"
+
+
+async def test_a_snapshot_table_of_the_previous_layout_is_made_anew_at_start(
+    database_url: str, make_store: StoreFactory
+) -> None:
+    """Before, a case version held one snapshot of any topic; now one of each topic. The table is
+    a cache: the store drops the old layout at start and makes the new one, the log untouched."""
+    blob = "BLOB" if database_url.startswith("sqlite") else "BYTEA"
+    case_type = "TEXT" if database_url.startswith("sqlite") else "UUID"
+    await raw_execute(
+        database_url,
+        f"CREATE TABLE ledger_snapshots (case_id {case_type} NOT NULL, version INTEGER NOT NULL, "
+        f"topic TEXT NOT NULL, state {blob} NOT NULL, event_hash {blob} NOT NULL, "
+        f"digest {blob} NOT NULL, PRIMARY KEY (case_id, version))",
+    )
+    store = await make_store()
+    case, records = await _case(store, 2)
+    await _keep(store, records, 2)
+    await store.save_snapshot(case, 2, "test.Case@1:view", b"the view", records[1].hash)
+    kept = await store.latest_snapshot(case, TOPIC)
+    assert kept is not None
+    assert kept.state == b"state at 2"
+    again = await make_store()  # a second start keeps what the first one made
+    assert await again.latest_snapshot(case, "test.Case@1:view") is not None

@@ -101,9 +101,17 @@ async def test_the_write_path_keeps_a_snapshot_every_n_events(store: EventStore)
         KEY, case_id, snapshot.version, snapshots.TOPIC, snapshot.state, snapshot.event_hash
     )
     assert state is not None
-    case, view = snapshots.decode(state)
-    assert vars(case) == full_fold(records[: snapshot.version])
-    assert view == fold_case(records[: snapshot.version], service.context)
+    assert vars(snapshots.decode(state)) == full_fold(records[: snapshot.version])
+    # Beside it, the case's projection state at the same version, for the write path.
+    view = await store.latest_snapshot(case_id, snapshots.VIEW_TOPIC)
+    assert view is not None
+    assert (view.version, view.event_hash) == (snapshot.version, snapshot.event_hash)
+    view_state = snapshots.unseal(
+        KEY, case_id, view.version, snapshots.VIEW_TOPIC, view.state, view.event_hash
+    )
+    assert view_state is not None
+    expected = fold_case(records[: snapshot.version], service.context)
+    assert snapshots.decode_view(view_state) == expected
 
 
 async def test_loads_from_snapshots_equal_full_folds_at_every_version(store: EventStore) -> None:
@@ -146,7 +154,10 @@ async def test_a_load_for_a_write_looks_for_a_snapshot_only_where_one_can_be(
     assert vars(loaded.case) == full_fold(await service.history(case_id))
     assert loaded.state == fold_case(await service.history(case_id), service.context)
     await service.cases.read(case_id, expected_version=EVERY)
-    assert len(lookups) == 1
+    # One lookup of each kind, together: the case's and its projection state's.
+    assert sorted(topic for _, topic, _ in lookups) == sorted(
+        [snapshots.TOPIC, snapshots.VIEW_TOPIC]
+    )
 
 
 async def test_every_demo_path_loads_from_snapshots_as_it_folds(store: EventStore) -> None:
@@ -187,8 +198,8 @@ async def test_altered_state_bytes_are_ignored(
     await raw_execute(
         database_url,
         "UPDATE ledger_snapshots SET state = (SELECT s.state FROM ledger_snapshots s"
-        f" WHERE s.case_id = '{case_id}' AND s.version = 35)"
-        f" WHERE case_id = '{case_id}' AND version = 40",
+        f" WHERE s.case_id = '{case_id}' AND s.version = 35 AND s.topic = '{snapshots.TOPIC}')"
+        f" WHERE case_id = '{case_id}' AND version = 40 AND topic = '{snapshots.TOPIC}'",
     )
     await _tampered(service, case_id, folded_at_most=LONG - 35)
 
@@ -222,9 +233,9 @@ async def test_a_consistent_state_forged_without_the_key_is_ignored(
     assert snapshot is not None
     state = snapshots.unseal(KEY, case_id, 40, snapshots.TOPIC, snapshot.state, records[39].hash)
     assert state is not None
-    forged_case, forged_view = snapshots.decode(state)
+    forged_case = snapshots.decode(state)
     forged_case.__dict__["closed"] = True
-    forged = snapshots.encode(forged_case, forged_view)
+    forged = snapshots.encode(forged_case)
     for key in (b"a key the attacker made up......", b""):
         planted = snapshots.seal(key, case_id, 40, snapshots.TOPIC, forged, records[39].hash)
         await store.save_snapshot(case_id, 40, snapshots.TOPIC, planted, records[39].hash)
@@ -298,7 +309,7 @@ async def test_another_codes_snapshots_are_ignored(
     await raw_execute(
         database_url,
         f"UPDATE ledger_snapshots SET topic = 'ledger.Dispute@0:old' WHERE case_id = '{case_id}'"
-        " AND version = 40",
+        f" AND version = 40 AND topic = '{snapshots.TOPIC}'",
     )  # digest not recomputed either, but the topic alone excludes it
     await _tampered(service, case_id, folded_at_most=LONG - 35)
 
@@ -336,7 +347,7 @@ async def test_a_state_that_cannot_be_snapshotted_never_fails_the_command(
 ) -> None:
     service = Counting(store, snapshot_every=EVERY)
 
-    def refuse(case: Dispute, view: object) -> bytes:
+    def refuse(case: Dispute) -> bytes:
         raise snapshots.SnapshotMismatch("an attribute DisputeState does not declare")
 
     monkeypatch.setattr(snapshots, "encode", refuse)
