@@ -72,8 +72,9 @@ async def test_snapshots_of_other_topics_at_a_version_are_kept_beside_it(
     case, records = await _case(store, 2)
     await _keep(store, records, 2)
     await store.save_snapshot(case, 2, "test.Case@2:view", b"the view", records[1].hash)
-    kept, view = await store.latest_snapshot(case, TOPIC), await store.latest_snapshot(
-        case, "test.Case@2:view"
+    kept, view = (
+        await store.latest_snapshot(case, TOPIC),
+        await store.latest_snapshot(case, "test.Case@2:view"),
     )
     assert kept is not None
     assert view is not None
