@@ -24,8 +24,6 @@ from ledger.projections.checks import intervals
 from ledger.projections.state import CaseState, encode_state
 from ledger.projections.views import CaseFilters
 
-TRACKING_NAME = "cases"
-
 
 class CaseRow(NamedTuple):
     case_id: UUID

@@ -66,12 +66,12 @@ async def wipe(url: str) -> None:
         await conn.close()
 
 
-async def dump(url: str) -> tuple[Rows, Rows, int]:
-    """Every read-model row, in key order, and the tracked position."""
+async def dump(url: str) -> tuple[Rows, Rows, Rows]:
+    """Every read-model row, in key order, and the tracked positions."""
     queries = (
         "SELECT * FROM proj_cases ORDER BY case_id",
         "SELECT * FROM proj_findings ORDER BY case_id, seq",
-        "SELECT position FROM proj_tracking",
+        "SELECT name, position FROM proj_tracking ORDER BY name",
     )
     if url.startswith("sqlite"):
         path = sqlite_path(url)
@@ -90,4 +90,4 @@ async def dump(url: str) -> tuple[Rows, Rows, int]:
             cases, findings, tracking = [[tuple(r) for r in await conn.fetch(q)] for q in queries]
         finally:
             await conn.close()
-    return cases, findings, int(tracking[0][0])  # type: ignore[call-overload]
+    return cases, findings, tracking
