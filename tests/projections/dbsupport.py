@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 
 from ledger.domain.context import Context
-from ledger.projections import ReadModels, open_read_models
+from ledger.projections import Projection, ReadModels, open_read_models
 from ledger.store import open_store, sqlite_path
 from ledger.store.port import EventStore
 from tests.projections.support import Desk
@@ -30,11 +30,14 @@ class Ledger:
 
 
 @asynccontextmanager
-async def ledger(url: str, context: Context | None = None) -> AsyncIterator[Ledger]:
+async def ledger(
+    url: str, context: Context | None = None, projections: Sequence[Projection] | None = None
+) -> AsyncIterator[Ledger]:
+    """``projections``: the read models kept (default: the registered ones)."""
     store = open_store(url)
     await store.open()
     desk = Desk(store, context)
-    read_models = await open_read_models(url, desk.service.context, store)
+    read_models = await open_read_models(url, desk.service.context, store, projections)
     try:
         yield Ledger(url, store, desk, read_models)
     finally:
