@@ -161,12 +161,12 @@ class CaseStates(Applier):
         for record, event, back in events:
             if isinstance(event, ev.Registered):
                 registered.add(record.case_id)
-                keys.add((event.payer.identifier, event.category))  # type: ignore[attr-defined]
+                keys.add((event.payer.identifier, event.category))
                 continue
             if not back:
                 wanted.add(record.case_id)
             if isinstance(event, ev.Linked):
-                wanted.add(event.case_id)  # type: ignore[attr-defined]
+                wanted.add(event.case_id)
         # Every case changed since the last commit is in the cache (evicted only at commits),
         # so what the database holds for the others is their latest state.
         missing = wanted - registered - self.cache.keys()

@@ -40,6 +40,10 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
     TOPIC: ClassVar[str]
 
+    if typing.TYPE_CHECKING:
+        # The fields are those :func:`projected` gives each topic's Struct, at import time.
+        def __getattr__(self, name: str) -> Any: ...
+
 
 # Per topic, its decoder: in _TIMED if its Struct holds occurred_at (checked to be aware).
 _TIMED: dict[str, msgspec.json.Decoder[Any]] = {}
@@ -193,7 +197,7 @@ def decode(record: RecordedEvent) -> Event | None:
         event: Event = decoder.decode(record.state)
     except msgspec.DecodeError as exc:
         raise _unreadable(record, exc) from exc
-    if event.occurred_at.tzinfo is None:  # type: ignore[attr-defined]
+    if event.occurred_at.tzinfo is None:
         raise ProjectionError(f"event at position {record.position} has a naive occurred_at")
     return event
 

@@ -148,7 +148,7 @@ class PartitionRunner(ProjectionRunner):
             elif case_id in foreign:
                 if record.topic == LINKED:
                     event = ev.decode(record)
-                    if isinstance(event, ev.Linked) and event.case_id in own:  # type: ignore[attr-defined]
+                    if isinstance(event, ev.Linked) and event.case_id in own:
                         batch.append((record, True))  # the other side is ours
             elif record.topic == REGISTERED:
                 if partition_of(_payer_of(record), partitions) == index:
