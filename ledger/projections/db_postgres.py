@@ -1,13 +1,15 @@
 """Read models in PostgreSQL (asyncpg), in the event store's database.
 
-A batch is one transaction: the tracked position is moved first (``UPDATE … WHERE position =
-expected``, which also row-locks it against a second runner), then the case rows are upserted
-and their finding rows replaced, both via binary COPY. The runner's connections
+A batch is one transaction: the tracked positions are moved first (``UPDATE … WHERE position =
+expected``, which also row-locks them against a second runner), then the projections' writes
+applied: rows known to be new copied in (binary COPY), the others upserted through a staging
+table (COPY, then ``INSERT … ON CONFLICT``), deletions by key. The runner's connections
 use ``synchronous_commit = off``: read models are derived, and a crash can only lose whole
 batches together with their position, which the runner then applies again.
 
 A partitioned rebuild (``ledger.projections.partition``) writes from several processes at once,
-each its own cases, under a marker in the tracking row (``claim_rebuild`` … ``finish_rebuild``).
+each its own cases, under a marker in the tracking rows of the projections it rebuilds
+(``claim_rebuild`` … ``finish_rebuild``).
 
 The store NOTIFYs ``ledger_events`` on every commit; :meth:`wait_for_change` listens on a
 dedicated connection and falls back to the timeout (polling) while that connection is down.
