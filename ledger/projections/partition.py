@@ -1,4 +1,5 @@
-"""Rebuilding the read models in several processes at once (PostgreSQL).
+"""Rebuilding the read models in several processes at once (PostgreSQL), when every projection
+being rebuilt is ``partitionable`` (the registered ones are).
 
 A rebuild is CPU in Python — decoding, folding, the findings of every case — so one process
 uses one core however idle the database is. :func:`replay_partitioned` splits the cases over
@@ -22,10 +23,10 @@ Why each worker's rows are exactly the serial replay's:
 A worker knows a case's partition from its registration (payer identifiers are decoded from
 every ``Registered`` event, the one event that carries them); cases are never re-partitioned.
 
-Crash safety: while workers write, the tracking row holds position -1 and a marker instead of
-the fingerprint, and the leading process holds a session advisory lock
-(``PostgresReadStore.claim_rebuild``). The position and fingerprint are set only once every
-worker has committed all its rows. Any crash (of a worker, or SIGKILL of the leader — the
+Crash safety: while workers write, the tracking rows of the projections being rebuilt hold
+position -1 and a marker instead of their fingerprints, and the leading process holds a session
+advisory lock (``PostgresReadStore.claim_rebuild``). The positions and fingerprints are set only
+once every worker has committed all its rows. Any crash (of a worker, or SIGKILL of the leader — the
 workers die with it) leaves the marker: the next runner's ``prepare`` finds a fingerprint that
 is not its own and no live rebuild, and rebuilds again. Worker writes check the marker under a
 share lock, so a worker that outlived its leader cannot write into a newer rebuild's tables.
