@@ -30,8 +30,9 @@ from psycopg.sql import SQL
 from bench.framework import postgres_env
 from ledger.domain.context import Context
 from ledger.projections import tables as t
-from ledger.projections.db_postgres import INDEXES, TABLES
 from ledger.projections.fold import CaseFolder
+from ledger.projections.projection import Dialect
+from ledger.projections.registry import PROJECTIONS
 from ledger.store.codec import MsgspecTranscoder
 from ledger.store.port import RecordedEvent
 
@@ -70,7 +71,16 @@ class EsProjApp(Application[UUID]):
         return RecordMapper()
 
 
-_DDL = (TABLES + INDEXES).replace("proj_", "esproj_")
+_DDL = ";\n".join(
+    sql
+    for p in PROJECTIONS
+    for table in p.tables()
+    for sql in (
+        table.create(Dialect.POSTGRES),
+        *table.eager_indexes,
+        *table.all_indexes(Dialect.POSTGRES),
+    )
+).replace("proj_", "esproj_")
 _CASES = (
     f"INSERT INTO esproj_cases ({', '.join(t.CASE_COLUMNS)}) "
     f"VALUES ({', '.join(['%s'] * len(t.CASE_COLUMNS))}) ON CONFLICT (case_id) DO UPDATE SET "

@@ -9,9 +9,12 @@ findings FR1–FR9, and the runner that keeps them current (ARCHITECTURE.md deci
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ledger.domain.context import Context
 from ledger.projections.caseview import case_view_from_events
 from ledger.projections.db import open_read_store
+from ledger.projections.projection import Projection
 from ledger.projections.readmodels import ProjectionsBehind, ReadModels
 from ledger.projections.runner import ProjectionRunner
 from ledger.projections.tables import InvalidCursor
@@ -20,6 +23,7 @@ from ledger.store.port import EventStore
 
 __all__ = [
     "InvalidCursor",
+    "Projection",
     "ProjectionRunner",
     "ProjectionsBehind",
     "ReadModels",
@@ -29,12 +33,16 @@ __all__ = [
 
 
 async def open_read_models(
-    url: str, context: Context | None = None, store: EventStore | None = None
+    url: str,
+    context: Context | None = None,
+    store: EventStore | None = None,
+    projections: Sequence[Projection] | None = None,
 ) -> ReadModels:
     """Open the read models in the database at ``url`` (creating their tables). ``store`` is the
     event store of the same database; without one, a store is opened here and closed with the
-    read models."""
-    db = open_read_store(url)
+    read models. ``projections``: the read models to keep (by default those registered in
+    ``ledger.projections.registry.PROJECTIONS``)."""
+    db = open_read_store(url, projections)
     await db.open()
     owns_store = store is None
     if store is None:

@@ -2,50 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
-from ledger.projections.fold import PayerKey
 from ledger.projections.inspection import FindingFact, Received
-from ledger.projections.tables import CaseRow, Cursor, FindingRow, Period
+from ledger.projections.projection import Projection, Reader, Write
+from ledger.projections.tables import Cursor, Period
 from ledger.projections.views import CaseFilters
 from ledger.store import sqlite_path
 from ledger.store.port import RecordedEvent
 
 
-class ReadStore(Protocol):
+class ReadStore(Reader, Protocol):
+    """The tables of ``projections``, their tracked positions, and the queries of the API."""
+
+    projections: tuple[Projection, ...]
+
     async def open(self) -> None:
         """Connect and create the tables if they do not exist."""
 
     async def close(self) -> None: ...
 
-    async def tracking(self) -> tuple[int, str | None]:
-        """The tracked position and fingerprint ((0, None) before the first run)."""
+    async def tracking(self) -> dict[str, tuple[int, str]]:
+        """The tracked position and fingerprint of each projection that has rows."""
 
-    async def reset(self, fingerprint: str) -> None:
-        """Drop the read models; recreate them empty at position 0 (secondary indexes later)."""
+    async def reset(self, fingerprints: Mapping[str, str]) -> None:
+        """Drop the named projections' tables; recreate them empty, tracked at position 0 with
+        the given fingerprints (secondary indexes later: :meth:`create_indexes`)."""
 
-    async def create_indexes(self) -> None: ...
+    async def create_indexes(self, names: Collection[str] | None = None) -> None:
+        """The secondary indexes of the named projections (all by default)."""
 
-    async def load_states(self, case_ids: Collection[UUID]) -> dict[UUID, bytes]: ...
-
-    async def open_cases_of(self, keys: Collection[PayerKey]) -> dict[UUID, bytes]:
-        """States of the open cases of these payers and categories (FR7)."""
-
-    async def commit(
-        self,
-        expected: int,
-        position: int,
-        cases: Sequence[CaseRow],
-        findings: Sequence[FindingRow],
-        kept: Collection[UUID] = (),
-    ) -> bool:
-        """Rows and the new position in one transaction; False if the position was not
-        ``expected`` (another runner got there first), and then nothing is written. The
-        findings of each case of ``cases`` are replaced by its rows in ``findings``, except
-        for the cases in ``kept``, whose stored findings are unchanged (no rows given)."""
+    async def commit(self, moves: Mapping[str, tuple[int, int]], writes: Sequence[Write]) -> bool:
+        """Move each named projection's position from ``expected`` to ``position`` (``moves``:
+        name → (expected, position)) and apply ``writes``, in one transaction; False if a
+        position was not the one expected (another runner got there first), and then
+        nothing is written."""
 
     async def case_state(self, case_id: UUID) -> bytes | None: ...
 
@@ -75,17 +69,18 @@ class PartitionedReadStore(ReadStore, Protocol):
 
     async def open(self, *, create: bool = True) -> None: ...
 
-    async def claim_rebuild(self, fingerprint: str, marker: str) -> bool:
-        """Read models empty at position 0 with ``fingerprint`` are marked as being rebuilt
-        under ``marker`` by this process; False if they were not in that state."""
+    async def claim_rebuild(self, fingerprints: Mapping[str, str], marker: str) -> bool:
+        """The named projections, empty at position 0 with these fingerprints, are marked as
+        being rebuilt under ``marker`` by this process; False if they were not in that state."""
 
-    async def write_partition(
-        self, marker: str, expected: int, cases: Sequence[CaseRow], findings: Sequence[FindingRow]
+    async def write_partition(self, marker: str, writes: Sequence[Write]) -> bool:
+        """A worker's rows; False if ``marker`` is gone from any projection it was on."""
+
+    async def finish_rebuild(
+        self, marker: str, position: int, fingerprints: Mapping[str, str]
     ) -> bool:
-        """A worker's rows (folded from after ``expected``); False if ``marker`` is gone."""
-
-    async def finish_rebuild(self, marker: str, position: int, fingerprint: str) -> bool:
-        """The rebuild under ``marker`` is complete: track ``position`` and ``fingerprint``."""
+        """The rebuild under ``marker`` is complete: track ``position`` and the
+        fingerprints."""
 
     async def release_rebuild(self) -> None: ...
 
@@ -96,14 +91,15 @@ class PartitionedReadStore(ReadStore, Protocol):
         """Whether a live process is leading a partitioned rebuild."""
 
 
-def open_read_store(url: str) -> ReadStore:
-    """The read-model database behind a ``LEDGER_DATABASE_URL`` (not yet opened)."""
+def open_read_store(url: str, projections: Sequence[Projection] | None = None) -> ReadStore:
+    """The read-model database behind a ``LEDGER_DATABASE_URL`` (not yet opened), holding
+    ``projections`` (by default the registered ones, ``ledger.projections.registry``)."""
     if url.startswith("sqlite:"):
         from ledger.projections.db_sqlite import SQLiteReadStore
 
-        return SQLiteReadStore(sqlite_path(url))
+        return SQLiteReadStore(sqlite_path(url), projections)
     if url.startswith(("postgresql://", "postgres://")):
         from ledger.projections.db_postgres import PostgresReadStore
 
-        return PostgresReadStore(url)
+        return PostgresReadStore(url, projections)
     raise ValueError(f"unsupported database URL for read models: {url!r}")

@@ -1,13 +1,15 @@
 """Read models in PostgreSQL (asyncpg), in the event store's database.
 
-A batch is one transaction: the tracked position is moved first (``UPDATE … WHERE position =
-expected``, which also row-locks it against a second runner), then the case rows are upserted
-and their finding rows replaced, both via binary COPY. The runner's connections
+A batch is one transaction: the tracked positions are moved first (``UPDATE … WHERE position =
+expected``, which also row-locks them against a second runner), then the projections' writes
+applied: rows known to be new copied in (binary COPY), the others upserted through a staging
+table (COPY, then ``INSERT … ON CONFLICT``), deletions by key. The runner's connections
 use ``synchronous_commit = off``: read models are derived, and a crash can only lose whole
 batches together with their position, which the runner then applies again.
 
 A partitioned rebuild (``ledger.projections.partition``) writes from several processes at once,
-each its own cases, under a marker in the tracking row (``claim_rebuild`` … ``finish_rebuild``).
+each its own cases, under a marker in the tracking rows of the projections it rebuilds
+(``claim_rebuild`` … ``finish_rebuild``).
 
 The store NOTIFYs ``ledger_events`` on every commit; :meth:`wait_for_change` listens on a
 dedicated connection and falls back to the timeout (polling) while that connection is down.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -25,80 +27,33 @@ from uuid import UUID
 import asyncpg
 
 from ledger.projections import tables as t
-from ledger.projections.fold import PayerKey
 from ledger.projections.inspection import FindingFact, Received
+from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
 from ledger.store.port import RecordedEvent
 from ledger.store.sql import NOTIFY_CHANNEL
 
-_FILLFACTOR = "fillfactor=75"  # spelled as pg_class.reloptions spells it
-TABLES = f"""
-CREATE TABLE IF NOT EXISTS proj_tracking (
+TRACKING = """CREATE TABLE IF NOT EXISTS proj_tracking (
     name        TEXT   PRIMARY KEY,
     position    BIGINT NOT NULL,
     fingerprint TEXT   NOT NULL
-);
--- Room left on each page: an event that changes no indexed column of its case (an urge, a
--- consultation, a further decision …) then updates the row in place, without touching the
--- eleven indexes below (a HOT update).
-CREATE TABLE IF NOT EXISTS proj_cases (
-    case_id              UUID        PRIMARY KEY,
-    status               TEXT        NOT NULL,
-    classification       TEXT,
-    category             TEXT        NOT NULL,
-    holding_unit         TEXT        NOT NULL,
-    jurisdiction         TEXT        NOT NULL,
-    first_responder      TEXT        NOT NULL,
-    first_responder_name TEXT        NOT NULL,
-    receiving_unit       TEXT        NOT NULL,
-    received_at          TIMESTAMPTZ NOT NULL,
-    due                  DATE,
-    closed               BOOLEAN     NOT NULL,
-    payer_identifier     TEXT        NOT NULL,
-    registered_position  BIGINT      NOT NULL,
-    last_position        BIGINT      NOT NULL,
-    state                BYTEA       NOT NULL
-) WITH ({_FILLFACTOR});
-CREATE TABLE IF NOT EXISTS proj_findings (
-    case_id             UUID        NOT NULL,
-    seq                 SMALLINT    NOT NULL,
-    check_id            TEXT        NOT NULL,
-    first_responder     TEXT        NOT NULL,
-    receiving_unit      TEXT        NOT NULL,
-    received_at         TIMESTAMPTZ NOT NULL,
-    registered_position BIGINT      NOT NULL,
-    from_position       BIGINT      NOT NULL,
-    to_position         BIGINT,
-    after_date          DATE,
-    provisional         BOOLEAN     NOT NULL,
-    proof               BIGINT[]    NOT NULL,
-    PRIMARY KEY (case_id, seq)
-);
--- FR7 looks up the open cases of a payer and category for every registration, rebuilds too.
-CREATE INDEX IF NOT EXISTS proj_cases_payer ON proj_cases (payer_identifier, category)
-    WHERE NOT closed;
-"""
+)"""
+_DIALECT = Dialect.POSTGRES
 
-# Built after a rebuild's bulk load (cheaper than maintaining them row by row). The two on
-# received_at carry the columns an inspection counts, so counting cases is an index-only scan
-# instead of a walk through rows that hold kilobytes of state each.
-INDEXES = """
-CREATE INDEX IF NOT EXISTS proj_cases_received ON proj_cases (received_at DESC, case_id DESC)
-    INCLUDE (receiving_unit, first_responder, first_responder_name, registered_position);
-CREATE INDEX IF NOT EXISTS proj_cases_receiving ON proj_cases (receiving_unit, received_at)
-    INCLUDE (first_responder, first_responder_name, registered_position);
-CREATE INDEX IF NOT EXISTS proj_cases_status ON proj_cases (status, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_class ON proj_cases (classification, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_category ON proj_cases (category, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_holder ON proj_cases (holding_unit, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_place ON proj_cases (jurisdiction, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_responder ON proj_cases (first_responder, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_due ON proj_cases (due) WHERE NOT closed;
-CREATE INDEX IF NOT EXISTS proj_findings_receiving ON proj_findings (receiving_unit, received_at);
-CREATE INDEX IF NOT EXISTS proj_findings_received ON proj_findings (received_at);
-"""
 
-DROP = "DROP TABLE IF EXISTS proj_findings; DROP TABLE IF EXISTS proj_cases;"
+def _tables(projections: Iterable[Projection]) -> list[Table]:
+    return [table for p in projections for table in p.tables()]
+
+
+def _create(tables: Iterable[Table]) -> str:
+    """The tables and the indexes their fold reads through (the others: :func:`_indexes`)."""
+    return ";\n".join(sql for t in tables for sql in (t.create(_DIALECT), *t.eager_indexes))
+
+
+def _indexes(tables: Iterable[Table]) -> list[str]:
+    return [sql for t in tables for sql in t.all_indexes(_DIALECT)]
+
+
 # Held (exclusive) while tables and indexes are created or dropped, shared while a rebuild
 # builds its indexes: processes starting together must not race on the catalog.
 _SCHEMA_LOCK = "hashtext('ledger.projections')"
@@ -108,19 +63,33 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Held (session level) by the process leading a partitioned rebuild.
 _REBUILD_LOCK = 0x6C65_6467_6572_7062  # "ledgerpb"
 
-# Case rows go through a per-session staging table: binary COPY is several times faster than
+
+# Upserted rows go through a per-session staging table: binary COPY is several times faster than
 # binding arrays, and only an INSERT … SELECT can turn the copied rows into an upsert.
-_STAGE = "CREATE TEMP TABLE IF NOT EXISTS proj_stage_cases (LIKE proj_cases) ON COMMIT DELETE ROWS"
-_UPSERT_STAGED = (
-    f"INSERT INTO proj_cases ({', '.join(t.CASE_COLUMNS)})"
-    f" SELECT {', '.join(t.CASE_COLUMNS)} FROM proj_stage_cases"
-    " ON CONFLICT (case_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in t.CASE_COLUMNS[1:])
-)
-_DROP_STAGED_FINDINGS = (
-    "DELETE FROM proj_findings f USING proj_stage_cases s WHERE f.case_id = s.case_id"
-    " AND s.case_id <> ALL($1::uuid[])"
-)
+def _stage(table: Table) -> str:
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS stage_{table.name} (LIKE {table.name})"
+        " ON COMMIT DELETE ROWS"
+    )
+
+
+def _upsert_staged(table: Table) -> str:
+    names = table.names
+    update = [c for c in names if c not in table.key]
+    conflict = (
+        "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
+        if update
+        else "DO NOTHING"
+    )
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)})"
+        f" SELECT {', '.join(names)} FROM stage_{table.name}"
+        f" ON CONFLICT ({', '.join(table.key)}) {conflict}"
+    )
+
+
+class _NotMoved(Exception):
+    """A tracked position was not the one a commit expected."""
 
 
 def _binder(params: list[Any]) -> Any:
@@ -132,8 +101,17 @@ def _binder(params: list[Any]) -> Any:
 
 
 class PostgresReadStore:
-    def __init__(self, url: str, *, max_pool: int = 4) -> None:
+    dialect = _DIALECT
+
+    def __init__(
+        self, url: str, projections: Sequence[Projection] | None = None, *, max_pool: int = 4
+    ) -> None:
+        if projections is None:
+            from ledger.projections.registry import PROJECTIONS
+
+            projections = PROJECTIONS
         self.url = url
+        self.projections = tuple(projections)
         self.max_pool = max_pool
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
@@ -146,6 +124,9 @@ class PostgresReadStore:
             raise RuntimeError("the read models are not open")
         return self._pool
 
+    def _named(self, names: Collection[str] | None) -> list[Table]:
+        return _tables(p for p in self.projections if names is None or p.name in names)
+
     async def open(self, *, create: bool = True) -> None:
         """Connect; with ``create``, also create the tables and indexes that are missing (a
         partition worker of a rebuild must not: the indexes are built after the bulk load)."""
@@ -154,11 +135,12 @@ class PostgresReadStore:
         )
         if not create:
             return
+        tables = self._named(None)
         async with self._pool.acquire() as conn, conn.transaction():
             # Processes starting together (API, runner) must not race on the catalog.
             await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-            await conn.execute(TABLES + INDEXES)
-            await _upgrade_layout(conn)
+            await conn.execute(";\n".join([TRACKING, _create(tables), *_indexes(tables)]))
+            await _upgrade_layout(conn, tables)
 
     async def close(self) -> None:
         await self.release_rebuild()
@@ -170,28 +152,29 @@ class PostgresReadStore:
             await self._pool.close()
             self._pool = None
 
-    async def tracking(self) -> tuple[int, str | None]:
-        row = await self.pool.fetchrow(
-            "SELECT position, fingerprint FROM proj_tracking WHERE name = $1", t.TRACKING_NAME
-        )
-        return (0, None) if row is None else (int(row[0]), str(row[1]))
+    async def tracking(self) -> dict[str, tuple[int, str]]:
+        rows = await self.pool.fetch("SELECT name, position, fingerprint FROM proj_tracking")
+        return {str(n): (int(p), str(f)) for n, p, f in rows}
 
-    async def reset(self, fingerprint: str) -> None:
-        """Empty read models at position 0, without the secondary indexes (see INDEXES)."""
+    async def reset(self, fingerprints: Mapping[str, str]) -> None:
+        """Empty tables at position 0 for the named projections, without their secondary
+        indexes (see :meth:`create_indexes`)."""
+        tables = self._named(fingerprints)
+        drop = ";".join(f"DROP TABLE IF EXISTS {t.name}" for t in reversed(tables))
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-            await conn.execute(DROP + TABLES)
-            await conn.execute(
+            await conn.execute(";\n".join(s for s in (TRACKING, drop, _create(tables)) if s))
+            await conn.executemany(
                 "INSERT INTO proj_tracking (name, position, fingerprint) VALUES ($1, 0, $2)"
                 " ON CONFLICT (name) DO UPDATE SET position = 0, fingerprint = $2",
-                t.TRACKING_NAME,
-                fingerprint,
+                list(fingerprints.items()),
             )
 
-    async def create_indexes(self) -> None:
+    async def create_indexes(self, names: Collection[str] | None = None) -> None:
         # Two at a time: each build is one backend's sort, and the server has cores to spare
         # once the bulk load is done.
-        statements = [sql.strip() for sql in INDEXES.split(";") if sql.strip()]
+        tables = self._named(names)
+        statements = _indexes(tables)
         lanes = max(1, min(2, self.max_pool))
 
         async def build(lane: int) -> None:
@@ -206,53 +189,35 @@ class PostgresReadStore:
 
         await asyncio.gather(*(build(lane) for lane in range(lanes)))
         # Fresh statistics for the planner, and a visibility map for index-only scans.
-        await asyncio.gather(
-            *(
-                self.pool.execute(f"VACUUM (ANALYZE) {table}")
-                for table in ("proj_cases", "proj_findings")
-            )
-        )
+        await asyncio.gather(*(self.pool.execute(f"VACUUM (ANALYZE) {t.name}") for t in tables))
 
-    async def load_states(self, case_ids: Collection[UUID]) -> dict[UUID, bytes]:
-        if not case_ids:
-            return {}
-        rows = await self.pool.fetch(
-            "SELECT case_id, state FROM proj_cases WHERE case_id = ANY($1::uuid[])", list(case_ids)
-        )
-        return {row[0]: row[1] for row in rows}
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return list(await self.pool.fetch(sql, *params))
 
-    async def open_cases_of(self, keys: Collection[PayerKey]) -> dict[UUID, bytes]:
-        if not keys:
-            return {}
-        rows = await self.pool.fetch(
-            "SELECT c.case_id, c.state FROM unnest($1::text[], $2::text[]) AS k(payer, category)"
-            " JOIN proj_cases c ON c.payer_identifier = k.payer AND c.category = k.category"
-            " AND NOT c.closed",
-            [identifier for identifier, _ in keys],
-            [str(category) for _, category in keys],
-        )
-        return {row[0]: row[1] for row in rows}
+    async def fetch_each(self, sql: str, params: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
+        found: list[Sequence[Any]] = []
+        async with self.pool.acquire() as conn:
+            for values in params:
+                found.extend(await conn.fetch(sql, *values))
+        return found
 
-    async def commit(
-        self,
-        expected: int,
-        position: int,
-        cases: Sequence[t.CaseRow],
-        findings: Sequence[t.FindingRow],
-        kept: Collection[UUID] = (),
-    ) -> bool:
-        """Write the batch and move the tracked position from ``expected`` to ``position``, in
-        one transaction; False (nothing written) if another runner moved it first."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            moved = await conn.execute(
-                "UPDATE proj_tracking SET position = $1 WHERE name = $2 AND position = $3",
-                position,
-                t.TRACKING_NAME,
-                expected,
-            )
-            if moved != "UPDATE 1":
-                return False
-            await _write(conn, expected, cases, findings, kept)
+    async def commit(self, moves: Mapping[str, tuple[int, int]], writes: Sequence[Write]) -> bool:
+        """Move each projection's position from the expected one and write the batch, in one
+        transaction; False (nothing written) if another runner moved one first."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for name, (expected, position) in moves.items():
+                    moved = await conn.execute(
+                        "UPDATE proj_tracking SET position = $1 WHERE name = $2 AND position = $3",
+                        position,
+                        name,
+                        expected,
+                    )
+                    if moved != "UPDATE 1":
+                        raise _NotMoved  # rolls back the positions moved before
+                await _write(conn, writes)
+        except _NotMoved:
+            return False
         return True
 
     # -- partitioned rebuilds (ledger.projections.partition) ----------------------------------
@@ -263,68 +228,76 @@ class PostgresReadStore:
     # rebuild holds a session advisory lock meanwhile, so that other runners can tell a
     # rebuild in progress (wait for it) from an abandoned one (rebuild again).
 
-    async def claim_rebuild(self, fingerprint: str, marker: str) -> bool:
-        """Take the read models, empty at position 0 with ``fingerprint``, for a partitioned
-        rebuild under ``marker``; False (nothing changed) if they are not in that state or
-        another partitioned rebuild runs."""
+    async def claim_rebuild(self, fingerprints: Mapping[str, str], marker: str) -> bool:
+        """Take the named projections, empty at position 0 with these fingerprints, for a
+        partitioned rebuild under ``marker``; False (nothing changed) if they are not in that
+        state or another partitioned rebuild runs."""
         await self.release_rebuild()
         conn: asyncpg.Connection = await asyncpg.connect(self.url)
         try:
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _REBUILD_LOCK):
-                claimed = await conn.execute(
-                    "UPDATE proj_tracking SET position = -1, fingerprint = $1"
-                    " WHERE name = $2 AND position = 0 AND fingerprint = $3",
-                    marker,
-                    t.TRACKING_NAME,
-                    fingerprint,
-                )
-                if claimed == "UPDATE 1":
-                    self._rebuild_lock = conn
-                    return True
+                async with conn.transaction():
+                    claimed = 0
+                    for name, fingerprint in fingerprints.items():
+                        done = await conn.execute(
+                            "UPDATE proj_tracking SET position = -1, fingerprint = $1"
+                            " WHERE name = $2 AND position = 0 AND fingerprint = $3",
+                            marker,
+                            name,
+                            fingerprint,
+                        )
+                        claimed += done == "UPDATE 1"
+                    if claimed == len(fingerprints):
+                        self._rebuild_lock = conn
+                        return True
+                    raise _NotMoved
+        except _NotMoved:
+            pass
         except BaseException:
             await conn.close()
             raise
         await conn.close()  # closing the session releases its advisory lock
         return False
 
-    async def write_partition(
-        self,
-        marker: str,
-        expected: int,
-        cases: Sequence[t.CaseRow],
-        findings: Sequence[t.FindingRow],
-    ) -> bool:
-        """One partition worker's rows, folded from the log up to after ``expected`` (cases
-        registered after it were never written); False (nothing written) if the rebuild under
-        ``marker`` was abandoned or taken over. The share lock on the tracking row keeps a
+    async def write_partition(self, marker: str, writes: Sequence[Write]) -> bool:
+        """One partition worker's rows; False (nothing written) if the rebuild under
+        ``marker`` was abandoned or taken over. The share lock on the tracking rows keeps a
         reset from slipping between the check and the commit."""
         async with self.pool.acquire() as conn, conn.transaction():
-            ours = await conn.fetchval(
-                "SELECT true FROM proj_tracking WHERE name = $1 AND fingerprint = $2 FOR SHARE",
-                t.TRACKING_NAME,
-                marker,
+            ours = await conn.fetch(
+                "SELECT name FROM proj_tracking WHERE fingerprint = $1 FOR SHARE", marker
             )
             if not ours:
                 return False
-            await _write(conn, expected, cases, findings)
+            await _write(conn, writes)
         return True
 
-    async def finish_rebuild(self, marker: str, position: int, fingerprint: str) -> bool:
-        """Every partition is written: the read models stand at ``position`` with
-        ``fingerprint``. False if the rebuild under ``marker`` was taken over meanwhile."""
+    async def finish_rebuild(
+        self, marker: str, position: int, fingerprints: Mapping[str, str]
+    ) -> bool:
+        """Every partition is written: the named projections stand at ``position`` with their
+        fingerprints. False if the rebuild under ``marker`` was taken over meanwhile."""
         conn = self._rebuild_lock
         if conn is None:
             raise RuntimeError("finish_rebuild without claim_rebuild")
-        done = await conn.execute(
-            "UPDATE proj_tracking SET position = $1, fingerprint = $2"
-            " WHERE name = $3 AND fingerprint = $4",
-            position,
-            fingerprint,
-            t.TRACKING_NAME,
-            marker,
-        )
-        await self.release_rebuild()
-        return bool(done == "UPDATE 1")
+        try:
+            async with conn.transaction():
+                for name, fingerprint in fingerprints.items():
+                    done = await conn.execute(
+                        "UPDATE proj_tracking SET position = $1, fingerprint = $2"
+                        " WHERE name = $3 AND fingerprint = $4",
+                        position,
+                        fingerprint,
+                        name,
+                        marker,
+                    )
+                    if done != "UPDATE 1":
+                        raise _NotMoved
+        except _NotMoved:
+            return False
+        finally:
+            await self.release_rebuild()
+        return True
 
     async def release_rebuild(self) -> None:
         """Let go of a claimed rebuild (finished or not: an unfinished one keeps its marker)."""
@@ -409,42 +382,37 @@ class PostgresReadStore:
         self._changed.set()
 
 
-async def _upgrade_layout(conn: asyncpg.Connection) -> None:
-    """Give a ``proj_cases`` made before it had one the page layout of ``TABLES`` (new pages
-    only; a rebuild rewrites them all). Its lock conflicts only with vacuum and schema changes,
-    not with reads and writes, like the ``CREATE INDEX IF NOT EXISTS`` before it."""
-    options = await conn.fetchval(
-        "SELECT reloptions FROM pg_catalog.pg_class WHERE oid = 'proj_cases'::regclass"
-    )
-    if _FILLFACTOR not in (options or []):
-        await conn.execute(f"ALTER TABLE proj_cases SET ({_FILLFACTOR})")
-
-
-async def _write(
-    conn: asyncpg.Connection,
-    expected: int,
-    cases: Sequence[t.CaseRow],
-    findings: Sequence[t.FindingRow],
-    kept: Collection[UUID] = (),
-) -> None:
-    """The rows of cases folded from the log after position ``expected``, in ``conn``'s
-    transaction (the findings of the cases in ``kept`` are left as they are)."""
-    # A case registered after the position this batch starts from has never been
-    # written: it is copied straight in, with no upsert and no old findings to drop.
-    # (In a rebuild that is most of them.)
-    fresh = [r for r in cases if r.registered_position > expected]
-    if fresh:
-        await conn.copy_records_to_table("proj_cases", records=fresh, columns=t.CASE_COLUMNS)
-    if len(fresh) < len(cases):
-        known = [r for r in cases if r.registered_position <= expected]
-        await conn.execute(_STAGE)
-        await conn.copy_records_to_table("proj_stage_cases", records=known, columns=t.CASE_COLUMNS)
-        await conn.execute(_UPSERT_STAGED)
-        await conn.execute(_DROP_STAGED_FINDINGS, list(kept))
-    if findings:
-        await conn.copy_records_to_table(
-            "proj_findings", records=findings, columns=t.FINDING_COLUMNS
+async def _upgrade_layout(conn: asyncpg.Connection, tables: Iterable[Table]) -> None:
+    """Give a table made before it had them the storage parameters of its definition (new
+    pages only; a rebuild rewrites them all). Its lock conflicts only with vacuum and schema
+    changes, not with reads and writes, like the ``CREATE INDEX IF NOT EXISTS`` before it."""
+    for table in tables:
+        if not table.storage:
+            continue
+        options = await conn.fetchval(
+            "SELECT reloptions FROM pg_catalog.pg_class WHERE oid = $1::regclass", table.name
         )
+        if table.storage not in (options or []):
+            await conn.execute(f"ALTER TABLE {table.name} SET ({table.storage})")
+
+
+async def _write(conn: asyncpg.Connection, writes: Sequence[Write]) -> None:
+    """``writes`` in ``conn``'s transaction: deletions, upserts (copied to a staging table,
+    then merged), insertions (copied straight in)."""
+    for write in writes:
+        table = write.table
+        if write.delete:
+            await conn.execute(
+                f"DELETE FROM {table.name} WHERE {write.key_column} = ANY($1)", list(write.delete)
+            )
+        if write.upsert:
+            await conn.execute(_stage(table))
+            await conn.copy_records_to_table(
+                f"stage_{table.name}", records=write.upsert, columns=table.names
+            )
+            await conn.execute(_upsert_staged(table))
+        if write.insert:
+            await conn.copy_records_to_table(table.name, records=write.insert, columns=table.names)
 
 
 async def _session(conn: asyncpg.Connection) -> None:

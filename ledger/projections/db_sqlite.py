@@ -12,90 +12,70 @@ from __future__ import annotations
 import asyncio
 import queue
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
 from ledger.projections import tables as t
-from ledger.projections.fold import PayerKey
 from ledger.projections.inspection import FindingFact, Received
+from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
 
 T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-TABLES = """
-CREATE TABLE IF NOT EXISTS proj_tracking (
+TRACKING = """CREATE TABLE IF NOT EXISTS proj_tracking (
     name        TEXT    PRIMARY KEY,
     position    INTEGER NOT NULL,
     fingerprint TEXT    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS proj_cases (
-    case_id              TEXT    PRIMARY KEY,
-    status               TEXT    NOT NULL,
-    classification       TEXT,
-    category             TEXT    NOT NULL,
-    holding_unit         TEXT    NOT NULL,
-    jurisdiction         TEXT    NOT NULL,
-    first_responder      TEXT    NOT NULL,
-    first_responder_name TEXT    NOT NULL,
-    receiving_unit       TEXT    NOT NULL,
-    received_at          INTEGER NOT NULL,
-    due                  TEXT,
-    closed               INTEGER NOT NULL,
-    payer_identifier     TEXT    NOT NULL,
-    registered_position  INTEGER NOT NULL,
-    last_position        INTEGER NOT NULL,
-    state                BLOB    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS proj_findings (
-    case_id             TEXT    NOT NULL,
-    seq                 INTEGER NOT NULL,
-    check_id            TEXT    NOT NULL,
-    first_responder     TEXT    NOT NULL,
-    receiving_unit      TEXT    NOT NULL,
-    received_at         INTEGER NOT NULL,
-    registered_position INTEGER NOT NULL,
-    from_position       INTEGER NOT NULL,
-    to_position         INTEGER,
-    after_date          TEXT,
-    provisional         INTEGER NOT NULL,
-    proof               TEXT    NOT NULL,  -- positions, comma-separated
-    PRIMARY KEY (case_id, seq)
-);
--- FR7 looks up the open cases of a payer and category for every registration, rebuilds too.
-CREATE INDEX IF NOT EXISTS proj_cases_payer ON proj_cases (payer_identifier, category)
-    WHERE NOT closed;
-"""
+)"""
+_DIALECT = Dialect.SQLITE
 
-# Built after a rebuild's bulk load (cheaper than maintaining them row by row).
-INDEXES = """
-CREATE INDEX IF NOT EXISTS proj_cases_received ON proj_cases (received_at DESC, case_id DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_status ON proj_cases (status, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_class ON proj_cases (classification, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_category ON proj_cases (category, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_holder ON proj_cases (holding_unit, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_place ON proj_cases (jurisdiction, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_responder ON proj_cases (first_responder, received_at DESC);
-CREATE INDEX IF NOT EXISTS proj_cases_receiving ON proj_cases (receiving_unit, received_at,
-    first_responder, first_responder_name, registered_position);
-CREATE INDEX IF NOT EXISTS proj_cases_due ON proj_cases (due) WHERE NOT closed;
-CREATE INDEX IF NOT EXISTS proj_findings_receiving ON proj_findings (receiving_unit, received_at);
-CREATE INDEX IF NOT EXISTS proj_findings_received ON proj_findings (received_at);
-"""
 
-DROP = "DROP TABLE IF EXISTS proj_findings; DROP TABLE IF EXISTS proj_cases;"
+def _tables(projections: Iterable[Projection]) -> list[Table]:
+    return [table for p in projections for table in p.tables()]
 
-_UPSERT_CASE = (
-    f"INSERT INTO proj_cases ({', '.join(t.CASE_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(t.CASE_COLUMNS))}) ON CONFLICT (case_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in t.CASE_COLUMNS[1:])
-)
-_INSERT_FINDING = (
-    f"INSERT INTO proj_findings ({', '.join(t.FINDING_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(t.FINDING_COLUMNS))})"
-)
+
+def _create(tables: Iterable[Table]) -> list[str]:
+    """The tables and the indexes their fold reads through (the others: :func:`_indexes`)."""
+    return [sql for t in tables for sql in (t.create(_DIALECT), *t.eager_indexes)]
+
+
+def _indexes(tables: Iterable[Table]) -> list[str]:
+    return [sql for t in tables for sql in t.all_indexes(_DIALECT)]
+
+
+def _upsert(table: Table) -> str:
+    names = table.names
+    update = [c for c in names if c not in table.key]
+    conflict = (
+        "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)
+        if update
+        else "DO NOTHING"
+    )
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        f" ON CONFLICT ({', '.join(table.key)}) {conflict}"
+    )
+
+
+def _insert(table: Table) -> str:
+    names = table.names
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+def _apply(conn: sqlite3.Connection, write: Write) -> None:
+    table = write.table
+    if write.delete:
+        conn.executemany(
+            f"DELETE FROM {table.name} WHERE {write.key_column} = ?",
+            ((_value(key),) for key in write.delete),
+        )
+    if write.upsert:
+        conn.executemany(_upsert(table), ([_value(v) for v in row] for row in write.upsert))
+    if write.insert:
+        conn.executemany(_insert(table), ([_value(v) for v in row] for row in write.insert))
 
 
 def _value(value: Any) -> Any:
@@ -121,8 +101,20 @@ def _binder(params: list[Any]) -> Callable[[Any], str]:
 
 
 class SQLiteReadStore:
-    def __init__(self, path: str, busy_timeout: float = 30.0) -> None:
+    dialect = _DIALECT
+
+    def __init__(
+        self,
+        path: str,
+        projections: Sequence[Projection] | None = None,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        if projections is None:
+            from ledger.projections.registry import PROJECTIONS
+
+            projections = PROJECTIONS
         self.path = path
+        self.projections = tuple(projections)
         self.busy_timeout = busy_timeout
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
 
@@ -146,10 +138,16 @@ class SQLiteReadStore:
 
         return await asyncio.to_thread(run)
 
+    def _named(self, names: Collection[str] | None) -> list[Table]:
+        return _tables(p for p in self.projections if names is None or p.name in names)
+
     async def open(self) -> None:
+        tables = self._named(None)
+
         def create(conn: sqlite3.Connection) -> None:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(TABLES + INDEXES)
+            for sql in [TRACKING, *_create(tables), *_indexes(tables)]:
+                conn.execute(sql)
 
         await self._run(create)
 
@@ -157,29 +155,33 @@ class SQLiteReadStore:
         while not self._pool.empty():
             self._pool.get_nowait().close()
 
-    async def tracking(self) -> tuple[int, str | None]:
-        row = await self._run(
+    async def tracking(self) -> dict[str, tuple[int, str]]:
+        rows = await self._run(
             lambda conn: conn.execute(
-                "SELECT position, fingerprint FROM proj_tracking WHERE name = ?", (t.TRACKING_NAME,)
-            ).fetchone()
+                "SELECT name, position, fingerprint FROM proj_tracking"
+            ).fetchall()
         )
-        return (0, None) if row is None else (int(row[0]), str(row[1]))
+        return {str(n): (int(p), str(f)) for n, p, f in rows}
 
-    async def reset(self, fingerprint: str) -> None:
-        """Empty read models at position 0, without the secondary indexes (see INDEXES)."""
+    async def reset(self, fingerprints: Mapping[str, str]) -> None:
+        """Empty tables at position 0 for the named projections, without their secondary
+        indexes (see :meth:`create_indexes`)."""
+        tables = self._named(fingerprints)
 
         def reset(conn: sqlite3.Connection) -> None:
             # One transaction: a reader sees the old read models or the empty new ones.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in (DROP + TABLES).split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
+                conn.execute(TRACKING)
+                for table in reversed(tables):
+                    conn.execute(f"DROP TABLE IF EXISTS {table.name}")
+                for sql in _create(tables):
+                    conn.execute(sql)
+                conn.executemany(
                     "INSERT INTO proj_tracking (name, position, fingerprint) VALUES (?, 0, ?)"
                     " ON CONFLICT (name) DO UPDATE SET position = 0,"
                     " fingerprint = excluded.fingerprint",
-                    (t.TRACKING_NAME, fingerprint),
+                    list(fingerprints.items()),
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -189,63 +191,48 @@ class SQLiteReadStore:
 
         await self._run(reset)
 
-    async def create_indexes(self) -> None:
-        await self._run(lambda conn: conn.executescript(INDEXES + "ANALYZE;"))
+    async def create_indexes(self, names: Collection[str] | None = None) -> None:
+        statements = _indexes(self._named(names))
 
-    async def load_states(self, case_ids: Collection[UUID]) -> dict[UUID, bytes]:
-        ids = [str(c) for c in case_ids]
+        def build(conn: sqlite3.Connection) -> None:
+            for sql in statements:
+                conn.execute(sql)
+            conn.execute("ANALYZE")
 
-        def load(conn: sqlite3.Connection) -> dict[UUID, bytes]:
-            found: dict[UUID, bytes] = {}
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                sql = f"SELECT case_id, state FROM proj_cases WHERE case_id IN ({_marks(chunk)})"
-                found.update((UUID(c), s) for c, s in conn.execute(sql, chunk))
+        await self._run(build)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        values = [_value(v) for v in params]
+        return await self._run(lambda conn: conn.execute(sql, values).fetchall())
+
+    async def fetch_each(self, sql: str, params: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
+        each = [[_value(v) for v in one] for one in params]
+
+        def fetch(conn: sqlite3.Connection) -> list[Sequence[Any]]:
+            found: list[Sequence[Any]] = []
+            for values in each:
+                found.extend(conn.execute(sql, values))
             return found
 
-        return await self._run(load) if ids else {}
+        return await self._run(fetch) if each else []
 
-    async def open_cases_of(self, keys: Collection[PayerKey]) -> dict[UUID, bytes]:
-        def load(conn: sqlite3.Connection) -> dict[UUID, bytes]:
-            found: dict[UUID, bytes] = {}
-            sql = (
-                "SELECT case_id, state FROM proj_cases"
-                " WHERE payer_identifier = ? AND category = ? AND NOT closed"
-            )
-            for identifier, category in keys:
-                found.update((UUID(c), s) for c, s in conn.execute(sql, (identifier, category)))
-            return found
-
-        return await self._run(load) if keys else {}
-
-    async def commit(
-        self,
-        expected: int,
-        position: int,
-        cases: Sequence[t.CaseRow],
-        findings: Sequence[t.FindingRow],
-        kept: Collection[UUID] = (),
-    ) -> bool:
-        """Write the batch and move the tracked position from ``expected`` to ``position``, in
-        one transaction; False (nothing written) if another runner moved it first."""
-        unchanged = set(kept)
+    async def commit(self, moves: Mapping[str, tuple[int, int]], writes: Sequence[Write]) -> bool:
+        """Move each projection's position from the expected one and write the batch, in one
+        transaction; False (nothing written) if another runner moved one first."""
 
         def commit(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                moved = conn.execute(
-                    "UPDATE proj_tracking SET position = ? WHERE name = ? AND position = ?",
-                    (position, t.TRACKING_NAME, expected),
-                ).rowcount
-                if moved != 1:
-                    conn.execute("ROLLBACK")
-                    return False
-                conn.executemany(_UPSERT_CASE, ([_value(v) for v in row] for row in cases))
-                conn.executemany(
-                    "DELETE FROM proj_findings WHERE case_id = ?",
-                    ((str(r.case_id),) for r in cases if r.case_id not in unchanged),
-                )
-                conn.executemany(_INSERT_FINDING, ([_value(v) for v in row] for row in findings))
+                for name, (expected, position) in moves.items():
+                    moved = conn.execute(
+                        "UPDATE proj_tracking SET position = ? WHERE name = ? AND position = ?",
+                        (position, name, expected),
+                    ).rowcount
+                    if moved != 1:
+                        conn.execute("ROLLBACK")
+                        return False
+                for write in writes:
+                    _apply(conn, write)
                 conn.execute("COMMIT")
                 return True
             except BaseException:
@@ -297,7 +284,3 @@ class SQLiteReadStore:
 
     async def wait_for_change(self, seconds: float) -> None:
         await asyncio.sleep(seconds)  # SQLite has no notifications: the runner polls
-
-
-def _marks(values: Sequence[object]) -> str:
-    return ", ".join("?" * len(values))

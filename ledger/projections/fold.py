@@ -17,8 +17,7 @@ from uuid import UUID
 import msgspec
 
 from ledger.domain.codes import CaseStatus, Category
-from ledger.domain.context import Context, local_date
-from ledger.domain.policy import resolution_deadline
+from ledger.domain.context import Context
 from ledger.projections import events as ev
 from ledger.projections.events import ProjectionError
 from ledger.projections.state import (
@@ -72,7 +71,7 @@ class CaseFolder:
         states: MutableMapping[UUID, CaseState] | None = None,
         payers: dict[PayerKey, set[UUID]] | None = None,
     ) -> None:
-        self.context = context
+        self.context = context  # the settings of the case (no fold reads them today)
         self.states: MutableMapping[UUID, CaseState] = {} if states is None else states
         # Cases per payer and category that may be open; each is checked when it matters.
         self.payers: dict[PayerKey, set[UUID]] = {} if payers is None else payers
@@ -98,7 +97,7 @@ class CaseFolder:
         other = handler(self, state, record.position, event) if handler is not None else None
         return (state.case_id,) if other is None else (state.case_id, other)
 
-    def _register(self, record: RecordedEvent, e: ev.Registered) -> None:
+    def _register(self, record: RecordedEvent, e: Any) -> None:
         key = (e.payer.identifier, e.category)
         earlier = [
             EarlierCase(s.case_id, s.registered_position)
@@ -135,28 +134,22 @@ class CaseFolder:
 
     # -- one method per event type; each returns the id of another case it changed, if any ------
 
-    def _classified(self, s: CaseState, position: int, e: ev.Classified) -> None:
-        deadline = resolution_deadline(
-            self.context.policy, self.context.calendar, local_date(s.received_at), e.classification
-        )
+    def _classified(self, s: CaseState, position: int, e: Any) -> None:
         at = utc(e.occurred_at)
+        # The deadline the aggregate set, carried by the event (R9): the view, the findings
+        # and the rule read the same one, whatever the policy says today.
         s.classifications.append(
             ClassifiedStep(
-                position,
-                at,
-                _i(e.actor.staff_id),
-                e.classification,
-                deadline.due,
-                deadline.provisional,
+                position, at, _i(e.actor.staff_id), e.classification, e.due, e.due_provisional
             )
         )
         s.classification, s.route = e.classification, e.route
         # As on the aggregate: a (re)classification sets the class deadline afresh.
-        s.due, s.due_provisional, s.due_extended = deadline.due, deadline.provisional, False
+        s.due, s.due_provisional, s.due_extended = e.due, e.due_provisional, False
         if s.status in (CaseStatus.REGISTERED, CaseStatus.REOPENED):
             s.status = CaseStatus.CLASSIFIED
 
-    def _transferred(self, s: CaseState, position: int, e: ev.Transferred) -> None:
+    def _transferred(self, s: CaseState, position: int, e: Any) -> None:
         s.transfers.append(
             TransferStep(
                 position,
@@ -169,7 +162,7 @@ class CaseFolder:
         )
         s.status = CaseStatus.TRANSFERRED
 
-    def _accepted(self, s: CaseState, position: int, e: ev.Accepted) -> None:
+    def _accepted(self, s: CaseState, position: int, e: Any) -> None:
         pending = s.pending_transfer
         jurisdiction = pending.to_jurisdiction if pending is not None else None
         if jurisdiction is not None:
@@ -182,26 +175,26 @@ class CaseFolder:
         s.holder = _i(e.actor.unit)
         s.status = CaseStatus.ACCEPTED
 
-    def _step(self, position: int, e: ev.Event) -> Step:
+    def _step(self, position: int, e: Any) -> Step:
         return Step(position, utc(e.occurred_at), _i(e.actor.staff_id), _i(e.actor.unit))
 
-    def _escalated(self, s: CaseState, position: int, e: ev.Escalated) -> None:
+    def _escalated(self, s: CaseState, position: int, e: Any) -> None:
         s.escalations.append(self._step(position, e))
         s.status = CaseStatus.ESCALATED
 
-    def _decided(self, s: CaseState, position: int, e: ev.Decided) -> None:
+    def _decided(self, s: CaseState, position: int, e: Any) -> None:
         s.decisions.append(self._step(position, e))
         s.status = CaseStatus.DECIDED
 
-    def _urged(self, s: CaseState, position: int, e: ev.Urged) -> None:
+    def _urged(self, s: CaseState, position: int, e: Any) -> None:
         s.urge_count += 1
 
-    def _extension_requested(self, s: CaseState, position: int, e: ev.ExtensionRequested) -> None:
+    def _extension_requested(self, s: CaseState, position: int, e: Any) -> None:
         s.extension = ExtensionView(
             state=ExtensionState.REQUESTED, until=e.until, requested_at=utc(e.occurred_at)
         )
 
-    def _extension_decided(self, s: CaseState, position: int, e: ev.ExtensionDecided) -> None:
+    def _extension_decided(self, s: CaseState, position: int, e: Any) -> None:
         at = utc(e.occurred_at)
         s.extensions.append(ExtensionStep(position, at, e.approved, e.until))
         requested_at = s.extension.requested_at if s.extension is not None else at
@@ -217,10 +210,10 @@ class CaseFolder:
     def _enforce(self, s: CaseState, **changes: Any) -> None:
         s.enforcement = msgspec.structs.replace(s.enforcement or EnforcementView(), **changes)
 
-    def _demand_notice(self, s: CaseState, position: int, e: ev.DemandNoticeServed) -> None:
+    def _demand_notice(self, s: CaseState, position: int, e: Any) -> None:
         self._enforce(s, demand_notice_served_at=utc(e.served_at), demand_amount=e.amount)
 
-    def _arrears(self, s: CaseState, position: int, e: ev.ArrearsConfirmed) -> None:
+    def _arrears(self, s: CaseState, position: int, e: Any) -> None:
         self._enforce(
             s,
             arrears_amount=e.amount,
@@ -228,29 +221,29 @@ class CaseFolder:
             arrears_period_to=e.period_to,
         )
 
-    def _referred(self, s: CaseState, position: int, e: ev.ReferredToCourt) -> None:
+    def _referred(self, s: CaseState, position: int, e: Any) -> None:
         self._enforce(s, referred_at=utc(e.occurred_at), court=e.court)
         s.status = CaseStatus.REFERRED_TO_COURT
 
-    def _court_outcome(self, s: CaseState, position: int, e: ev.CourtOutcomeRecorded) -> None:
+    def _court_outcome(self, s: CaseState, position: int, e: Any) -> None:
         self._enforce(s, court_outcome=e.outcome, court_outcome_at=utc(e.occurred_at))
 
-    def _feedback(self, s: CaseState, position: int, e: ev.FeedbackGiven) -> None:
+    def _feedback(self, s: CaseState, position: int, e: Any) -> None:
         s.feedbacks.append(self._step(position, e))
         s.satisfaction = e.satisfaction
         s.status = CaseStatus.FEEDBACK_GIVEN
 
-    def _closed(self, s: CaseState, position: int, e: ev.Closed) -> None:
+    def _closed(self, s: CaseState, position: int, e: Any) -> None:
         s.closures.append(self._step(position, e))
         s.status = CaseStatus.CLOSED
 
-    def _reopened(self, s: CaseState, position: int, e: ev.Reopened) -> None:
+    def _reopened(self, s: CaseState, position: int, e: Any) -> None:
         s.reopenings.append(self._step(position, e))
         s.status = CaseStatus.REOPENED
         # Open again: a later registration of the same payer and category is a repeat trip.
         self.payers.setdefault((s.payer.identifier, s.category), set()).add(s.case_id)
 
-    def link_back(self, record: RecordedEvent, e: ev.Linked) -> tuple[UUID, ...]:
+    def link_back(self, record: RecordedEvent, e: Any) -> tuple[UUID, ...]:
         """Only the other side of a link recorded on a case folded elsewhere (a partitioned
         replay folds each case in one process, a link can join cases of two); the cases
         changed: the linked one, if it is here."""
@@ -260,7 +253,7 @@ class CaseFolder:
         other.links.append(LinkStep(record.position, record.case_id, e.relation, False))
         return (other.case_id,)
 
-    def _linked(self, s: CaseState, position: int, e: ev.Linked) -> UUID | None:
+    def _linked(self, s: CaseState, position: int, e: Any) -> UUID | None:
         s.links.append(LinkStep(position, e.case_id, e.relation, True))
         other = self.states.get(e.case_id)
         if other is None:
@@ -268,7 +261,7 @@ class CaseFolder:
         other.links.append(LinkStep(position, s.case_id, e.relation, False))
         return other.case_id
 
-    def _corrected(self, s: CaseState, position: int, e: ev.Corrected) -> None:
+    def _corrected(self, s: CaseState, position: int, e: Any) -> None:
         s.corrected_positions.append(e.position)
 
 

@@ -1,4 +1,5 @@
-"""Rebuilding the read models in several processes at once (PostgreSQL).
+"""Rebuilding the read models in several processes at once (PostgreSQL), when every projection
+being rebuilt is ``partitionable`` (the registered ones are).
 
 A rebuild is CPU in Python — decoding, folding, the findings of every case — so one process
 uses one core however idle the database is. :func:`replay_partitioned` splits the cases over
@@ -22,10 +23,10 @@ Why each worker's rows are exactly the serial replay's:
 A worker knows a case's partition from its registration (payer identifiers are decoded from
 every ``Registered`` event, the one event that carries them); cases are never re-partitioned.
 
-Crash safety: while workers write, the tracking row holds position -1 and a marker instead of
-the fingerprint, and the leading process holds a session advisory lock
-(``PostgresReadStore.claim_rebuild``). The position and fingerprint are set only once every
-worker has committed all its rows. Any crash (of a worker, or SIGKILL of the leader — the
+Crash safety: while workers write, the tracking rows of the projections being rebuilt hold
+position -1 and a marker instead of their fingerprints, and the leading process holds a session
+advisory lock (``PostgresReadStore.claim_rebuild``). The positions and fingerprints are set only
+once every worker has committed all its rows. Any crash (of a worker, or SIGKILL of the leader — the
 workers die with it) leaves the marker: the next runner's ``prepare`` finds a fingerprint that
 is not its own and no live rebuild, and rebuilds again. Worker writes check the marker under a
 share lock, so a worker that outlived its leader cannot write into a newer rebuild's tables.
@@ -46,6 +47,7 @@ import signal
 import sys
 import traceback
 import zlib
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -55,20 +57,18 @@ import msgspec
 from ledger.domain.context import Context
 from ledger.projections import events as ev
 from ledger.projections.db import PartitionedReadStore
+from ledger.projections.projection import Batch, Projection, Write
 from ledger.projections.runner import (
     REPLAY_GC_THRESHOLDS,
-    Batch,
     Progress,
     ProjectionRunner,
     ReadModelsTakenOver,
 )
-from ledger.projections.state import CaseState
 from ledger.store import open_store
 from ledger.store.port import EventStore, RecordedEvent
 
 log = logging.getLogger(__name__)
 
-_WRITE_SLICE = 4_000  # cases per worker transaction
 REGISTERED = "ledger.Registered"
 LINKED = "ledger.Linked"
 
@@ -104,6 +104,7 @@ class WorkerSpec:
 
     read_url: str
     store_url: str
+    projections: tuple[Projection, ...]  # those being rebuilt (all partitionable)
     context: Context
     index: int
     partitions: int
@@ -140,44 +141,37 @@ class PartitionRunner(ProjectionRunner):
     def _select(self, records: list[RecordedEvent]) -> Batch:
         own, foreign = self._own, self._foreign
         index, partitions = self.spec.index, self.spec.partitions
-        decode = ev.decode
-        batch: Batch = []
+        batch: list[tuple[RecordedEvent, bool]] = []
         for record in records:
             case_id = record.case_id
             if case_id in own:
-                batch.append((record, decode(record), False))
+                batch.append((record, False))
             elif case_id in foreign:
                 if record.topic == LINKED:
-                    event = decode(record)
+                    event = ev.decode(record)
                     if isinstance(event, ev.Linked) and event.case_id in own:
-                        batch.append((record, event, True))  # the other side is ours
+                        batch.append((record, True))  # the other side is ours
             elif record.topic == REGISTERED:
                 if partition_of(_payer_of(record), partitions) == index:
                     own.add(case_id)
-                    batch.append((record, decode(record), False))
+                    batch.append((record, False))
                 else:
                     foreign.add(case_id)
             elif index == 0:
                 # No registration seen: the serial replay's verdict (an error, or nothing).
-                batch.append((record, decode(record), False))
+                batch.append((record, False))
         return batch
 
     async def _read_log(self, after: int, limit: int) -> list[RecordedEvent]:
         return await self.partitioned.read_events(after, min(after + limit, self.spec.head))
 
-    def _loadable(self, case_ids: set[UUID]) -> set[UUID]:
-        return case_ids & self._own
+    def _owned(self) -> set[UUID]:
+        return self._own
 
-    async def _write(self, position: int, states: list[CaseState]) -> bool:
-        # Nothing ties one worker transaction to another (the position moves at the end), so
-        # the rows are made and written a slice at a time: fewer of them in memory at once.
-        for start in range(0, len(states), _WRITE_SLICE):
-            cases, rows_of = self._rows(states[start : start + _WRITE_SLICE])
-            findings = [row for rows in rows_of.values() for row in rows]
-            if not await self.partitioned.write_partition(
-                self.spec.marker, self.position, cases, findings
-            ):
-                raise ReadModelsTakenOver("the partitioned rebuild was abandoned or taken over")
+    async def _write(self, moves: Mapping[str, tuple[int, int]], writes: Sequence[Write]) -> bool:
+        # Nothing ties one worker transaction to another (the positions move at the end).
+        if not await self.partitioned.write_partition(self.spec.marker, writes):
+            raise ReadModelsTakenOver("the partitioned rebuild was abandoned or taken over")
         return True
 
 
@@ -188,13 +182,15 @@ async def replay_partitioned(
     runner: ProjectionRunner,
     db: PartitionedReadStore,
     head: int,
+    names: Collection[str],
     progress: Progress | None = None,
 ) -> bool:
-    """Replay the log up to ``head`` into the empty read models in ``runner.workers``
-    processes; True when done (tracked at ``head``), False if the read models were not empty
-    at position 0 (nothing done). A worker's failure is raised here."""
-    marker = f"{runner.fingerprint}+partitioned:{uuid4().hex}"
-    if not await db.claim_rebuild(runner.fingerprint, marker):
+    """Replay the log up to ``head`` into the empty read models of the projections ``names``
+    in ``runner.workers`` processes; True when done (tracked at ``head``), False if the read
+    models were not empty at position 0 (nothing done). A worker's failure is raised here."""
+    fingerprints = {name: runner.fingerprints[name] for name in names}
+    marker = f"partitioned:{uuid4().hex}"
+    if not await db.claim_rebuild(fingerprints, marker):
         return False
     try:
         store_url = getattr(runner.store, "url", db.url)  # the same database, by design
@@ -202,6 +198,7 @@ async def replay_partitioned(
             WorkerSpec(
                 read_url=db.url,
                 store_url=store_url,
+                projections=tuple(p for p in runner.projections if p.name in fingerprints),
                 context=runner.context,
                 index=index,
                 partitions=runner.workers,
@@ -215,7 +212,7 @@ async def replay_partitioned(
             for index in range(runner.workers)
         ]
         await _run_workers(specs, progress)
-        if not await db.finish_rebuild(marker, head, runner.fingerprint):
+        if not await db.finish_rebuild(marker, head, fingerprints):
             raise ReadModelsTakenOver("the read models were reset during the partitioned rebuild")
     finally:
         await db.release_rebuild()
@@ -308,7 +305,7 @@ async def _replay(spec: WorkerSpec, messages: Any) -> None:
     # The store is not opened: the worker reads the log through its own connection, and
     # only the columns projections need (PostgresReadStore.read_events).
     store = open_store(spec.store_url)
-    db = PostgresReadStore(spec.read_url, max_pool=2)
+    db = PostgresReadStore(spec.read_url, spec.projections, max_pool=2)
     try:
         await db.open(create=False)
         runner = PartitionRunner(db, store, spec)

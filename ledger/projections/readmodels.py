@@ -105,8 +105,9 @@ class ReadModels:
             await self.store.close()
 
     async def position(self) -> int:
-        """The last log position the read models reflect."""
-        return (await self.db.tracking())[0]
+        """The last log position every read model reflects."""
+        tracked = await self.db.tracking()
+        return min((tracked.get(p.name, (0, ""))[0] for p in self.db.projections), default=0)
 
     async def wait_for(self, position: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
         """Until the read models reflect ``position`` (read your own writes); False on timeout."""

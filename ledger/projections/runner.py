@@ -1,19 +1,23 @@
-"""The projection runner: keeps the read models current with the event log, exactly once.
+"""The projection runner: keeps the registered read models (``ledger.projections.registry``)
+current with the event log, exactly once.
 
-Each batch reads the log after the tracked position, folds the events into the case states they
-touch (kept in a bounded in-memory cache, loaded from the read models on a miss), and commits the
-changed rows together with the new position; the commit is conditional on the position still
-being the one the batch started from, so a second runner (the API's and a ``ledger projections
-run``, say) can never apply a batch twice. A crash loses at most the batch in flight, and the
-next start resumes from the committed position.
+Each projection has its own tracked position. Each batch reads the log after the lowest of
+them, hands every projection the events after its own position (its applier folds them in
+memory, ``ledger.projections.projection``), and commits the rows they changed together with the
+new positions, in one transaction; the commit is conditional on each position still being the
+one the batch started from, so a second runner (the API's and a ``ledger projections run``,
+say) can never apply a batch twice. A crash loses at most the batch in flight, and the next
+start resumes from the committed positions.
 
 A rebuild from scratch of a long log on PostgreSQL runs in several processes, the cases
 partitioned by payer (``ledger.projections.partition``); the position then moves from 0 to the
 head at once, when every process has written its rows, and a crash before that leaves read
 models that the next runner rebuilds.
 
-The rows depend on the projection code, the deadline policy, the calendar and the reference
-data; a fingerprint of those is tracked, and a runner that finds a different one rebuilds.
+The rows depend on the projection code (its ``version``) and, for some, on the deadline policy,
+the calendar and the reference data; each projection's fingerprint of those is tracked, and a
+runner that finds a different one rebuilds that projection (with those it is joined to by
+``requires``) from position 1, while the others carry on from where they are.
 """
 
 from __future__ import annotations
@@ -21,34 +25,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hashlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from uuid import UUID
 
-import msgspec
-
 from ledger.domain.context import Context
-from ledger.projections import events as ev
 from ledger.projections.db import PartitionedReadStore, ReadStore
-from ledger.projections.fold import CaseFolder, PayerKey
-from ledger.projections.state import CaseState, decode_state
-from ledger.projections.tables import CaseRow, FindingRow, case_row, finding_rows
+from ledger.projections.projection import Applier, Batch, Projection, Write, check, groups
 from ledger.store.port import EventStore, RecordedEvent
 
 log = logging.getLogger(__name__)
 
-# Bump when the state, the rows or any check changes meaning: stored read models are rebuilt.
-PROJECTION_VERSION = 2
-# The calendar is fingerprinted over these years: all chinesecalendar knows and then some.
-_CALENDAR_YEARS = range(2004, 2041)
-
 Progress = Callable[[int, int], None]  # (position reached, head)
-# A page of the log to fold: each record with its decoded event, and whether only the other side
-# of a link is to be applied (partitioned replays: the link's own case is folded elsewhere).
-Batch = list[tuple[RecordedEvent, "ev.Event | None", bool]]
 
 
 class ReadModelsTakenOver(Exception):
@@ -88,20 +77,6 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def fingerprint(context: Context) -> str:
-    digest = hashlib.sha256(f"ledger.projections v{PROJECTION_VERSION}\n".encode())
-    digest.update(msgspec.json.encode(context.policy, order="sorted"))
-    digest.update(msgspec.json.encode(context.reference, order="sorted"))
-    for year in _CALENDAR_YEARS:
-        day, end = date(year, 1, 1), date(year + 1, 1, 1)
-        flags = bytearray()
-        while day < end:
-            flags.append(context.calendar.is_working_day(day))
-            day += timedelta(days=1)
-        digest.update(bytes(flags) + bytes([context.calendar.knows(year)]))
-    return digest.hexdigest()
-
-
 # The shortest time between the starts of two batches while following the log. Every batch costs
 # a read of the log, a transaction and a position update whatever its size: applying each commit
 # on its own (one per API request under load) cost more database time than the appends did.
@@ -139,16 +114,23 @@ class ProjectionRunner:
         self.workers = default_workers() if workers is None else workers
         self.partition_min_events = partition_min_events
         self.replay_processes = 0  # how many processes the last replay ran in
-        self.position = 0  # the last position committed (by this runner or found tracked)
-        self.fingerprint = fingerprint(context)
-        self._cache: dict[UUID, CaseState] = {}
-        # The finding rows this runner last committed for cached cases: an event that leaves
-        # a case's findings as they were (most do) costs no delete and re-insert of them.
-        self._findings: dict[UUID, tuple[FindingRow, ...]] = {}
-        # Open cases per payer and category not yet committed (FR7); the database has the rest.
-        self._payers: dict[PayerKey, set[UUID]] = {}
+        # The read models are those the database was opened with.
+        self.projections: tuple[Projection, ...] = tuple(db.projections)
+        check(self.projections)
+        self.fingerprints = {p.name: p.fingerprint(context) for p in self.projections}
+        # The last position committed per projection (by this runner or found tracked).
+        self.positions = {p.name: 0 for p in self.projections}
+        self.appliers: dict[str, Applier] = {}
+        for p in self.projections:
+            upstream = {name: self.appliers[name] for name in p.requires}
+            self.appliers[p.name] = p.start(context, upstream, cache_size)
         self._progress = asyncio.Condition()
         self.running = False  # inside run(): wait_for can rely on this runner's progress
+
+    @property
+    def position(self) -> int:
+        """The position every read model has reached."""
+        return min(self.positions.values(), default=0)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -193,24 +175,42 @@ class ProjectionRunner:
         finally:
             self.running = False
 
+    def _stale(self, tracked: Mapping[str, tuple[int, str]]) -> set[str]:
+        """The projections whose rows were computed otherwise (or never), with every
+        projection joined to one of them by ``requires``."""
+        stale = {
+            name
+            for name, fingerprint in self.fingerprints.items()
+            if tracked.get(name, (0, None))[1] != fingerprint
+        }
+        for group in groups(self.projections):
+            if group & stale:
+                stale |= group
+        return stale
+
     async def prepare(self) -> None:
-        """Pick up the tracked position; rebuild if the read models were computed otherwise."""
-        position, tracked = await self.db.tracking()
+        """Pick up the tracked positions; rebuild the projections computed otherwise."""
+        tracked = await self.db.tracking()
         while (
-            tracked is not None
-            and tracked != self.fingerprint
+            self._stale(tracked)
             and isinstance(self.db, PartitionedReadStore)
             and await self.db.rebuilding_elsewhere()
         ):
             # Another process is rebuilding in partitions: wait for it, then judge its result.
             await asyncio.sleep(min(self.poll_interval, 1.0))
-            position, tracked = await self.db.tracking()
-        if tracked == self.fingerprint:
-            self.position = position
+            tracked = await self.db.tracking()
+        stale = self._stale(tracked)
+        self._forget()
+        for name in self.positions:
+            self.positions[name] = 0 if name in stale else tracked[name][0]
+        if not stale:
             return
-        if tracked is not None:
-            log.warning("read models were built by other code or settings: rebuilding them")
-        await self.rebuild()
+        if any(name in tracked for name in stale):
+            log.warning(
+                "read models %s were built by other code or settings: rebuilding them",
+                ", ".join(sorted(stale)),
+            )
+        await self.rebuild(names=stale)
 
     async def _far_behind(self) -> bool:
         return await self.store.head() - self.position > self.rebuild_batch_size
@@ -221,43 +221,58 @@ class ProjectionRunner:
             pass
         return self.position
 
-    async def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop the read models and replay the whole log (see :meth:`replay`)."""
-        await self.db.reset(self.fingerprint)
+    async def rebuild(
+        self, progress: Progress | None = None, names: Collection[str] | None = None
+    ) -> int:
+        """Drop the read models (those named, with the projections they are joined to; all by
+        default) and replay the whole log into them (see :meth:`replay`)."""
+        chosen = set(self.positions) if names is None else set(self.positions) & set(names)
+        for group in groups(self.projections):
+            if group & chosen:
+                chosen |= group
+        await self.db.reset({name: self.fingerprints[name] for name in chosen})
         self._forget()
-        self.position = 0
+        for name in chosen:
+            self.positions[name] = 0
         await self.replay(progress)
-        await self.db.create_indexes()
+        await self.db.create_indexes(chosen)
         return self.position
 
     async def replay(self, progress: Progress | None = None) -> int:
         """Apply the whole backlog in bulk: the log is read in ``rebuild_batch_size`` pages, but
         a transaction is committed only every ``commit_every`` events, so a case touched by
         many events in between is written once, not once per page. Each commit still carries
-        its position: an interrupted replay resumes from its last commit.
+        its positions: an interrupted replay resumes from its last commit.
 
-        From scratch (position 0), a backlog of at least ``partition_min_events`` is split over
-        ``workers`` processes where the database allows it (PostgreSQL; see
-        ``ledger.projections.partition``): the position then moves once, from 0 to the head,
-        when every worker has written its rows, and an interrupted replay starts over."""
+        Projections at position 0 (all partitionable), with a backlog of at least
+        ``partition_min_events``, are replayed in ``workers`` processes where the database
+        allows it (PostgreSQL; see ``ledger.projections.partition``): their positions then move
+        once, from 0 to the head, when every worker has written its rows, and an interrupted
+        replay starts over."""
         head = await self.store.head()
+        fresh = [p for p in self.projections if self.positions[p.name] == 0]
+        self.replay_processes = 1
         if (
-            self.position == 0
+            fresh
+            and all(p.partitionable for p in fresh)
             and self.workers > 1
             and head >= max(1, self.partition_min_events)
             and isinstance(self.db, PartitionedReadStore)
         ):
             from ledger.projections.partition import replay_partitioned
 
-            if await replay_partitioned(self, self.db, head, progress):
+            names = [p.name for p in fresh]
+            if await replay_partitioned(self, self.db, head, names, progress):
                 self.replay_processes = self.workers
                 self._forget()
                 async with self._progress:
-                    self.position = head
+                    for name in names:
+                        self.positions[name] = head
                     self._progress.notify_all()
-                return self.position
-            # Not claimed (another runner got there first): the serial replay sorts it out.
-        self.replay_processes = 1
+                if self.position >= head:
+                    return self.position
+            # Not claimed (another runner got there first), or other read models behind: the
+            # serial replay sorts it out.
         with _collector_relaxed():
             return await self._replay_serial(head, progress)
 
@@ -265,7 +280,6 @@ class ProjectionRunner:
         self, head: int, progress: Progress | None = None, until: int | None = None
     ) -> int:
         """The replay in this process, up to the end of the log or to position ``until``."""
-        dirty: dict[UUID, None] = {}
         folded = self.position
         while True:
             limit = self.rebuild_batch_size
@@ -275,16 +289,15 @@ class ProjectionRunner:
             if until is not None and records and records[-1].position > until:
                 records = [r for r in records if r.position <= until]  # not if gap-free
             if records:
-                dirty.update(await self._fold(records))
+                await self._fold(records)
                 folded = records[-1].position
                 if progress is not None:
                     progress(folded, max(head, folded))
             elif folded == self.position:
                 return self.position
-            if not records or folded - self.position >= self.commit_every:
-                if not await self._commit(dirty, folded):
-                    folded = self.position  # another runner got further: go on from there
-                dirty = {}
+            due = not records or folded - self.position >= self.commit_every
+            if due and not await self._commit(folded):
+                folded = self.position  # another runner got further: go on from there
 
     async def wait_for(self, position: int, timeout: float) -> bool:  # noqa: ASYNC109
         """True once this runner has committed ``position``; False after ``timeout`` seconds."""
@@ -303,118 +316,80 @@ class ProjectionRunner:
         """Apply up to ``limit`` events in one transaction; how many were read."""
         records = await self.store.read_log(self.position, limit)
         if records:
-            await self._commit(await self._fold(records), records[-1].position)
+            await self._fold(records)
+            await self._commit(records[-1].position)
         return len(records)
 
-    async def _commit(self, touched: dict[UUID, None], position: int) -> bool:
-        """Write the touched cases and ``position`` in one transaction; False if another
-        runner had moved the position (then nothing was written)."""
+    async def _commit(self, position: int) -> bool:
+        """Write what the projections behind ``position`` changed, and move them there, in one
+        transaction; False if another runner had moved a position (then nothing was
+        written)."""
+        moving = [p.name for p in self.projections if self.positions[p.name] < position]
+        if not moving:
+            return True
         try:
-            committed = await self._write(position, [self._cache[c] for c in touched])
+            writes = [
+                w for name in moving for w in self.appliers[name].writes(self.positions[name]) if w
+            ]
+            moves = {name: (self.positions[name], position) for name in moving}
+            committed = await self._write(moves, writes)
         except BaseException:
-            self._forget()  # the cache may hold changes that were never committed
+            self._forget()  # the appliers may hold changes that were never committed
             raise
         if not committed:
-            # Another runner moved on: its rows are the truth now, our cache is not.
+            # Another runner moved on: its rows are the truth now, our appliers' are not.
             self._forget()
-            self.position, tracked = await self.db.tracking()
-            if tracked != self.fingerprint:
+            tracked = await self.db.tracking()
+            if self._stale(tracked):
                 raise ReadModelsTakenOver(f"the read models are now tracked as {tracked!r}")
+            for name in self.positions:
+                self.positions[name] = tracked[name][0]
             return False
-        self._payers.clear()  # the database now knows every open case
-        self._evict(touched)
+        for name in moving:
+            self.appliers[name].committed()
         async with self._progress:
-            self.position = position
+            for name in moving:
+                self.positions[name] = position
             self._progress.notify_all()
         return True
 
     async def _read_log(self, after: int, limit: int) -> list[RecordedEvent]:
         return await self.store.read_log(after, limit)
 
-    async def _write(self, position: int, states: list[CaseState]) -> bool:
-        """The rows of a commit, and the position (conditionally: see :meth:`_commit`). The
-        findings of a case are rewritten only when they differ from those this runner last
-        committed for it (as long as the position has not moved under it, they are the
-        stored ones; when it has, the commit fails and :meth:`_forget` drops them)."""
-        cases, rows_of = self._rows(states)
-        findings: list[FindingRow] = []
-        kept: list[UUID] = []
-        for case_id, rows in rows_of.items():
-            if self._findings.get(case_id) == rows:
-                kept.append(case_id)
-            else:
-                findings.extend(rows)
-        committed = await self.db.commit(self.position, position, cases, findings, kept)
-        if committed:
-            self._findings.update(rows_of)
-        return committed
-
-    def _rows(
-        self, states: list[CaseState]
-    ) -> tuple[list[CaseRow], dict[UUID, tuple[FindingRow, ...]]]:
-        """The case rows of ``states``, and each case's finding rows."""
-        cases = [case_row(s) for s in states]
-        return cases, {s.case_id: tuple(finding_rows(s, self.context)) for s in states}
+    async def _write(self, moves: Mapping[str, tuple[int, int]], writes: Sequence[Write]) -> bool:
+        """The rows of a commit, and the positions (conditionally: see :meth:`_commit`)."""
+        return await self.db.commit(moves, writes)
 
     def _select(self, records: list[RecordedEvent]) -> Batch:
-        """The events to fold, decoded (a partition worker keeps only its own cases')."""
-        return [(record, ev.decode(record), False) for record in records]
+        """The events to fold (a partition worker keeps only its own cases')."""
+        return [(record, False) for record in records]
 
-    def _loadable(self, case_ids: set[UUID]) -> set[UUID]:
-        """Of the cases to load from the database, those this runner folds."""
-        return case_ids
+    def _owned(self) -> Collection[UUID] | None:
+        """Of the cases to load from the database, those this runner folds (None: all)."""
+        return None
 
-    async def _fold(self, records: list[RecordedEvent]) -> dict[UUID, None]:
-        """Fold ``records`` into the cached states (loading what is missing); the cases
-        changed, in order."""
-        batch = self._select(records)
-        registered: set[UUID] = set()
-        wanted: set[UUID] = set()
-        keys: set[PayerKey] = set()
-        for record, event, back in batch:
-            if isinstance(event, ev.Registered):
-                registered.add(record.case_id)
-                keys.add((event.payer.identifier, event.category))
-                continue
-            if not back:
-                wanted.add(record.case_id)
-            if isinstance(event, ev.Linked):
-                wanted.add(event.case_id)
-        # Every case changed since the last commit is in the cache (evicted only at commits),
-        # so what the database holds for the others is their latest state.
-        missing = self._loadable(wanted - registered - self._cache.keys())
-        for case_id, data in (await self.db.load_states(missing)).items():
-            self._cache[case_id] = decode_state(data)
-        for case_id, data in (await self.db.open_cases_of(keys)).items():
-            state = self._cache.get(case_id)
-            if state is None:
-                state = self._cache[case_id] = decode_state(data)
-            self._payers.setdefault((state.payer.identifier, state.category), set()).add(case_id)
-        folder = CaseFolder(self.context, self._cache, self._payers)
-        touched: dict[UUID, None] = {}
-        for record, event, back in batch:
-            if back:
-                assert isinstance(event, ev.Linked)
-                changed = folder.link_back(record, event)
-            else:
-                changed = folder.apply(record, event)
-            for case_id in changed:
-                touched[case_id] = None
-        return touched
+    async def _fold(self, records: list[RecordedEvent]) -> None:
+        """Hand each projection the records after its position, in registration order."""
+        batches: dict[int, Batch] = {}
+        last = records[-1].position
+        owned = self._owned()
+        for p in self.projections:
+            after = self.positions[p.name]
+            if after >= last:
+                continue  # ahead of this page (catching up after a rebuild of another)
+            batch = batches.get(after)
+            if batch is None:
+                page = (
+                    records
+                    if records[0].position > after
+                    else [r for r in records if r.position > after]
+                )
+                batch = batches[after] = self._select(page)
+            await self.appliers[p.name].fold(batch, self.db, owned)
 
     def _forget(self) -> None:
-        self._cache.clear()
-        self._findings.clear()
-        self._payers.clear()
-
-    def _evict(self, touched: dict[UUID, None]) -> None:
-        for case_id in touched:  # most recently used last
-            self._cache[case_id] = self._cache.pop(case_id)
-        excess = len(self._cache) - self.cache_size
-        if excess > 0:
-            for case_id in list(self._cache)[:excess]:
-                del self._cache[case_id]
-                self._findings.pop(case_id, None)
+        for applier in self.appliers.values():
+            applier.forget()
 
     def _backoff(self, failures: int) -> Awaitable[None]:
         return asyncio.sleep(min(30.0, 0.5 * 2**failures))

@@ -4,8 +4,9 @@
 case state (msgpack) the runner folds into and views are built from.
 ``proj_findings``: one row per finding interval (``ledger.projections.checks``), with the case's
 first responder, unit and received time copied in so an inspection is one indexed range scan.
-``proj_tracking``: the last log position applied, and a fingerprint of what the rows were
-computed with (projection version, policy, calendar, reference data).
+``proj_tracking``: per projection, the last log position applied and a fingerprint of what its
+rows were computed with (projection version; for the findings also policy, calendar, reference
+data). The tables themselves are declared by the projections (``cases.py``, ``findings.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from ledger.domain.context import Context
 from ledger.projections.checks import intervals
 from ledger.projections.state import CaseState, encode_state
 from ledger.projections.views import CaseFilters
-
-TRACKING_NAME = "cases"
 
 
 class CaseRow(NamedTuple):

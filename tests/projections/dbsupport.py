@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 
 from ledger.domain.context import Context
-from ledger.projections import ReadModels, open_read_models
+from ledger.projections import Projection, ReadModels, open_read_models
 from ledger.store import open_store, sqlite_path
 from ledger.store.port import EventStore
 from tests.projections.support import Desk
@@ -30,11 +30,14 @@ class Ledger:
 
 
 @asynccontextmanager
-async def ledger(url: str, context: Context | None = None) -> AsyncIterator[Ledger]:
+async def ledger(
+    url: str, context: Context | None = None, projections: Sequence[Projection] | None = None
+) -> AsyncIterator[Ledger]:
+    """``projections``: the read models kept (default: the registered ones)."""
     store = open_store(url)
     await store.open()
     desk = Desk(store, context)
-    read_models = await open_read_models(url, desk.service.context, store)
+    read_models = await open_read_models(url, desk.service.context, store, projections)
     try:
         yield Ledger(url, store, desk, read_models)
     finally:
@@ -66,12 +69,12 @@ async def wipe(url: str) -> None:
         await conn.close()
 
 
-async def dump(url: str) -> tuple[Rows, Rows, int]:
-    """Every read-model row, in key order, and the tracked position."""
+async def dump(url: str) -> tuple[Rows, Rows, Rows]:
+    """Every read-model row, in key order, and the tracked positions."""
     queries = (
         "SELECT * FROM proj_cases ORDER BY case_id",
         "SELECT * FROM proj_findings ORDER BY case_id, seq",
-        "SELECT position FROM proj_tracking",
+        "SELECT name, position FROM proj_tracking ORDER BY name",
     )
     if url.startswith("sqlite"):
         path = sqlite_path(url)
@@ -90,4 +93,4 @@ async def dump(url: str) -> tuple[Rows, Rows, int]:
             cases, findings, tracking = [[tuple(r) for r in await conn.fetch(q)] for q in queries]
         finally:
             await conn.close()
-    return cases, findings, int(tracking[0][0])  # type: ignore[call-overload]
+    return cases, findings, tracking

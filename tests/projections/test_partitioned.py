@@ -55,14 +55,17 @@ def runner(it: Ledger, workers: int, **options: int) -> ProjectionRunner:
 
 async def serial_and_partitioned(
     it: Ledger, workers: int, **options: int
-) -> tuple[tuple[Rows, Rows, int], tuple[Rows, Rows, int]]:
+) -> tuple[tuple[Rows, Rows, Rows], tuple[Rows, Rows, Rows]]:
     serial = runner(it, 1)
     assert await serial.rebuild() == await it.store.head()
     expected = await dump(it.url)
     partitioned = runner(it, workers, **options)
     assert await partitioned.rebuild() == await it.store.head()
     assert partitioned.replay_processes == workers
-    assert await it.read_models.db.tracking() == (await it.store.head(), partitioned.fingerprint)
+    head = await it.store.head()
+    assert await it.read_models.db.tracking() == {
+        name: (head, fingerprint) for name, fingerprint in partitioned.fingerprints.items()
+    }
     return expected, await dump(it.url)
 
 
@@ -132,16 +135,19 @@ async def test_events_without_a_registration_fail_it_as_they_fail_a_serial_rebui
         await it.store.append(UUID(int=5), 0, new_events(UUID(int=5), 0, 2))  # skipped
         partitioned = runner(it, 2)
         head = await partitioned.rebuild()
-        assert await it.read_models.db.tracking() == (head, partitioned.fingerprint)
+        assert await it.read_models.db.tracking() == {
+            name: (head, fingerprint) for name, fingerprint in partitioned.fingerprints.items()
+        }
         await it.store.append(
             UUID(int=7), 0, [NewEvent(UUID(int=7), 1, "ledger.Closed", closed.state)]
         )
         with pytest.raises(ev.ProjectionError, match="no registration"):
             await partitioned.rebuild()
         # Not tracked as built: whoever prepares next rebuilds (and fails the same way).
-        position, fingerprint = await it.read_models.db.tracking()
-        assert position == -1
-        assert fingerprint != partitioned.fingerprint
+        tracking = await it.read_models.db.tracking()
+        assert {position for position, _ in tracking.values()} == {-1}
+        for name, (_, fingerprint) in tracking.items():
+            assert fingerprint != partitioned.fingerprints[name]
         with pytest.raises(ev.ProjectionError, match="no registration"):
             await runner(it, 1).prepare()
 
@@ -184,12 +190,15 @@ async def test_a_rebuild_killed_mid_way_is_rebuilt_by_the_next_runner(postgres_u
             written = await conn.fetchval("SELECT count(*) FROM proj_cases")
         finally:
             await conn.close()
-        position, fingerprint = await it.read_models.db.tracking()
-        assert position == -1, "the rebuild finished before it was killed: make the log longer"
+        tracking = await it.read_models.db.tracking()
+        assert {position for position, _ in tracking.values()} == {-1}, (
+            "the rebuild finished before it was killed: make the log longer"
+        )
         assert written
         assert not await it.read_models.db.rebuilding_elsewhere()
         after_crash = runner(it, 2)
-        assert fingerprint != after_crash.fingerprint
+        for name, (_, fingerprint) in tracking.items():
+            assert fingerprint != after_crash.fingerprints[name]
         await after_crash.prepare()  # finds the marker of a dead rebuild: rebuilds
         assert after_crash.position == head
         rebuilt = await dump(postgres_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,8 @@ from ledger.domain.context import Context
 from ledger.domain.policy import DeadlinePolicy
 from ledger.projections import ProjectionRunner
 from ledger.projections.caseview import case_view
+from ledger.projections.projection import Write
+from ledger.projections.registry import PROJECTIONS
 from ledger.projections.runner import settle_pause
 from ledger.projections.views import CaseFilters
 from tests.contract.support import new_events
@@ -55,7 +58,8 @@ def test_incremental_read_models_equal_a_rebuild_row_for_row(
             incremental = await dump(database_url)
             await runner.rebuild()
             assert await dump(database_url) == incremental
-            assert incremental[2] == await it.store.head()
+            head = await it.store.head()
+            assert incremental[2] == sorted((p.name, head) for p in PROJECTIONS)
             # And both equal the pure fold of the whole log, case by case.
             memory = fold(await it.desk.records(), it.desk.service.context)
             for state in memory.states.values():
@@ -158,22 +162,28 @@ async def test_findings_are_rewritten_only_when_they_change(database_url: str) -
         await runner.prepare()
         await runner.catch_up()
         real_commit = it.read_models.db.commit
-        kept_by_commit: list[set[UUID]] = []
+        rewritten_by_commit: list[set[UUID]] = []
 
-        async def recorded(
-            expected: int, position: int, cases: Any, findings: Any, kept: Any = ()
-        ) -> bool:
-            kept_by_commit.append(set(kept))
-            return await real_commit(expected, position, cases, findings, kept)
+        async def recorded(moves: Any, writes: Sequence[Write]) -> bool:
+            # The cases whose findings the commit deletes or writes.
+            rewritten_by_commit.append(
+                {
+                    case_id
+                    for w in writes
+                    if w.table.name == "proj_findings"
+                    for case_id in [*w.delete, *(row[0] for row in w.insert)]
+                }
+            )
+            return await real_commit(moves, writes)
 
         it.read_models.db.commit = recorded  # type: ignore[method-assign]
         case = await it.desk.register(FIRST_RESPONDER)
         await runner.catch_up()
-        assert kept_by_commit[-1] == set()  # new: its findings are written
+        assert rewritten_by_commit[-1] == {case}  # new: its findings are written
         # A reminder changes no finding of the case: the stored ones stay, untouched.
         await it.desk.do(case, OFFICE, c.Urge(reason="请加快办理"))
         await runner.catch_up()
-        assert kept_by_commit[-1] == {case}
+        assert rewritten_by_commit[-1] == set()
         # Classifying does (the classification duty is met): rewritten.
         await it.desk.do(
             case,
@@ -181,12 +191,12 @@ async def test_findings_are_rewritten_only_when_they_change(database_url: str) -
             c.Classify(classification=Classification.GENERAL, route=2, reason="分类"),
         )
         await runner.catch_up()
-        assert kept_by_commit[-1] == set()
+        assert rewritten_by_commit[-1] == {case}
         # A runner that forgot (another runner moved on, a restart) rewrites everything.
         runner._forget()
         await it.desk.do(case, OFFICE, c.Urge(reason="再次催办"))
         await runner.catch_up()
-        assert kept_by_commit[-1] == set()
+        assert rewritten_by_commit[-1] == {case}
         incremental = await dump(database_url)
         await runner.rebuild()
         assert await dump(database_url) == incremental
@@ -200,8 +210,10 @@ async def test_read_models_from_other_settings_are_rebuilt(database_url: str) ->
         runner = ProjectionRunner(it.read_models.db, it.store, stricter)
         await runner.prepare()  # a different policy: the stored findings are stale
         assert runner.position == await it.store.head()
-        _, tracked = await it.read_models.db.tracking()
-        assert tracked == runner.fingerprint
+        tracked = await it.read_models.db.tracking()
+        assert {name: fingerprint for name, (_, fingerprint) in tracked.items()} == (
+            runner.fingerprints
+        )
 
 
 async def test_wait_for_without_a_runner_in_this_process_polls_and_times_out(

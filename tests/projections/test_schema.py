@@ -15,15 +15,17 @@ import asyncio
 import asyncpg
 
 from ledger.projections.db_postgres import PostgresReadStore
+from ledger.projections.registry import PROJECTIONS
 
 _LOCK = "hashtext('ledger.projections')"
+FINGERPRINTS = {p.name: "fingerprint" for p in PROJECTIONS}
 
 
 async def test_index_builds_wait_for_a_process_creating_the_schema(postgres_url: str) -> None:
     store = PostgresReadStore(postgres_url)
     await store.open()
     try:
-        await store.reset("fingerprint")  # the tables without their indexes, as a rebuild starts
+        await store.reset(FINGERPRINTS)  # the tables without their indexes, as a rebuild starts
         other = await asyncpg.connect(postgres_url)
         try:
             creating = other.transaction()
@@ -51,7 +53,7 @@ async def test_opening_while_another_process_builds_the_indexes_never_fails(
     await rebuilding.open()
     try:
         for _ in range(8):
-            await rebuilding.reset("fingerprint")
+            await rebuilding.reset(FINGERPRINTS)
             starting = PostgresReadStore(postgres_url)
             try:
                 await asyncio.gather(rebuilding.create_indexes(), starting.open())
@@ -76,7 +78,7 @@ async def test_case_rows_leave_room_for_updates_in_place(postgres_url: str) -> N
     await store.open()
     try:
         assert "fillfactor=75" in await _case_table_options(store)
-        await store.reset("fingerprint")  # a rebuild makes the table again: same layout
+        await store.reset(FINGERPRINTS)  # a rebuild makes the table again: same layout
         assert "fillfactor=75" in await _case_table_options(store)
     finally:
         await store.close()

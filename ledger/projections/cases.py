@@ -1,0 +1,222 @@
+"""The case view projection: one row per case (``proj_cases``) with the columns lists filter
+on, and the case state (``ledger.projections.state``) that views and trails are built from.
+
+Its applier keeps the states of recently changed cases in a bounded cache (loaded from
+``proj_cases`` on a miss) and, per payer and category, the open cases not yet committed (FR7:
+the one check that reads other cases; ``ledger.projections.fold``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from typing import Any
+from uuid import UUID
+
+from ledger.domain.context import Context
+from ledger.projections import events as ev
+from ledger.projections.fold import CaseFolder, PayerKey
+from ledger.projections.projection import (
+    Applier,
+    Batch,
+    Dialect,
+    Projection,
+    Reader,
+    Table,
+    Write,
+)
+from ledger.projections.state import CaseState, decode_state
+from ledger.projections.tables import CASE_COLUMNS, case_row
+
+# Room left on each page (PostgreSQL): an event that changes no indexed column of its case (an
+# urge, a consultation, a further decision …) then updates the row in place, without touching
+# the eleven indexes (a HOT update).
+CASES = Table(
+    name="proj_cases",
+    columns="""
+    case_id              {uuid}   PRIMARY KEY,
+    status               TEXT     NOT NULL,
+    classification       TEXT,
+    category             TEXT     NOT NULL,
+    holding_unit         TEXT     NOT NULL,
+    jurisdiction         TEXT     NOT NULL,
+    first_responder      TEXT     NOT NULL,
+    first_responder_name TEXT     NOT NULL,
+    receiving_unit       TEXT     NOT NULL,
+    received_at          {time}   NOT NULL,
+    due                  {date},
+    closed               {bool}   NOT NULL,
+    payer_identifier     TEXT     NOT NULL,
+    registered_position  {bigint} NOT NULL,
+    last_position        {bigint} NOT NULL,
+    state                {bytes}  NOT NULL
+    """,
+    names=CASE_COLUMNS,
+    key=("case_id",),
+    storage="fillfactor=75",  # spelled as pg_class.reloptions spells it
+    # FR7 looks up the open cases of a payer and category for every registration, rebuilds too.
+    eager_indexes=(
+        "CREATE INDEX IF NOT EXISTS proj_cases_payer ON proj_cases (payer_identifier, category)"
+        " WHERE NOT closed",
+    ),
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS proj_cases_status ON proj_cases (status, received_at DESC)",
+        "CREATE INDEX IF NOT EXISTS proj_cases_class"
+        " ON proj_cases (classification, received_at DESC)",
+        "CREATE INDEX IF NOT EXISTS proj_cases_category ON proj_cases (category, received_at DESC)",
+        "CREATE INDEX IF NOT EXISTS proj_cases_holder"
+        " ON proj_cases (holding_unit, received_at DESC)",
+        "CREATE INDEX IF NOT EXISTS proj_cases_place"
+        " ON proj_cases (jurisdiction, received_at DESC)",
+        "CREATE INDEX IF NOT EXISTS proj_cases_responder"
+        " ON proj_cases (first_responder, received_at DESC)",
+        "CREATE INDEX IF NOT EXISTS proj_cases_due ON proj_cases (due) WHERE NOT closed",
+    ),
+    # The two on received_at carry the columns an inspection counts: on PostgreSQL an
+    # index-only scan instead of a walk through rows that hold kilobytes of state each.
+    dialect_indexes={
+        Dialect.SQLITE: (
+            "CREATE INDEX IF NOT EXISTS proj_cases_received"
+            " ON proj_cases (received_at DESC, case_id DESC)",
+            "CREATE INDEX IF NOT EXISTS proj_cases_receiving ON proj_cases (receiving_unit,"
+            " received_at, first_responder, first_responder_name, registered_position)",
+        ),
+        Dialect.POSTGRES: (
+            "CREATE INDEX IF NOT EXISTS proj_cases_received"
+            " ON proj_cases (received_at DESC, case_id DESC) INCLUDE (receiving_unit,"
+            " first_responder, first_responder_name, registered_position)",
+            "CREATE INDEX IF NOT EXISTS proj_cases_receiving"
+            " ON proj_cases (receiving_unit, received_at)"
+            " INCLUDE (first_responder, first_responder_name, registered_position)",
+        ),
+    },
+)
+
+_LOAD = {
+    Dialect.SQLITE: "SELECT case_id, state FROM proj_cases WHERE case_id = ?",
+    Dialect.POSTGRES: "SELECT case_id, state FROM proj_cases WHERE case_id = ANY($1::uuid[])",
+}
+_OPEN_OF = {
+    Dialect.SQLITE: "SELECT case_id, state FROM proj_cases"
+    " WHERE payer_identifier = ? AND category = ? AND NOT closed",
+    Dialect.POSTGRES: "SELECT c.case_id, c.state"
+    " FROM unnest($1::text[], $2::text[]) AS k(payer, category)"
+    " JOIN proj_cases c ON c.payer_identifier = k.payer AND c.category = k.category"
+    " AND NOT c.closed",
+}
+
+
+async def _states(reader: Reader, sql: Mapping[Dialect, str], each: list[Any]) -> list[Any]:
+    """Rows of a lookup: one statement per parameter set (SQLite, in one call), or one
+    statement over arrays (PostgreSQL)."""
+    if reader.dialect is Dialect.SQLITE:
+        return await reader.fetch_each(sql[reader.dialect], each)
+    columns = [list(column) for column in zip(*each, strict=True)]
+    return await reader.fetch(sql[reader.dialect], columns)
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+class CaseViews(Projection):
+    name = "cases"
+    # Bump when the state or the rows change meaning: the stored ones are then rebuilt.
+    # 3: the deadline is the one the Classified event carries.
+    version = 3
+    partitionable = True
+
+    def tables(self) -> tuple[Table, ...]:
+        return (CASES,)
+
+    def start(
+        self, context: Context, upstream: Mapping[str, Applier], cache_size: int = 20_000
+    ) -> CaseStates:
+        return CaseStates(context, cache_size)
+
+
+class CaseStates(Applier):
+    """Folds events into case states; :attr:`changed` are those to write at the next commit."""
+
+    def __init__(self, context: Context, cache_size: int) -> None:
+        self.context, self.cache_size = context, cache_size
+        self.cache: dict[UUID, CaseState] = {}
+        # Open cases per payer and category not yet committed (FR7); the database has the rest.
+        self._payers: dict[PayerKey, set[UUID]] = {}
+        self._touched: dict[UUID, None] = {}
+        self.evicted: list[UUID] = []  # the cases the last commit dropped from the cache
+
+    @property
+    def changed(self) -> list[CaseState]:
+        """The states changed since the last commit, in the order first changed."""
+        return [self.cache[case_id] for case_id in self._touched]
+
+    async def fold(
+        self, batch: Batch, reader: Reader, owned: Container[UUID] | None = None
+    ) -> None:
+        decode = ev.decode
+        events = [(record, decode(record), back) for record, back in batch]
+        registered: set[UUID] = set()
+        wanted: set[UUID] = set()
+        keys: set[PayerKey] = set()
+        for record, event, back in events:
+            if isinstance(event, ev.Registered):
+                registered.add(record.case_id)
+                keys.add((event.payer.identifier, event.category))
+                continue
+            if not back:
+                wanted.add(record.case_id)
+            if isinstance(event, ev.Linked):
+                wanted.add(event.case_id)
+        # Every case changed since the last commit is in the cache (evicted only at commits),
+        # so what the database holds for the others is their latest state.
+        missing = wanted - registered - self.cache.keys()
+        if owned is not None:
+            missing = {case_id for case_id in missing if case_id in owned}
+        if missing:
+            for case_id, data in await _states(reader, _LOAD, [(c,) for c in missing]):
+                self.cache[_uuid(case_id)] = decode_state(data)
+        if keys:
+            each = [(identifier, str(category)) for identifier, category in keys]
+            for case_id, data in await _states(reader, _OPEN_OF, each):
+                uuid = _uuid(case_id)
+                state = self.cache.get(uuid)
+                if state is None:
+                    state = self.cache[uuid] = decode_state(data)
+                key = (state.payer.identifier, state.category)
+                self._payers.setdefault(key, set()).add(state.case_id)
+        folder = CaseFolder(self.context, self.cache, self._payers)
+        touched = self._touched
+        for record, event, back in events:
+            changed = folder.link_back(record, event) if back else folder.apply(record, event)
+            for case_id in changed:
+                touched[case_id] = None
+
+    def writes(self, expected: int) -> list[Write]:
+        rows = [case_row(s) for s in self.changed]
+        # A case registered after the position this batch starts from has never been
+        # written: it is inserted straight (bulk-copied), with no upsert. (In a rebuild that
+        # is most of them.)
+        return [
+            Write(
+                CASES,
+                insert=[r for r in rows if r.registered_position > expected],
+                upsert=[r for r in rows if r.registered_position <= expected],
+            )
+        ]
+
+    def committed(self) -> None:
+        self._payers.clear()  # the database now knows every open case
+        cache = self.cache
+        for case_id in self._touched:  # most recently used last
+            cache[case_id] = cache.pop(case_id)
+        self._touched = {}
+        excess = len(cache) - self.cache_size
+        self.evicted = list(cache)[:excess] if excess > 0 else []
+        for case_id in self.evicted:
+            del cache[case_id]
+
+    def forget(self) -> None:
+        self.cache.clear()
+        self._payers.clear()
+        self._touched = {}
+        self.evicted = []

@@ -1,0 +1,130 @@
+"""The first-responder findings projection (FR1–FR9): one row per finding interval
+(``proj_findings``, ``ledger.projections.checks``), with the case's first responder, unit and
+received time copied in so an inspection is one indexed range scan.
+
+Findings are a function of the case state and the settings (policy, calendar, reference data):
+the applier reads the states the case view projection folded (it requires it, so the two are
+always rebuilt together), and its fingerprint covers those settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Container, Mapping
+from datetime import date, timedelta
+from uuid import UUID
+
+import msgspec
+
+from ledger.domain.context import Context
+from ledger.projections.cases import CaseStates
+from ledger.projections.projection import Applier, Batch, Projection, Reader, Table, Write
+from ledger.projections.tables import FINDING_COLUMNS, FindingRow, finding_rows
+
+# The calendar is fingerprinted over these years: all chinesecalendar knows and then some.
+_CALENDAR_YEARS = range(2004, 2041)
+
+FINDINGS = Table(
+    name="proj_findings",
+    columns="""
+    case_id             {uuid}      NOT NULL,
+    seq                 {smallint}  NOT NULL,
+    check_id            TEXT        NOT NULL,
+    first_responder     TEXT        NOT NULL,
+    receiving_unit      TEXT        NOT NULL,
+    received_at         {time}      NOT NULL,
+    registered_position {bigint}    NOT NULL,
+    from_position       {bigint}    NOT NULL,
+    to_position         {bigint},
+    after_date          {date},
+    provisional         {bool}      NOT NULL,
+    proof               {positions} NOT NULL,
+    PRIMARY KEY (case_id, seq)
+    """,
+    names=FINDING_COLUMNS,
+    key=("case_id", "seq"),
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS proj_findings_receiving"
+        " ON proj_findings (receiving_unit, received_at)",
+        "CREATE INDEX IF NOT EXISTS proj_findings_received ON proj_findings (received_at)",
+    ),
+)
+
+
+def settings_fingerprint(context: Context) -> bytes:
+    """The policy, the reference data and every day of the calendar the checks may ask about."""
+    digest = hashlib.sha256()
+    digest.update(msgspec.json.encode(context.policy, order="sorted"))
+    digest.update(msgspec.json.encode(context.reference, order="sorted"))
+    for year in _CALENDAR_YEARS:
+        day, end = date(year, 1, 1), date(year + 1, 1, 1)
+        flags = bytearray()
+        while day < end:
+            flags.append(context.calendar.is_working_day(day))
+            day += timedelta(days=1)
+        digest.update(bytes(flags) + bytes([context.calendar.knows(year)]))
+    return digest.digest()
+
+
+class Findings(Projection):
+    name = "findings"
+    # Bump when a check changes meaning: the stored findings are then rebuilt.
+    version = 3
+    requires = ("cases",)
+    partitionable = True
+
+    def tables(self) -> tuple[Table, ...]:
+        return (FINDINGS,)
+
+    def fingerprint(self, context: Context) -> str:
+        digest = hashlib.sha256(super().fingerprint(context).encode())
+        digest.update(settings_fingerprint(context))
+        return digest.hexdigest()
+
+    def start(
+        self, context: Context, upstream: Mapping[str, Applier], cache_size: int = 20_000
+    ) -> FindingIntervals:
+        cases = upstream["cases"]
+        assert isinstance(cases, CaseStates)
+        return FindingIntervals(context, cases)
+
+
+class FindingIntervals(Applier):
+    def __init__(self, context: Context, cases: CaseStates) -> None:
+        self.context, self.cases = context, cases
+        # The rows last committed for cached cases: an event that leaves a case's findings as
+        # they were (most do) costs no delete and re-insert of them.
+        self._committed: dict[UUID, tuple[FindingRow, ...]] = {}
+        self._pending: dict[UUID, tuple[FindingRow, ...]] = {}
+
+    async def fold(
+        self, batch: Batch, reader: Reader, owned: Container[UUID] | None = None
+    ) -> None:
+        pass  # the case states are folded by the case view projection
+
+    def writes(self, expected: int) -> list[Write]:
+        context, committed = self.context, self._committed
+        changed: dict[UUID, tuple[FindingRow, ...]] = {}
+        stale: list[UUID] = []  # cases with stored findings to replace
+        rows: list[FindingRow] = []
+        for state in self.cases.changed:
+            found = tuple(finding_rows(state, context))
+            case_id = state.case_id
+            if committed.get(case_id) == found:
+                continue
+            changed[case_id] = found
+            rows.extend(found)
+            if state.registered_position <= expected:  # else never written
+                stale.append(case_id)
+        self._pending = changed
+        return [Write(FINDINGS, insert=rows, delete=stale, key_column="case_id")]
+
+    def committed(self) -> None:
+        self._committed.update(self._pending)
+        self._pending = {}
+        for case_id in self.cases.evicted:
+            self._committed.pop(case_id, None)
+
+    def forget(self) -> None:
+        self._committed.clear()
+        self._pending = {}

@@ -1,0 +1,13 @@
+"""The registered read models, in the order their appliers run (a projection after those it
+requires). Adding a read model: a module with a ``Projection``, and a line here."""
+
+from __future__ import annotations
+
+from ledger.projections.cases import CaseViews
+from ledger.projections.findings import Findings
+from ledger.projections.projection import Projection
+
+PROJECTIONS: tuple[Projection, ...] = (
+    CaseViews(),
+    Findings(),
+)
