@@ -66,6 +66,7 @@ def case_view(s: CaseState, now: datetime) -> CaseView:
         ],
         satisfaction=s.satisfaction,
         transfer_count=len(s.transfers),
+        return_count=len(s.returns),
         urge_count=s.urge_count,
         corrected_positions=list(s.corrected_positions),
         payer=s.payer,

@@ -34,26 +34,28 @@ def intervals(s: CaseState, ctx: Context) -> list[Interval]:
 
 def _ping_pong(s: CaseState, ctx: Context) -> list[Interval]:
     """FR6 (推诿): a transfer back to a unit or jurisdiction that already held the case, and the
-    transfer that takes the count past policy.max_transfers."""
+    transfer that takes the count past policy.max_transfers; a transfer returned as misrouted
+    (退单) counts as one more move."""
     held_units = {s.receiving_unit: s.registered_position}
     held_places = {s.registered_jurisdiction: s.registered_position}
     found = []
-    moves: list[TransferStep | AcceptStep] = [*s.transfers, *s.acceptances]
+    moves: list[TransferStep | AcceptStep | Step] = [*s.transfers, *s.acceptances, *s.returns]
     moves.sort(key=lambda m: m.position)
-    count = 0
+    counted: list[int] = []  # the positions of the transfers and returns so far
     for m in moves:
-        if not isinstance(m, TransferStep):
+        if isinstance(m, AcceptStep):
             held_units.setdefault(m.unit, m.position)
             if m.jurisdiction is not None:
                 held_places.setdefault(m.jurisdiction, m.position)
             continue
-        count += 1
-        before = held_units.get(m.to_unit or "") or held_places.get(m.to_jurisdiction or "")
-        if before is not None:
-            found.append(Interval(Check.FR6, m.position, None, None, False, (before, m.position)))
-        if count == ctx.policy.max_transfers + 1:
-            proof = tuple(t.position for t in s.transfers[:count])
-            found.append(Interval(Check.FR6, m.position, None, None, False, proof))
+        counted.append(m.position)
+        if isinstance(m, TransferStep):
+            before = held_units.get(m.to_unit or "") or held_places.get(m.to_jurisdiction or "")
+            if before is not None:
+                proof = (before, m.position)
+                found.append(Interval(Check.FR6, m.position, None, None, False, proof))
+        if len(counted) == ctx.policy.max_transfers + 1:
+            found.append(Interval(Check.FR6, m.position, None, None, False, tuple(counted)))
     return found
 
 

@@ -233,11 +233,14 @@ def _handover(s: CaseState, ctx: Context) -> list[Duty]:
     for t in s.transfers:
         d = _deadline(calendar, local_date(t.at), policy.acceptance_days)
         duty = Duty(Check.FR5, t.position, d.due, d.provisional, (t.position,))
-        accepted = next((a for a in s.acceptances if a.position > t.position), None)
+        # Accepted (签收), or returned as misrouted (退单): either way the receiving side acted.
+        answers = [
+            *((a.position, a.at) for a in s.acceptances),
+            *((r.position, r.at) for r in s.returns),
+        ]
+        answer = min((a for a in answers if a[0] > t.position), default=None)
         later = next((n for n in s.transfers if n.position > t.position), None)
-        if accepted is not None and (later is None or accepted.position < later.position):
-            duty = _discharged(
-                duty, accepted.position, accepted.at, local_date(accepted.at) <= d.due
-            )
+        if answer is not None and (later is None or answer[0] < later.position):
+            duty = _discharged(duty, answer[0], answer[1], local_date(answer[1]) <= d.due)
         found.append(duty)
     return found

@@ -160,6 +160,7 @@ Classified = projected(
 )
 Transferred = projected("ledger.Transferred", *_STEP, "to_unit", "to_jurisdiction")
 Accepted = projected("ledger.Accepted", *_STEP)
+TransferReturned = projected("ledger.TransferReturned", *_STEP)
 Escalated = projected("ledger.Escalated", *_STEP)
 Decided = projected("ledger.Decided", *_STEP, "outcome")
 Urged = projected("ledger.Urged", *_STEP)

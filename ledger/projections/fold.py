@@ -175,6 +175,10 @@ class CaseFolder:
         s.holder = _i(e.actor.unit)
         s.status = CaseStatus.ACCEPTED
 
+    def _transfer_returned(self, s: CaseState, position: int, e: Any) -> None:
+        s.returns.append(self._step(position, e))  # custody never passed: the holder stays
+        s.status = CaseStatus.RETURNED
+
     def _step(self, position: int, e: Any) -> Step:
         return Step(position, utc(e.occurred_at), _i(e.actor.staff_id), _i(e.actor.unit))
 
@@ -269,6 +273,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID
     ev.Classified: CaseFolder._classified,
     ev.Transferred: CaseFolder._transferred,
     ev.Accepted: CaseFolder._accepted,
+    ev.TransferReturned: CaseFolder._transfer_returned,
     ev.Escalated: CaseFolder._escalated,
     ev.Decided: CaseFolder._decided,
     ev.Urged: CaseFolder._urged,

@@ -120,6 +120,7 @@ class CaseState(msgspec.Struct, kw_only=True):
     closures: list[Step] = msgspec.field(default_factory=list)
     reopenings: list[Step] = msgspec.field(default_factory=list)
     extensions: list[ExtensionStep] = msgspec.field(default_factory=list)
+    returns: list[Step] = msgspec.field(default_factory=list)  # transfers sent back (退单)
     links: list[LinkStep] = msgspec.field(default_factory=list)
 
     @property
@@ -128,11 +129,13 @@ class CaseState(msgspec.Struct, kw_only=True):
 
     @property
     def pending_transfer(self) -> TransferStep | None:
-        """The last transfer, while no acceptance has followed it."""
+        """The last transfer, while no acceptance or return (退单) has followed it."""
         if not self.transfers:
             return None
         last = self.transfers[-1]
         if self.acceptances and self.acceptances[-1].position > last.position:
+            return None
+        if self.returns and self.returns[-1].position > last.position:
             return None
         return last
 

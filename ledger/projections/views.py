@@ -166,6 +166,7 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     links: list[LinkView]
     satisfaction: Satisfaction | None
     transfer_count: int
+    return_count: int  # transfers sent back as misrouted (退单)
     urge_count: int
     corrected_positions: list[int]  # R7: events that later corrections refer to
     payer: PayerView
