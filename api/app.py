@@ -19,8 +19,8 @@ from pathlib import Path
 import msgspec
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
+from api.assets import scalar_plugin, static_router
 from api.audit_routes import AuditController
 from api.auth import jwt_auth
 from api.bodies import JsonRequest
@@ -178,6 +178,7 @@ def create_app(
             StreamController,
             GuardedAuditController,
             HealthController,
+            static_router(),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
@@ -193,7 +194,7 @@ def create_app(
             version="1",
             description=API_DESCRIPTION,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path=["/", "/scalar"])],
+            render_plugins=[scalar_plugin()],
         ),
         # Bodies are commands of a few kilobytes; nothing legitimate comes near this.
         request_max_body_size=256 * 1024,
