@@ -124,8 +124,9 @@ def _optional_registrars() -> list[Callable[[Any], None]]:
     from api.cli import register as api_commands
     from ledger.audit.cli import register as audit_commands
     from ledger.projections.cli import register as projection_commands
+    from ledger.staff_cli import register as staff_commands
 
-    return [api_commands, audit_commands, projection_commands]
+    return [api_commands, audit_commands, projection_commands, staff_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
