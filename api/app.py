@@ -20,6 +20,7 @@ import msgspec
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 
+import console.app as console
 from api.assets import scalar_plugin, static_router
 from api.audit_routes import AuditController
 from api.auth import jwt_auth
@@ -178,7 +179,8 @@ def create_app(
             StreamController,
             GuardedAuditController,
             HealthController,
-            static_router(),
+            static_router([console.STATIC_DIR]),
+            console.console_router(settings),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
@@ -187,7 +189,8 @@ def create_app(
         # hook of its kind: a layer setting its own would replace it for that layer's routes.
         before_request=check_parameters,
         after_request=show_local_times,
-        lifespan=[lifespan],
+        lifespan=[lifespan, console.lifespan(settings)],
+        template_config=console.template_config(),
         on_app_init=[auth.on_app_init],
         openapi_config=OpenAPIConfig(
             title="ledger",

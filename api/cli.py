@@ -16,6 +16,7 @@ from ledger.demo import load_demo
 from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, Role
 from ledger.process import tune_gc
+from ledger.staff_demo import add_demo_accounts, sign_in_help
 
 DEMO_CASES = 60
 
@@ -49,7 +50,9 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def seed_demo(settings: Settings, cases: int) -> None:
+async def seed_demo(
+    settings: Settings, cases: int, host: str = "127.0.0.1", port: int = 8000
+) -> None:
     """Demo data for a first run on the embedded database, through the real write path."""
     from api.app import open_ledger_store  # the app is imported only when serving (see below)
 
@@ -62,6 +65,9 @@ async def seed_demo(settings: Settings, cases: int) -> None:
             f"ledger serve: loaded {summary.cases} demo cases ({summary.events} events)",
             file=sys.stderr,
         )
+        reference = settings.context().reference
+        accounts = await add_demo_accounts(store, settings.database_url, reference)
+        print(sign_in_help(accounts, f"http://{host}:{port}"), file=sys.stderr)
     finally:
         await store.close()
 
@@ -91,7 +97,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.is_sqlite:
         _dev_keys(settings)
         if args.demo_cases > 0:
-            asyncio.run(seed_demo(settings, args.demo_cases))
+            asyncio.run(seed_demo(settings, args.demo_cases, args.host, args.port))
     app = create_app(settings, projector=not args.no_projector, checkpoints=not args.no_checkpoints)
     tune_gc()
     uvicorn.run(

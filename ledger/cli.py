@@ -23,6 +23,7 @@ from ledger.store.chain import verify_case_chain
 
 async def _demo(settings: Settings, cases: int, seed: int) -> int:
     from ledger.demo import load_demo
+    from ledger.staff_demo import add_demo_accounts, sign_in_help
 
     # With the audit hook, so the demo's events enter the Merkle log like any other append.
     store = open_store(settings.database_url, hooks=audit_hooks())
@@ -30,6 +31,7 @@ async def _demo(settings: Settings, cases: int, seed: int) -> int:
     try:
         service = settings.service(store)
         summary = await load_demo(service, cases=cases, seed=seed)
+        accounts = await add_demo_accounts(store, settings.database_url, service.context.reference)
     finally:
         await store.close()
     print(
@@ -37,6 +39,7 @@ async def _demo(settings: Settings, cases: int, seed: int) -> int:
     )
     for path, count in sorted(summary.paths.items()):
         print(f"  {path:<28} {count}")
+    print(sign_in_help(accounts, "http://127.0.0.1:8000"))
     return 0
 
 

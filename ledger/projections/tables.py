@@ -157,6 +157,7 @@ def case_conditions(
         ("holding_unit", filters.unit),
         ("jurisdiction", filters.jurisdiction),
         ("first_responder", filters.first_responder),
+        ("payer_identifier", filters.payer_identifier),
     ):
         if value is not None:
             where.append(f"{column} = {param(str(value))}")

@@ -185,6 +185,7 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     overdue: bool | None = None  # as of the moment of the query
     received_from: datetime | None = None
     received_to: datetime | None = None
+    payer_identifier: str | None = None
 
 
 class CasePage(msgspec.Struct, frozen=True, kw_only=True):

@@ -47,7 +47,9 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's synchronous API runs an event loop of its own while it is started,
+# which must be stopped before the asynchronous tests of another module run theirs.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=system_chromium(), headless=True)
