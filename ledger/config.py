@@ -10,6 +10,7 @@
 | LEDGER_JWT_SECRET | HS256 secret of bearer tokens; also seals snapshots (below) | a dev. secret |
 | LEDGER_CHECKPOINT_EVERY | make a signed checkpoint every N events | 1000 |
 | LEDGER_CHECKPOINT_SECONDS | … or every T seconds when new events exist | 60 |
+| LEDGER_CASE_NUMBER_FORMAT | case numbers, e.g. ``潜社争〔{year}〕{seq:04d}号`` | that one |
 
 The key that seals snapshots of cases (``ledger.snapshots``) is derived from the token secret,
 which every writing process holds and the database does not; a new secret makes the old
@@ -31,7 +32,7 @@ from ledger.domain.calendar import WorkingCalendar, parse_holiday_table
 from ledger.domain.context import Context
 from ledger.domain.policy import DeadlinePolicy, parse_policy
 from ledger.domain.reference import DEFAULT_REFERENCE, parse_reference
-from ledger.service import LedgerService
+from ledger.service import DEFAULT_CASE_NUMBER_FORMAT, LedgerService
 from ledger.store.port import EventStore
 
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
@@ -53,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 60.0
+    case_number_format: str = DEFAULT_CASE_NUMBER_FORMAT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 jwt_secret=get("LEDGER_JWT_SECRET") or DEVELOPMENT_JWT_SECRET,
                 checkpoint_every=int(get("LEDGER_CHECKPOINT_EVERY") or 1000),
                 checkpoint_seconds=float(get("LEDGER_CHECKPOINT_SECONDS") or 60),
+                case_number_format=case_number_format(get("LEDGER_CASE_NUMBER_FORMAT")),
             )
         except ValueError as exc:
             raise ConfigError(f"bad configuration: {exc}") from None
@@ -83,7 +86,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def service(self, store: EventStore) -> LedgerService:
         """The write service over ``store`` as this configuration has it: context, snapshots."""
-        return LedgerService(store, self.context(), snapshot_key=self.snapshot_key())
+        return LedgerService(
+            store,
+            self.context(),
+            snapshot_key=self.snapshot_key(),
+            case_number_format=self.case_number_format,
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,6 +115,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             else DeadlinePolicy()
         )
         return Context(reference=reference, calendar=WorkingCalendar(holidays), policy=policy)
+
+
+def case_number_format(text: str | None) -> str:
+    """LEDGER_CASE_NUMBER_FORMAT: a format with ``{seq}`` (the year's number) and ``{year}``."""
+    if text is None:
+        return DEFAULT_CASE_NUMBER_FORMAT
+    try:
+        a, b = text.format(year=2026, seq=1), text.format(year=2026, seq=2)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"LEDGER_CASE_NUMBER_FORMAT={text!r}: {exc!r}") from None
+    if a == b or "{year}" not in text:
+        raise ValueError(f"LEDGER_CASE_NUMBER_FORMAT={text!r} must hold {{year}} and {{seq}}")
+    return text
 
 
 def _read(path: str, variable: str) -> bytes:

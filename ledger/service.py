@@ -24,7 +24,7 @@ import msgspec
 from ledger import commands as c
 from ledger import snapshots
 from ledger.domain.actor import Actor
-from ledger.domain.context import Context
+from ledger.domain.context import Context, local_date
 from ledger.domain.dispute import Dispute
 from ledger.domain.errors import InvalidCommand
 from ledger.domain.payer import checked_payer
@@ -35,6 +35,8 @@ from ledger.store.port import (
     EventStore,
     Idempotency,
     IdempotencyKeyReused,
+    NewEvent,
+    Numbering,
     RecordedEvent,
     Snapshot,
     VersionConflict,
@@ -47,6 +49,8 @@ _SNAPSHOT_TRIES = 3
 
 # Registration retries carry no case id yet: the id is derived from the staff member and the key,
 # so a retried POST /v1/cases lands on the same case and the store's idempotency check applies.
+# Case numbers (``{year}``, ``{seq}``): LEDGER_CASE_NUMBER_FORMAT sets a deployment's own.
+DEFAULT_CASE_NUMBER_FORMAT = "潜社争〔{year}〕{seq:04d}号"
 _REGISTRATION_NAMESPACE = UUID("6f1d3c0e-2b7a-4c59-9a51-0d3f8f6c2e11")
 
 
@@ -97,8 +101,10 @@ class LedgerService:
         cache_size: int = 10_000,
         snapshot_every: int = 100,
         snapshot_key: bytes | None = None,
+        case_number_format: str = DEFAULT_CASE_NUMBER_FORMAT,
     ) -> None:
         self.store = store
+        self.case_number_format = case_number_format
         self.context = context or Context()
         self.clock = clock
         self.mapper = mapper or default_mapper()
@@ -132,20 +138,27 @@ class LedgerService:
         else:
             case_id = uuid.uuid4()
         p = command.payer
-        case = Dispute.register(
-            case_id=case_id,
-            actor=actor,
-            channel=command.channel,
-            received_at=command.received_at,
-            payer=checked_payer(p.kind, p.name, p.identifier, p.phone),
-            jurisdiction=command.jurisdiction,
-            category=command.category,
-            summary=command.summary,
-            preliminary_opinion=command.preliminary_opinion,
-            now=self.clock(),
-            context=self.context,
-        )
-        return await self._save(case, 0, actor, command, meta)
+        now = self.clock()
+
+        def numbered(case_number: str | None) -> Dispute:
+            return Dispute.register(
+                case_id=case_id,
+                actor=actor,
+                channel=command.channel,
+                received_at=command.received_at,
+                payer=checked_payer(p.kind, p.name, p.identifier, p.phone),
+                jurisdiction=command.jurisdiction,
+                category=command.category,
+                summary=command.summary,
+                preliminary_opinion=command.preliminary_opinion,
+                now=now,
+                context=self.context,
+                case_number=case_number,
+            )
+
+        case = numbered(None)  # the rules are checked here, before anything is queued
+        # Numbered in the year of registration, Beijing time.
+        return await self._save(case, 0, actor, command, meta, (local_date(now).year, numbered))
 
     async def execute(
         self,
@@ -236,6 +249,7 @@ class LedgerService:
         actor: Actor,
         command: c.Command,
         meta: RequestMeta,
+        numbered: tuple[int, Callable[[str | None], Dispute]] | None = None,
     ) -> AppendResult:
         metadata: dict[str, Any] = {
             "command": type(command).__name__,
@@ -250,7 +264,21 @@ class LedgerService:
             if meta.idempotency_key
             else None
         )
-        result = await self.store.append(case.id, loaded_version, events, idempotency)
+        extra: dict[str, Any] = {}
+        made: list[Dispute] = []
+        if numbered is not None:  # a registration: the store gives out its case number
+            year, make = numbered
+
+            def events_for(n: int) -> list[NewEvent]:
+                made.append(make(self.case_number_format.format(year=year, seq=n)))
+                return [
+                    self.mapper.to_new_event(e, encoded_metadata) for e in made[-1].collect_events()
+                ]
+
+            extra["numbering"] = Numbering(year, events_for)
+        result = await self.store.append(case.id, loaded_version, events, idempotency, **extra)
+        if made:
+            case = made[-1]
         if not result.replayed:  # a replay returns what another request stored, not ``case``
             due = self._snapshot_due(case, loaded_version, result)  # before another can touch it
             self._remember(case)

@@ -101,6 +101,7 @@ class DisputeState(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     referred_to_court: bool
     closed: bool
     links: dict[UUID, LinkRelation]
+    case_number: str | None = None  # None: registered before case numbers
 
 
 FIELDS = frozenset(DisputeState.__struct_fields__)

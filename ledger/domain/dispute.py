@@ -56,6 +56,7 @@ class Dispute(Aggregate):
         preliminary_opinion: str,
         now: datetime,
         context: Context,
+        case_number: str | None = None,
     ) -> Dispute:
         received_at = guards.registration(
             actor, received_at, jurisdiction, summary, preliminary_opinion, now, context
@@ -72,6 +73,7 @@ class Dispute(Aggregate):
             summary=summary.strip(),
             preliminary_opinion=preliminary_opinion.strip(),
             occurred_at=now,  # when it was registered; FR1 compares it with received_at
+            case_number=case_number,
         )
 
     @event("Registered", topic="ledger.Registered")
@@ -88,8 +90,10 @@ class Dispute(Aggregate):
         summary: str,
         preliminary_opinion: str,
         occurred_at: datetime,
+        case_number: str | None = None,  # None in events recorded before case numbers
     ) -> None:
         # R2: whoever registers is the first responder, for good.
+        self.case_number = case_number
         self.first_responder = StaffRef(staff_id=actor.staff_id, name=actor.name, unit=actor.unit)
         self.channel = channel
         self.received_at = received_at

@@ -57,8 +57,10 @@ CREATE TABLE IF NOT EXISTS proj_cases (
     payer_identifier     TEXT        NOT NULL,
     registered_position  BIGINT      NOT NULL,
     last_position        BIGINT      NOT NULL,
-    state                BYTEA       NOT NULL
+    state                BYTEA       NOT NULL,
+    case_number          TEXT
 ) WITH ({_FILLFACTOR});
+CREATE INDEX IF NOT EXISTS proj_cases_number ON proj_cases (case_number);
 CREATE TABLE IF NOT EXISTS proj_findings (
     case_id             UUID        NOT NULL,
     seq                 SMALLINT    NOT NULL,

@@ -61,6 +61,7 @@ class Registered(Event, frozen=True, kw_only=True):
     jurisdiction: str
     receiving_unit: str
     category: Category
+    case_number: str | None = None
 
 
 class Classified(Event, frozen=True, kw_only=True):

@@ -41,7 +41,7 @@ from ledger.store.port import EventStore, RecordedEvent
 log = logging.getLogger(__name__)
 
 # Bump when the state, the rows or any check changes meaning: stored read models are rebuilt.
-PROJECTION_VERSION = 2
+PROJECTION_VERSION = 3  # 3: case numbers
 # The calendar is fingerprinted over these years: all chinesecalendar knows and then some.
 _CALENDAR_YEARS = range(2004, 2041)
 

@@ -121,6 +121,7 @@ class CaseState(msgspec.Struct, kw_only=True):
     reopenings: list[Step] = msgspec.field(default_factory=list)
     extensions: list[ExtensionStep] = msgspec.field(default_factory=list)
     links: list[LinkStep] = msgspec.field(default_factory=list)
+    case_number: str | None = None
 
     @property
     def closed(self) -> bool:

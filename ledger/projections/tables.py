@@ -44,6 +44,7 @@ class CaseRow(NamedTuple):
     registered_position: int
     last_position: int
     state: bytes
+    case_number: str | None
 
 
 class FindingRow(NamedTuple):
@@ -83,6 +84,7 @@ def case_row(s: CaseState) -> CaseRow:
         registered_position=s.registered_position,
         last_position=s.last_position,
         state=encode_state(s),
+        case_number=s.case_number,
     )
 
 
@@ -158,6 +160,7 @@ def case_conditions(
         ("jurisdiction", filters.jurisdiction),
         ("first_responder", filters.first_responder),
         ("payer_identifier", filters.payer_identifier),
+        ("case_number", filters.case_number),
     ):
         if value is not None:
             where.append(f"{column} = {param(str(value))}")
