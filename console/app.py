@@ -17,8 +17,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import msgspec
 from litestar import Litestar, Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie
@@ -194,6 +195,8 @@ def page(
             "days_left": lambda due: _state(request).labels.working_days_left(due, today),
             "path": request.url.path,
             "field_labels": FIELD_LABELS,
+            # A retried submission (a double click, a reload) is recorded once.
+            "new_key": lambda: uuid4().hex,
             **context,
         },
         status_code=status,
@@ -319,6 +322,9 @@ def _filters(query: dict[str, str]) -> tuple[CaseFilters, list[str]]:
                 errors.append(f"日期 {text} 的格式应为 YYYY-MM-DD")
                 continue
             values[name] = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+    number = query.get("case_number", "").strip()
+    if number:
+        values["case_number"] = number
     identifier = query.get("payer.identifier", "").strip()
     if identifier:
         values["payer_identifier"] = identifier.upper()
@@ -580,6 +586,8 @@ async def _case_page(
             records = current
     view = case_body(view_of(records, now, opened.context), staff.actor, opened.context)
     latest = view_of(current, now, opened.context)
+    if extra.get("revealed"):  # just recorded, with a reason: the identifiers, unmasked
+        view = msgspec.structs.replace(view, payer=latest.payer)
     historic = records is not current and len(records) != len(current)
     trail = await opened.read_models.trail(case_id)
     timeline = _timeline(opened, current, labels) if staff.reads(READ_HISTORY) else []
