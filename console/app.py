@@ -576,7 +576,7 @@ async def _case_page(
         raise PermissionDeniedException("你的角色不能查看案件")
     now = _now()
     current = await opened.service.history(case_id)
-    if not current:
+    if not current or current[0].topic != "ledger.Registered":  # (a staff account's id)
         raise NotFoundException(f"案件 {case_id} 不存在")
     records = current
     if to_version is not None or as_of is not None:

@@ -57,8 +57,8 @@ CREATE TABLE IF NOT EXISTS proj_cases (
     payer_identifier     TEXT        NOT NULL,
     registered_position  BIGINT      NOT NULL,
     last_position        BIGINT      NOT NULL,
-    state                BYTEA       NOT NULL,
-    case_number          TEXT
+    case_number          TEXT,
+    state                BYTEA       NOT NULL
 ) WITH ({_FILLFACTOR});
 CREATE INDEX IF NOT EXISTS proj_cases_number ON proj_cases (case_number);
 CREATE TABLE IF NOT EXISTS proj_findings (

@@ -47,8 +47,8 @@ CREATE TABLE IF NOT EXISTS proj_cases (
     payer_identifier     TEXT    NOT NULL,
     registered_position  INTEGER NOT NULL,
     last_position        INTEGER NOT NULL,
-    state                BLOB    NOT NULL,
-    case_number          TEXT
+    case_number          TEXT,
+    state                BLOB    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS proj_cases_number ON proj_cases (case_number);
 CREATE TABLE IF NOT EXISTS proj_findings (

@@ -43,8 +43,8 @@ class CaseRow(NamedTuple):
     payer_identifier: str
     registered_position: int
     last_position: int
-    state: bytes
     case_number: str | None
+    state: bytes
 
 
 class FindingRow(NamedTuple):
@@ -83,8 +83,8 @@ def case_row(s: CaseState) -> CaseRow:
         payer_identifier=s.payer.identifier,
         registered_position=s.registered_position,
         last_position=s.last_position,
-        state=encode_state(s),
         case_number=s.case_number,
+        state=encode_state(s),
     )
 
 
