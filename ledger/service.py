@@ -359,7 +359,7 @@ class LedgerService:
                 for observe in self._history_observers:
                     observe(case_id, records)
             folded = self.fold(records)
-        if folded is None:
+        if not isinstance(folded, Dispute):  # nothing, or another aggregate (a staff account)
             raise CaseNotFound(case_id)
         return folded
 

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from ledger.audit.keys import init_keys
-from tests.api.conftest import api, app, client, key_dir  # noqa: F401 - fixtures, reused
+from tests.api.conftest import api, app, client, head, key_dir  # noqa: F401 - fixtures, reused
 from tests.api.processes import ROOT, free_port, served, server_env, wait_until_healthy
 
 ARTIFACTS = Path(os.environ.get("LEDGER_ARTIFACTS") or ROOT / "tmp" / "artifacts")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from ledger.store import open_store
 from ledger.store.chain import verify_case_chain
 from ledger.store.port import EventStore
 from tests.api.processes import LEDGER, ROOT
+from tests.api.support import CLASSIFY, INTAKE, Api, Case
 
 PASSWORD = "正确的马电池订书钉-2026"
 NOW = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
@@ -179,3 +180,22 @@ def test_the_staff_commands(tmp_path: Path) -> None:
     assert listed[0] == "H3001"
     assert listed[4] == "handler,intake"
     assert listed[-1] == "disabled\n"
+
+
+async def test_an_accounts_id_is_no_case_to_the_api(
+    sqlite_url: str, api: Api, head: Callable[[], Awaitable[int]]
+) -> None:
+    store = open_store(sqlite_url, hooks=audit_hooks())
+    await store.open()
+    directory = StaffDirectory(store, sqlite_url, DEFAULT_REFERENCE)
+    await directory.open()
+    try:
+        await _add(directory)
+    finally:
+        await directory.close()
+        await store.close()
+    before = await head()
+    case = Case(str(account_id("T1001")), 1)
+    response = await api.post(INTAKE, case, "classify", CLASSIFY)
+    assert response.status_code == 404, response.text
+    assert await head() == before
