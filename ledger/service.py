@@ -325,6 +325,8 @@ class LedgerService:
         records = await self.store.read_case(case_id, to_version=to_version, as_of=as_of)
         if not records and await self.store.case_version(case_id) == 0:
             raise CaseNotFound(case_id)
+        if records and records[0].topic != "ledger.Registered":  # a staff account's events
+            raise CaseNotFound(case_id)
         return records
 
     async def load(

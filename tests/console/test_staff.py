@@ -20,7 +20,7 @@ from ledger.store import open_store
 from ledger.store.chain import verify_case_chain
 from ledger.store.port import EventStore
 from tests.api.processes import LEDGER, ROOT
-from tests.api.support import CLASSIFY, INTAKE, Api, Case
+from tests.api.support import AUDITOR, CLASSIFY, INTAKE, Api, Case
 
 PASSWORD = "正确的马电池订书钉-2026"
 NOW = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
@@ -199,3 +199,6 @@ async def test_an_accounts_id_is_no_case_to_the_api(
     response = await api.post(INTAKE, case, "classify", CLASSIFY)
     assert response.status_code == 404, response.text
     assert await head() == before
+    for path in ("", "/events"):
+        read = await api.get(AUDITOR, f"/v1/cases/{case.id}{path}")
+        assert read.status_code == 404, (path, read.text)
