@@ -169,7 +169,7 @@ def _session_cookie(request: Request[Any, Any, Any], value: str, max_age: int) -
         path="/",
         httponly=True,
         samesite="lax",
-        secure=_state(request).secure,
+        secure=_state(request).secure or request.url.scheme == "https",
         max_age=max_age,
     )
 
@@ -279,6 +279,12 @@ async def todo(request: Request[Any, Any, Any]) -> Template:
     mine = await _all(
         request, CaseFilters(first_responder=actor.staff_id, status=CaseStatus.REGISTERED)
     )
+    # The leading-group office: the matters escalated to it, wherever they are held.
+    escalated = (
+        await _all(request, CaseFilters(status=CaseStatus.ESCALATED))
+        if actor.has(Role.OFFICE)
+        else []
+    )
     context = _ledger(request).context
     return page(
         request,
@@ -287,6 +293,7 @@ async def todo(request: Request[Any, Any, Any]) -> Template:
         held=[case_body(v, actor, context) for v in held],
         incoming=[case_body(v, actor, context) for v in incoming],
         mine=[case_body(v, actor, context) for v in mine],
+        escalated=[case_body(v, actor, context) for v in escalated],
     )
 
 

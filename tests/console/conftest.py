@@ -53,7 +53,9 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=system_chromium(), headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=system_chromium(), headless=True, args=["--lang=zh-CN"]
+        )
         yield chromium
         chromium.close()
 

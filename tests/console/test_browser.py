@@ -244,6 +244,10 @@ def test_pages_need_a_session_and_reading_works_without_javascript(
     page.get_by_label("密码").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(re.compile(r"/cases$"))
+    page.goto("/")
+    expect(page.locator("caption", has_text="提请领导小组的案件")).to_be_visible()
+    screenshot(page, "todo-office")
+    page.goto("/cases")
     rows = page.locator("table tbody tr")
     assert rows.count() >= 10
     screenshot(page, "cases")
