@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
+import console.app as console
+from api.assets import scalar_plugin, static_router
 from api.audit import GuardedAuditController
 from api.audit.checkpoints import run_checkpoints
 from api.auth import jwt_auth
@@ -129,6 +130,8 @@ def create_app(
             StreamController,
             GuardedAuditController,
             HealthController,
+            static_router([console.STATIC_DIR]),
+            console.console_router(settings),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
@@ -137,14 +140,15 @@ def create_app(
         # hook of its kind: a layer setting its own would replace it for that layer's routes.
         before_request=check_parameters,
         after_request=show_local_times,
-        lifespan=[lifespan],
+        lifespan=[lifespan, console.lifespan(settings)],
+        template_config=console.template_config(),
         on_app_init=[auth.on_app_init],
         openapi_config=OpenAPIConfig(
             title="ledger",
             version="1",
             description=API_DESCRIPTION,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path=["/", "/scalar"])],
+            render_plugins=[scalar_plugin()],
         ),
         # Bodies are commands of a few kilobytes; nothing legitimate comes near this.
         request_max_body_size=256 * 1024,

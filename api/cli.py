@@ -18,6 +18,7 @@ from ledger.domain.actor import Actor
 from ledger.domain.codes import Department, Role
 from ledger.domain.reference import StaffMismatch, UnknownUnit
 from ledger.process import tune_gc
+from ledger.staff_demo import add_demo_accounts, sign_in_help
 
 DEMO_CASES = 60
 
@@ -64,7 +65,9 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def seed_demo(settings: Settings, cases: int) -> None:
+async def seed_demo(
+    settings: Settings, cases: int, host: str = "127.0.0.1", port: int = 8000
+) -> None:
     """Demo data for a first run on the embedded database, through the real write path."""
     async with open_ledger(settings) as ledger:
         if await ledger.store.head() > 0:
@@ -74,6 +77,10 @@ async def seed_demo(settings: Settings, cases: int) -> None:
             f"ledger serve: loaded {summary.cases} demo cases ({summary.events} events)",
             file=sys.stderr,
         )
+        accounts = await add_demo_accounts(
+            ledger.store, settings.database_url, ledger.context.reference
+        )
+        print(sign_in_help(accounts, f"http://{host}:{port}"), file=sys.stderr)
 
 
 def _dev_keys(settings: Settings) -> None:
@@ -101,7 +108,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.is_sqlite:
         _dev_keys(settings)
         if args.demo_cases > 0:
-            asyncio.run(seed_demo(settings, args.demo_cases))
+            asyncio.run(seed_demo(settings, args.demo_cases, args.host, args.port))
     app = create_app(settings, projector=not args.no_projector, checkpoints=not args.no_checkpoints)
     tune_gc()
     uvicorn.run(

@@ -49,7 +49,7 @@ from ledger.domain.context import SHANGHAI, Context
 from ledger.domain.reference import UnitKind
 from ledger.service import LedgerService
 from ledger.store.chain import GENESIS, event_hash
-from ledger.store.port import AppendResult, Idempotency, NewEvent
+from ledger.store.port import AppendResult, Idempotency, NewEvent, Numbering
 
 DATASET_DB = DB_PREFIX + "data"
 GENERATOR_VERSION = 2  # bump when the generated data changes shape
@@ -91,6 +91,7 @@ class CaptureStore:
 
     def __init__(self) -> None:
         self.commands: list[tuple[datetime, UUID, list[NewEvent]]] = []
+        self.case_numbers: dict[int, int] = {}
         self.versions: dict[UUID, int] = {}
         self.head = 0
         self.clock: Any = None  # set to the service, whose clock is the business time
@@ -101,7 +102,12 @@ class CaptureStore:
         expected_version: int,
         events: Sequence[NewEvent],
         idempotency: Idempotency | None = None,
+        numbering: Numbering | None = None,
     ) -> AppendResult:
+        if numbering is not None:  # case numbers, as the real stores give them out
+            number = self.case_numbers.get(numbering.year, 0) + 1
+            self.case_numbers[numbering.year] = number
+            events = numbering.events(number)
         now = self.clock.clock() if self.clock is not None else datetime.now(UTC)
         self.commands.append((now, case_id, list(events)))
         first = self.head + 1

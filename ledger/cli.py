@@ -22,14 +22,19 @@ from ledger.store.chain import verify_case_chain
 
 async def _demo(settings: Settings, cases: int, seed: int) -> int:
     from ledger.demo import load_demo
+    from ledger.staff_demo import add_demo_accounts, sign_in_help
 
     async with open_ledger(settings) as ledger:
         summary = await load_demo(ledger.service, cases=cases, seed=seed)
+        accounts = await add_demo_accounts(
+            ledger.store, settings.database_url, ledger.context.reference
+        )
     print(
         f"loaded {summary.cases} demo cases ({summary.events} events) into {settings.database_url}"
     )
     for path, count in sorted(summary.paths.items()):
         print(f"  {path:<28} {count}")
+    print(sign_in_help(accounts, "http://127.0.0.1:8000"))
     return 0
 
 
@@ -109,8 +114,9 @@ def _optional_registrars() -> list[Callable[[Any], None]]:
     from api.cli import register as api_commands
     from ledger.audit.cli import register as audit_commands
     from ledger.projections.cli import register as projection_commands
+    from ledger.staff_cli import register as staff_commands
 
-    return [api_commands, audit_commands, projection_commands]
+    return [api_commands, audit_commands, projection_commands, staff_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

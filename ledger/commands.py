@@ -81,7 +81,7 @@ class Lookup(StrEnum):
 
 
 # The values a command method may take besides the command's fields: supplied by the service.
-SUPPLIED = frozenset({"actor", "now", "context", "facts", "case_id"})
+SUPPLIED = frozenset({"actor", "now", "context", "facts", "case_id", "case_number"})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@
 | LEDGER_JWT_SECRET | HS256 secret of bearer tokens; also seals snapshots (below) | a dev. secret |
 | LEDGER_CHECKPOINT_EVERY | make a signed checkpoint every N events | 1000 |
 | LEDGER_CHECKPOINT_SECONDS | … or every T seconds when new events exist | 60 |
+| LEDGER_CASE_NUMBER_FORMAT | case numbers, e.g. ``潜社争〔{year}〕{seq:04d}号`` | that one |
 
 The key that seals snapshots of cases (``ledger.snapshots``) is derived from the token secret,
 which every writing process holds and the database does not; a new secret makes the old
@@ -33,6 +34,8 @@ from ledger.domain.policy import DeadlinePolicy, parse_policy
 from ledger.domain.reference import DEFAULT_REFERENCE, parse_reference
 
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
+# A case's number: the year of its registration (Beijing time) and its place in that year.
+DEFAULT_CASE_NUMBER_FORMAT = "潜社争〔{year}〕{seq:04d}号"
 # Good enough for a laptop; a deployment sets its own (the API refuses to start on PostgreSQL
 # with this one, see api.app).
 DEVELOPMENT_JWT_SECRET = "ledger-development-secret-change-me-in-production"
@@ -51,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 60.0
+    case_number_format: str = DEFAULT_CASE_NUMBER_FORMAT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +74,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 jwt_secret=get("LEDGER_JWT_SECRET") or DEVELOPMENT_JWT_SECRET,
                 checkpoint_every=int(get("LEDGER_CHECKPOINT_EVERY") or 1000),
                 checkpoint_seconds=float(get("LEDGER_CHECKPOINT_SECONDS") or 60),
+                case_number_format=case_number_format(get("LEDGER_CASE_NUMBER_FORMAT")),
             )
         except ValueError as exc:
             raise ConfigError(f"bad configuration: {exc}") from None
@@ -101,6 +106,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             else DeadlinePolicy()
         )
         return Context(reference=reference, calendar=WorkingCalendar(holidays), policy=policy)
+
+
+def case_number_format(text: str | None) -> str:
+    """LEDGER_CASE_NUMBER_FORMAT: a format with ``{seq}`` (the year's number) and ``{year}``."""
+    if text is None:
+        return DEFAULT_CASE_NUMBER_FORMAT
+    try:
+        a, b = text.format(year=2026, seq=1), text.format(year=2026, seq=2)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"LEDGER_CASE_NUMBER_FORMAT={text!r}: {exc!r}") from None
+    if a == b or "{year}" not in text:
+        raise ValueError(f"LEDGER_CASE_NUMBER_FORMAT={text!r} must hold {{year}} and {{seq}}")
+    return text
 
 
 def _read(path: str, variable: str) -> bytes:

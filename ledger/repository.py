@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,12 +42,15 @@ from ledger.store.port import (
     CaseNotFound,
     EventStore,
     Idempotency,
+    NewEvent,
+    Numbering,
     RecordedEvent,
     Snapshot,
 )
 
 log = logging.getLogger(__name__)
 
+REGISTERED = Dispute.Registered.TOPIC  # a case's first event; other aggregates share the log
 # Snapshots a read tries, newest first, when the store's one does not decode into the case.
 _SNAPSHOT_TRIES = 3
 
@@ -136,12 +140,30 @@ class CaseRepository:
         loaded: LoadedCase,
         metadata: bytes,
         idempotency: Idempotency | None = None,
+        numbering: tuple[int, Callable[[int], Dispute]] | None = None,
     ) -> Saved:
         """Appends the case's new events (``VersionConflict`` if it moved on meanwhile) and puts
-        the case back in the cache; the projection state after them comes back with the result."""
+        the case back in the cache; the projection state after them comes back with the result.
+
+        ``numbering``: for a registration, the year and how to make the case with the n-th case
+        number of that year; the store gives the number out under its append lock (no gaps, no
+        repeats) and the case made with it is what is recorded.
+        """
         case = loaded.case
         events = [self.mapper.to_new_event(e, metadata) for e in case.collect_events()]
-        result = await self.store.append(case.id, loaded.version, events, idempotency)
+        made: list[Dispute] = []
+        extra: dict[str, Numbering] = {}
+        if numbering is not None:
+            year, make = numbering
+
+            def numbered_events(seq: int) -> list[NewEvent]:
+                made.append(make(seq))
+                return [self.mapper.to_new_event(e, metadata) for e in made[-1].collect_events()]
+
+            extra["numbering"] = Numbering(year, numbered_events)
+        result = await self.store.append(case.id, loaded.version, events, idempotency, **extra)
+        if made:
+            case = made[-1]
         if result.replayed:  # what another request stored: ``case`` is not what the log holds
             return Saved(result, None)
         state = self._advance(loaded.state, result)
@@ -192,6 +214,8 @@ class CaseRepository:
     ) -> list[RecordedEvent]:
         records = await self.store.read_case(case_id, to_version=to_version, as_of=as_of)
         if not records and await self.store.case_version(case_id) == 0:
+            raise CaseNotFound(case_id)
+        if records and records[0].topic != REGISTERED:  # another aggregate (a staff account)
             raise CaseNotFound(case_id)
         return records
 

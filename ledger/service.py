@@ -20,8 +20,9 @@ from uuid import UUID
 import msgspec
 
 from ledger import commands as c
+from ledger.config import DEFAULT_CASE_NUMBER_FORMAT
 from ledger.domain.actor import Actor
-from ledger.domain.context import Context, Facts
+from ledger.domain.context import Context, Facts, local_date
 from ledger.domain.dispute import Dispute
 from ledger.domain.errors import InvalidCommand
 from ledger.projections.state import CaseState
@@ -73,8 +74,10 @@ class LedgerService:
         cache_size: int = 10_000,
         snapshot_every: int = 100,
         snapshot_key: bytes | None = None,
+        case_number_format: str = DEFAULT_CASE_NUMBER_FORMAT,
     ) -> None:
         self.store = store
+        self.case_number_format = case_number_format
         self.context = context or Context()
         self.clock = clock
         self.cases = CaseRepository(
@@ -110,14 +113,25 @@ class LedgerService:
         else:
             case_id = uuid.uuid4()
         spec = self._spec(command, creates=True)
-        case = spec.method(
-            case_id=case_id,
-            actor=actor,
-            now=self.clock(),
-            context=self.context,
-            **spec.arguments(command),
-        )
-        return await self._save(self.cases.new(case), actor, command, meta)
+        now = self.clock()
+        year = local_date(now).year  # case numbers count registrations per year, Beijing time
+
+        def numbered(seq: int | None) -> Dispute:
+            case_number = (
+                None if seq is None else self.case_number_format.format(year=year, seq=seq)
+            )
+            case: Dispute = spec.method(
+                case_id=case_id,
+                actor=actor,
+                now=now,
+                context=self.context,
+                case_number=case_number,
+                **spec.arguments(command),
+            )
+            return case
+
+        case = numbered(None)  # the rules are checked here, before anything is queued
+        return await self._save(self.cases.new(case), actor, command, meta, (year, numbered))
 
     async def execute(
         self,
@@ -194,7 +208,12 @@ class LedgerService:
         return msgspec.structs.replace(record.result, replayed=True)
 
     async def _save(
-        self, loaded: LoadedCase, actor: Actor, command: c.Command, meta: RequestMeta
+        self,
+        loaded: LoadedCase,
+        actor: Actor,
+        command: c.Command,
+        meta: RequestMeta,
+        numbering: tuple[int, Callable[[int], Dispute]] | None = None,
     ) -> AppendResult:
         metadata: dict[str, Any] = {
             "command": type(command).__name__,
@@ -207,7 +226,7 @@ class LedgerService:
             if meta.idempotency_key
             else None
         )
-        saved = await self.cases.save(loaded, encode_metadata(metadata), idempotency)
+        saved = await self.cases.save(loaded, encode_metadata(metadata), idempotency, numbering)
         return saved.result
 
     async def state_after(self, result: AppendResult) -> CaseState:

@@ -104,6 +104,9 @@ class CaseReadController(Controller):
         received_to: Moment = None,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        case_number: Annotated[
+            str | None, QueryParameter(min_length=1, max_length=64, description="case number")
+        ] = None,
     ) -> CasePage:
         if received_from is not None and received_to is not None and received_to < received_from:
             raise inverted("received_from", "received_to", received_from, received_to)
@@ -118,6 +121,7 @@ class CaseReadController(Controller):
             overdue=overdue,
             received_from=received_from,
             received_to=received_to,
+            case_number=case_number,
         )
         page = await read_models.list_cases(filters, checked_cursor(cursor), limit)
         items = [case_body(view, actor, read_models.context) for view in page.items]

@@ -80,6 +80,7 @@ class Dispute(Aggregate):
 
     # The state the rules decide on: every attribute a fold sets, with its type (snapshots are
     # made and checked from these declarations, ``ledger.snapshots``).
+    case_number: str | None  # 潜社争〔2026〕0001号; None on cases registered before numbering
     first_responder: StaffRef
     channel: Channel
     received_at: datetime
@@ -135,7 +136,10 @@ class Dispute(Aggregate):
         preliminary_opinion: str,
         now: datetime,
         context: Context,
+        case_number: str | None = None,
     ) -> Dispute:
+        """``case_number``: given by the ledger when it records the registration (the store
+        numbers registrations under its append lock); None while the rules are checked."""
         received_at = guards.registration(
             actor, received_at, jurisdiction, summary, preliminary_opinion, now, context
         )
@@ -152,12 +156,14 @@ class Dispute(Aggregate):
             summary=summary.strip(),
             preliminary_opinion=preliminary_opinion.strip(),
             occurred_at=now,
+            case_number=case_number,
         )
 
     @applies(ev.Registered)
     def _registered(self, e: ev.Registered) -> None:
         # R2: whoever registers is the first responder, for good.
         actor = e.actor
+        self.case_number = e.case_number
         self.first_responder = StaffRef(staff_id=actor.staff_id, name=actor.name, unit=actor.unit)
         self.channel = e.channel
         self.received_at = e.received_at

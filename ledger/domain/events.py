@@ -64,6 +64,7 @@ class Registered(Aggregate.Created):
     summary: str
     preliminary_opinion: str
     occurred_at: datetime  # when it was registered; FR1 compares it with received_at
+    case_number: str | None = None  # given under the append lock; None before numbering
 
     def apply(self, aggregate: Any) -> None:
         dispute: Dispute = aggregate

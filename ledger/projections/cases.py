@@ -48,6 +48,7 @@ CASES = Table(
     payer_identifier     TEXT     NOT NULL,
     registered_position  {bigint} NOT NULL,
     last_position        {bigint} NOT NULL,
+    case_number          TEXT,
     state                {bytes}  NOT NULL
     """,
     names=CASE_COLUMNS,
@@ -59,6 +60,7 @@ CASES = Table(
         " WHERE NOT closed",
     ),
     indexes=(
+        "CREATE INDEX IF NOT EXISTS proj_cases_number ON proj_cases (case_number)",
         "CREATE INDEX IF NOT EXISTS proj_cases_status ON proj_cases (status, received_at DESC)",
         "CREATE INDEX IF NOT EXISTS proj_cases_class"
         " ON proj_cases (classification, received_at DESC)",
@@ -121,8 +123,8 @@ def _uuid(value: Any) -> UUID:
 class CaseViews(Projection):
     name = "cases"
     # Bump when the state or the rows change meaning: the stored ones are then rebuilt.
-    # 3: the deadline is the one the Classified event carries.
-    version = 3
+    # 3: the deadline is the one the Classified event carries. 4: case numbers.
+    version = 4
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:

@@ -72,6 +72,7 @@ def case_view(s: CaseState, now: datetime) -> CaseView:
         payer=s.payer,
         version=s.version,
         last_position=s.last_position,
+        case_number=s.case_number,
     )
 
 

@@ -152,6 +152,7 @@ Registered = projected(
     "jurisdiction",
     "receiving_unit",
     "category",
+    "case_number",
 )
 # The deadline the aggregate set is carried by the event (DOMAIN.md R9): the read models show
 # that one, not one recomputed from today's policy.

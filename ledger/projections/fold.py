@@ -129,6 +129,7 @@ class CaseFolder:
             receiving_unit=_i(e.receiving_unit),
             holder=_i(e.receiving_unit),
             earlier_open_cases=earlier,
+            case_number=e.case_number,
         )
         self.payers.setdefault(key, set()).add(record.case_id)
 

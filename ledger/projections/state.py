@@ -122,6 +122,7 @@ class CaseState(msgspec.Struct, kw_only=True):
     extensions: list[ExtensionStep] = msgspec.field(default_factory=list)
     returns: list[Step] = msgspec.field(default_factory=list)  # transfers sent back (退单)
     links: list[LinkStep] = msgspec.field(default_factory=list)
+    case_number: str | None = None
 
     @property
     def closed(self) -> bool:

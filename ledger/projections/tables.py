@@ -42,6 +42,7 @@ class CaseRow(NamedTuple):
     payer_identifier: str
     registered_position: int
     last_position: int
+    case_number: str | None
     state: bytes
 
 
@@ -81,6 +82,7 @@ def case_row(s: CaseState) -> CaseRow:
         payer_identifier=s.payer.identifier,
         registered_position=s.registered_position,
         last_position=s.last_position,
+        case_number=s.case_number,
         state=encode_state(s),
     )
 
@@ -156,6 +158,8 @@ def case_conditions(
         ("holding_unit", filters.unit),
         ("jurisdiction", filters.jurisdiction),
         ("first_responder", filters.first_responder),
+        ("payer_identifier", filters.payer_identifier),
+        ("case_number", filters.case_number),
     ):
         if value is not None:
             where.append(f"{column} = {param(str(value))}")

@@ -172,6 +172,7 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     payer: PayerView
     version: int
     last_position: int
+    case_number: str | None = None
 
 
 class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -186,6 +187,8 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     overdue: bool | None = None  # as of the moment of the query
     received_from: datetime | None = None
     received_to: datetime | None = None
+    payer_identifier: str | None = None
+    case_number: str | None = None
 
 
 class CasePage(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,6 +26,7 @@ from ledger.store.port import (
     IdempotencyKeyReused,
     IdempotencyRecord,
     NewEvent,
+    Numbering,
     RecordedEvent,
     StoreError,
     VersionConflict,
@@ -38,6 +39,11 @@ class AppendRequest:
     expected_version: int
     events: tuple[NewEvent, ...]
     idempotency: Idempotency | None
+    numbering: Numbering | None = None
+
+
+def numbering_years(requests: Sequence[AppendRequest]) -> list[int]:
+    return sorted({r.numbering.year for r in requests if r.numbering is not None})
 
 
 def check_request(
@@ -45,6 +51,7 @@ def check_request(
     expected_version: int,
     events: Sequence[NewEvent],
     idempotency: Idempotency | None,
+    numbering: Numbering | None = None,
 ) -> AppendRequest:
     """Reject a malformed append (a programming error, not a conflict) before it is queued."""
     if expected_version < 0:
@@ -56,7 +63,19 @@ def check_request(
             raise ValueError(f"event for case {new.case_id} in an append to case {case_id}")
         if new.version != number:
             raise ValueError(f"event version {new.version} where {number} was expected")
-    return AppendRequest(case_id, expected_version, tuple(events), idempotency)
+    return AppendRequest(case_id, expected_version, tuple(events), idempotency, numbering)
+
+
+def numbered_events(request: AppendRequest, counters: dict[int, int]) -> tuple[NewEvent, ...]:
+    """The events of an accepted request; a numbered one takes its year's next number."""
+    numbering = request.numbering
+    if numbering is None:
+        return request.events
+    number = counters.get(numbering.year, 0) + 1
+    events = tuple(numbering.events(number))
+    check_request(request.case_id, request.expected_version, events, request.idempotency)
+    counters[numbering.year] = number
+    return events
 
 
 class CaseTip(NamedTuple):
@@ -84,6 +103,8 @@ class BatchPlan:
     records: list[RecordedEvent] = field(default_factory=list)  # accepted, in position order
     keys: list[tuple[UUID, str, str, bytes]] = field(default_factory=list)  # new idempotency rows
     outcomes: list[AppendResult | StoreError] = field(default_factory=list)  # one per request
+    # The last case number of each year after the batch (all years read, changed or not).
+    counters: dict[int, int] = field(default_factory=dict)
 
 
 def plan_batch(
@@ -93,11 +114,13 @@ def plan_batch(
     recorded_at: datetime,
     tips: Mapping[UUID, CaseTip],
     used_keys: Mapping[tuple[UUID, str], IdempotencyRecord],
+    counters: Mapping[int, int] | None = None,
 ) -> BatchPlan:
-    """Decide each request against the stored state and the batch's earlier requests."""
+    """Decide each request against the stored state and the batch's earlier requests;
+    ``counters``: the last case number given out in each year a numbered request needs."""
     tips = dict(tips)
     used = dict(used_keys)
-    plan = BatchPlan(head=head)
+    plan = BatchPlan(head=head, counters=dict(counters or {}))
     for request in requests:
         key = request.idempotency
         if key is not None:
@@ -118,7 +141,8 @@ def plan_batch(
             continue
         first, prev = plan.head + 1, tip.hash
         accepted = len(plan.records)
-        for new in request.events:
+        events = numbered_events(request, plan.counters)
+        for new in events:
             plan.head += 1
             digest = event_hash(
                 prev,
@@ -144,7 +168,7 @@ def plan_batch(
                 )
             )
             prev = digest
-        version = request.events[-1].version
+        version = events[-1].version
         tips[request.case_id] = CaseTip(version, prev)
         result = AppendResult(
             case_id=request.case_id,

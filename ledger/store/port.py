@@ -21,7 +21,8 @@ intact (its stored digest matches its content); anything else is skipped as if i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 from uuid import UUID
@@ -72,6 +73,19 @@ class AppendResult(msgspec.Struct, frozen=True):
     # The events this append stored, as read back they would be. Empty for a replay: it is the
     # answer to a request stored earlier, and only its summary above is kept.
     records: tuple[RecordedEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """A registration's case number, given out under the append lock.
+
+    ``events(n)`` are the request's events carrying the ``n``-th number of ``year`` (1, 2, …):
+    the store calls it only for a request it accepts, with the year's last number + 1, and
+    records the new last number in the same transaction — no gaps, no repeats, on any store.
+    """
+
+    year: int
+    events: Callable[[int], Sequence[NewEvent]]
 
 
 class Snapshot(msgspec.Struct, frozen=True):
@@ -141,8 +155,10 @@ class EventStore(Protocol):
         expected_version: int,
         events: Sequence[NewEvent],
         idempotency: Idempotency | None = None,
+        numbering: Numbering | None = None,
     ) -> AppendResult:
-        """Append ``events`` (versions expected_version+1 …) to one case, atomically."""
+        """Append ``events`` (versions expected_version+1 …) to one case, atomically; with
+        ``numbering``, the events ``numbering.events(n)`` make for the year's next number."""
 
     async def read_case(
         self,

@@ -32,6 +32,7 @@ from ledger.store.batch import (
     CaseTip,
     check_request,
     decode_result,
+    numbering_years,
     plan_batch,
 )
 from ledger.store.database import Database, database
@@ -41,6 +42,7 @@ from ledger.store.port import (
     Idempotency,
     IdempotencyRecord,
     NewEvent,
+    Numbering,
     RecordedEvent,
     Snapshot,
     StoreError,
@@ -155,8 +157,9 @@ class PostgresStore(StoreBase):
         expected_version: int,
         events: Sequence[NewEvent],
         idempotency: Idempotency | None = None,
+        numbering: Numbering | None = None,
     ) -> AppendResult:
-        request = check_request(case_id, expected_version, events, idempotency)
+        request = check_request(case_id, expected_version, events, idempotency, numbering)
         if self._closed or self._writer is None:
             raise StoreError("the store is not open")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
@@ -194,6 +197,12 @@ class PostgresStore(StoreBase):
                 plan = await self._plan(conn, requests)
                 if plan.records:
                     await conn.execute(PG_WRITE, *_write_args(plan))
+                    if plan.counters:
+                        await conn.executemany(
+                            "INSERT INTO ledger_case_numbers (year, last) VALUES ($1, $2)"
+                            " ON CONFLICT (year) DO UPDATE SET last = excluded.last",
+                            list(plan.counters.items()),
+                        )
                     for hook in self.hooks:
                         await hook.on_append_postgres(conn, plan.records)
         except Exception as exc:  # not committed (or not known to be): everyone gets the error
@@ -227,8 +236,22 @@ class PostgresStore(StoreBase):
                 )
         # Never before the last stored time, so recorded_at is non-decreasing along positions.
         recorded_at = max(now, locked["recorded_at"])
+        # Read under the head's lock, which every append takes first: no two batches give out
+        # the same number.
+        years = numbering_years(requests)
+        counters = {year: 0 for year in years}
+        if years:
+            rows = await conn.fetch(
+                "SELECT year, last FROM ledger_case_numbers WHERE year = ANY($1::integer[])", years
+            )
+            counters.update({row["year"]: row["last"] for row in rows})
         return plan_batch(
-            requests, head=locked["position"], recorded_at=recorded_at, tips=tips, used_keys=used
+            requests,
+            head=locked["position"],
+            recorded_at=recorded_at,
+            tips=tips,
+            used_keys=used,
+            counters=counters,
         )
 
     # -- reading ------------------------------------------------------------------------------

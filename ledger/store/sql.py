@@ -21,6 +21,12 @@ SQLITE_OLD_SNAPSHOTS = (
 
 # recorded_at: integer microseconds since the epoch (UTC), exact and sortable.
 SQLITE_SCHEMA = """
+-- Case numbers: the last sequence number given out per year, advanced in the append transaction
+-- of each registration (ledger.store.port.Numbering), so numbers have no gaps and no repeats.
+CREATE TABLE IF NOT EXISTS ledger_case_numbers (
+    year INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ledger_events (
     position    INTEGER PRIMARY KEY,
     case_id     TEXT    NOT NULL,
@@ -79,6 +85,10 @@ ORDER BY s.version DESC LIMIT ?
 NOTIFY_CHANNEL = "ledger_events"  # payload: the new head position, sent at commit (PG_WRITE)
 
 PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_case_numbers (
+    year INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ledger_events (
     position    BIGINT      PRIMARY KEY,
     case_id     UUID        NOT NULL,

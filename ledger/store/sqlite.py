@@ -34,6 +34,7 @@ from ledger.store.batch import (
     CaseTip,
     check_request,
     decode_result,
+    numbering_years,
     plan_batch,
 )
 from ledger.store.database import Database, Dialect
@@ -43,6 +44,7 @@ from ledger.store.port import (
     Idempotency,
     IdempotencyRecord,
     NewEvent,
+    Numbering,
     RecordedEvent,
     Snapshot,
     StoreError,
@@ -175,8 +177,9 @@ class SQLiteStore(StoreBase):
         expected_version: int,
         events: Sequence[NewEvent],
         idempotency: Idempotency | None = None,
+        numbering: Numbering | None = None,
     ) -> AppendResult:
-        request = check_request(case_id, expected_version, events, idempotency)
+        request = check_request(case_id, expected_version, events, idempotency, numbering)
         if self._closed or self._writer is None:
             raise StoreError("the store is not open")
         job = _Job(request)
@@ -215,6 +218,11 @@ class SQLiteStore(StoreBase):
                     conn.executemany(SQLITE_INSERT_EVENT, (_record_row(r) for r in plan.records))
                     conn.executemany(
                         SQLITE_INSERT_KEY, ((str(c), k, f, res) for c, k, f, res in plan.keys)
+                    )
+                    conn.executemany(
+                        "INSERT INTO ledger_case_numbers (year, last) VALUES (?, ?)"
+                        " ON CONFLICT (year) DO UPDATE SET last = excluded.last",
+                        plan.counters.items(),
                     )
                     for hook in self.hooks:
                         hook.on_append_sqlite(conn, plan.records)
@@ -263,8 +271,18 @@ class SQLiteStore(StoreBase):
         # Stamped under the lock; never before the last stored time, even if the clock stepped
         # back or another process's clock runs ahead, so recorded_at never decreases.
         now = max(to_micros(datetime.now(UTC)), last_micros)
+        counters: dict[int, int] = {}
+        for year in numbering_years(requests):
+            row = conn.execute("SELECT last FROM ledger_case_numbers WHERE year = ?", (year,))
+            found = row.fetchone()
+            counters[year] = found[0] if found is not None else 0
         return plan_batch(
-            requests, head=head, recorded_at=from_micros(now), tips=tips, used_keys=used
+            requests,
+            head=head,
+            recorded_at=from_micros(now),
+            tips=tips,
+            used_keys=used,
+            counters=counters,
         )
 
     # -- reading ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ledger.store.port import (
     Idempotency,
     IdempotencyRecord,
     NewEvent,
+    Numbering,
     RecordedEvent,
     Snapshot,
     VersionConflict,
@@ -49,6 +50,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.log: list[RecordedEvent] = []
+        self.case_numbers: dict[int, int] = {}
         self.snapshots: dict[tuple[UUID, int], Snapshot] = {}
         self.clock = lambda: datetime(2025, 1, 1, tzinfo=SHANGHAI)
 
@@ -64,7 +66,12 @@ class MemoryStore:
         expected_version: int,
         events: Sequence[NewEvent],
         idempotency: Idempotency | None = None,
+        numbering: Numbering | None = None,
     ) -> AppendResult:
+        if numbering is not None:  # case numbers, as the real stores give them out
+            number = self.case_numbers.get(numbering.year, 0) + 1
+            self.case_numbers[numbering.year] = number
+            events = numbering.events(number)
         actual = await self.case_version(case_id)
         if actual != expected_version:
             raise VersionConflict(case_id, expected_version, actual)
