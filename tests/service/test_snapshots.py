@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from ledger import demo, snapshots
+from ledger import bootstrap, demo, snapshots
 from ledger.cli import main
 from ledger.config import Settings
 from ledger.demo import PATHS, load_demo
@@ -445,9 +445,8 @@ def test_the_refresh_command_after_a_new_token_secret(
         store = open_store(sqlite_url)
         await store.open()
         try:
-            service = Settings(database_url=sqlite_url, jwt_secret="the first secret" * 2).service(
-                store
-            )
+            settings = Settings(database_url=sqlite_url, jwt_secret="the first secret" * 2)
+            service = bootstrap.service(settings, store)
             await long_case(service, 130)  # a snapshot at 100
         finally:
             await store.close()
