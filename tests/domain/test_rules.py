@@ -33,6 +33,7 @@ from tests.domain.cases import (
     HRSS_HANDLER,
     MEDICAL_HANDLER,
     MONDAY,
+    NOTICE,
     OFFICE,
     classified,
     closed,
@@ -236,7 +237,7 @@ def test_court_referral_refused_until_ten_days_after_demand_notice() -> None:
 def test_court_referral_refused_without_confirmed_arrears_or_established_facts() -> None:
     served = MONDAY
     case = classified(now=served - timedelta(days=1))
-    case.serve_demand_notice(ENFORCEMENT, served, Decimal("1000.00"), served)
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("1000.00"), NOTICE, served)
     with refused("R5") as excinfo:
         case.refer_to_court(
             ENFORCEMENT, "潜江市人民法院", "强制执行", served + timedelta(days=11), CONTEXT
@@ -257,7 +258,7 @@ def test_court_referral_is_made_only_by_the_city_tax_bureau() -> None:
 def test_a_rejected_claim_establishes_no_facts_for_enforcement() -> None:
     served = MONDAY
     case = decided(served - timedelta(days=1), DecisionOutcome.REJECTED)
-    case.serve_demand_notice(ENFORCEMENT, served, Decimal("100.00"), served)
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("100.00"), NOTICE, served)
     case.confirm_arrears(
         ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), served
     )
@@ -356,7 +357,7 @@ def test_the_aggregate_has_no_way_to_edit_or_delete_an_event() -> None:
 
 def test_money_is_kept_exact_to_the_fen() -> None:
     case = decided()
-    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("1234.50"), MONDAY)
+    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("1234.50"), NOTICE, MONDAY)
     (event,) = case.collect_events()[-1:]
     assert event.amount == Decimal("1234.50")  # type: ignore[attr-defined]
 
@@ -364,13 +365,15 @@ def test_money_is_kept_exact_to_the_fen() -> None:
 def test_a_float_amount_is_refused() -> None:
     case = decided()
     with refused("R8"):
-        case.serve_demand_notice(ENFORCEMENT, MONDAY, 1234.5, MONDAY)  # type: ignore[arg-type]
+        case.serve_demand_notice(ENFORCEMENT, MONDAY, 1234.5, NOTICE, MONDAY)  # type: ignore[arg-type]
 
 
 def test_a_naive_time_is_refused() -> None:
     case = decided()
     with refused("R8"):
-        case.serve_demand_notice(ENFORCEMENT, datetime(2025, 3, 10, 9), Decimal("10.00"), MONDAY)
+        case.serve_demand_notice(
+            ENFORCEMENT, datetime(2025, 3, 10, 9), Decimal("10.00"), NOTICE, MONDAY
+        )
 
 
 @pytest.mark.parametrize(
@@ -385,7 +388,7 @@ def test_a_time_before_1990_is_refused_before_anything_is_recorded(moment: datet
     case = decided()
     version = case.version
     with pytest.raises(InvalidCommand, match="before 1990-01-01"):
-        case.serve_demand_notice(ENFORCEMENT, moment, Decimal("10.00"), MONDAY)
+        case.serve_demand_notice(ENFORCEMENT, moment, Decimal("10.00"), NOTICE, MONDAY)
     assert case.version == version
     with pytest.raises(InvalidCommand, match=r"received_at .* before 1990-01-01"):
         registered(MONDAY, received_at=moment)
@@ -405,7 +408,9 @@ def test_business_times_are_stored_in_utc_whatever_offset_they_came_with() -> No
     case.classify(FIRST_RESPONDER, Classification.GENERAL, 5, "一般事项", MONDAY, CONTEXT)
     case.decide(FIRST_RESPONDER, DecisionOutcome.UPHELD, "欠费事实清楚", None, MONDAY, CONTEXT)
     served = datetime(2025, 3, 10, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
-    case.serve_demand_notice(ENFORCEMENT, served, Decimal("10.00"), served + timedelta(hours=1))
+    case.serve_demand_notice(
+        ENFORCEMENT, served, Decimal("10.00"), NOTICE, served + timedelta(hours=1)
+    )
     events = case.collect_events()
     stored = (events[0].received_at, events[-1].served_at)  # type: ignore[attr-defined]
     assert stored == (received, served)
@@ -413,15 +418,45 @@ def test_business_times_are_stored_in_utc_whatever_offset_they_came_with() -> No
     assert events[-1].occurred_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
 
 
-def test_a_demand_notice_is_not_served_before_the_case_was_received() -> None:
-    """A backdated notice would also satisfy R5's ten-day wait at once."""
+def test_a_demand_notice_may_predate_the_case_but_not_its_own_recording() -> None:
+    """R14: 催缴 often comes before the dispute, so a notice served before the case was received
+    is recorded as served then; one served after it is recorded (beyond the clock skew) is not."""
+    case = decided()
+    earlier = case.received_at - timedelta(days=40)
+    case.serve_demand_notice(ENFORCEMENT, earlier, Decimal("10.00"), NOTICE, MONDAY)
+    (event,) = case.collect_events()[-1:]
+    assert (event.served_at, event.occurred_at) == (earlier, earlier)  # type: ignore[attr-defined]
+    assert case.demand_notice_served_at == earlier
+    version = case.version
+    with pytest.raises(InvalidCommand, match=r"served_at .* is in the future"):
+        case.serve_demand_notice(
+            ENFORCEMENT, MONDAY + timedelta(minutes=6), Decimal("10.00"), NOTICE, MONDAY
+        )
+    assert case.version == version
+
+
+def test_a_notice_served_long_before_the_case_lets_the_referral_follow_at_once() -> None:
+    """R5 counts the ten days from the notice's service, whenever that was."""
+    served = MONDAY - timedelta(days=30)
+    case = decided()
+    case.serve_demand_notice(ENFORCEMENT, served, Decimal("100.00"), NOTICE, MONDAY)
+    case.confirm_arrears(
+        ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 12, 31), MONDAY
+    )
+    case.refer_to_court(ENFORCEMENT, "潜江市人民法院", "催告期满未履行", MONDAY, CONTEXT)
+    assert case.referred_to_court
+
+
+@pytest.mark.parametrize("number", ["", "  ", "\u200b", "催\x00告"])
+def test_a_demand_notice_carries_its_document_number(number: str) -> None:
     case = decided()
     version = case.version
-    before = case.received_at - timedelta(seconds=1)
-    with pytest.raises(InvalidCommand, match="before the case was received"):
-        case.serve_demand_notice(ENFORCEMENT, before, Decimal("10.00"), MONDAY)
+    with pytest.raises(InvalidCommand, match="document_number"):
+        case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("10.00"), number, MONDAY)
     assert case.version == version
-    case.serve_demand_notice(ENFORCEMENT, case.received_at, Decimal("10.00"), MONDAY)
+    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("10.00"), f"  {NOTICE} ", MONDAY)
+    (event,) = case.collect_events()[-1:]
+    assert event.document_number == NOTICE  # type: ignore[attr-defined]
 
 
 # -- R9 extensions -------------------------------------------------------------------------------
@@ -510,7 +545,7 @@ def test_optional_notes_may_be_empty_but_not_control_characters() -> None:
     case = held_by_hrss()  # accepted with an empty note on the way
     assert case.holder == HRSS_HANDLER.unit
     case = decided()
-    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("100.00"), MONDAY)
+    case.serve_demand_notice(ENFORCEMENT, MONDAY, Decimal("100.00"), NOTICE, MONDAY)
     case.confirm_arrears(
         ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), MONDAY
     )
