@@ -8,8 +8,8 @@ open; these are the documented ones):
 - R4 (not the holding unit) is an authorization failure: 403.
 - R1 and R8 say the request's content is unacceptable (missing registration items, bad check
   digits, inexact money, naive times): 422, like any other invalid command.
-- The other rules (R2, R3, R5, R6, R7, R9) and lifecycle order say the request is well formed but
-  conflicts with what the case's record already holds: 409.
+- The other rules (R2, R3, R5, R6, R7, R9, R10, R12, R13) and lifecycle order say the request is
+  well formed but conflicts with what the case's record already holds: 409.
 - Malformed JSON is 400 (nested too deeply to decode, or a key named twice, included); a body
   that parses but does not fit the command is 422; a body that is not JSON at all by its
   ``Content-Type`` is 415 (``api.bodies``); a bad query, path or header value is 400.
@@ -97,7 +97,7 @@ class ProblemDetail(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     detail: str
     code: str
     instance: str | None = None
-    rule: str | None = None  # R1–R9 of DOMAIN.md, for a rule refusal
+    rule: str | None = None  # R1–R14 of DOMAIN.md, for a rule refusal
     errors: list[FieldError] | None = None  # for validation failures
     expected_version: int | None = None  # for VERSION_MISMATCH
     current_version: int | None = None  # for VERSION_MISMATCH

@@ -14,9 +14,12 @@ choice and its reason):
 
 - intake registers, classifies, routes (transfer; escalate a major matter — FR3), resolves simple
   matters on the spot (decide, feedback, close) and links duplicates.
-- handler accepts, decides, consults, transfers onward, requests extensions, gives feedback,
+- handler accepts, classifies a case its unit accepted unclassified from another jurisdiction
+  (R2, R13), decides, consults, transfers onward, requests extensions, gives feedback,
   closes, escalates a case its unit holds (R4 lets the holding unit do it) and links related cases
   it finds while handling.
+- reclassify: whoever may classify the case, or its holding unit, requests it (intake, handler);
+  the office decides it (R10), as with extensions.
 - office may do everything a handler may (the domain limits it to major cases, R4) plus urge,
   decide extensions and reopen.
 - enforcement serves demand notices, confirms arrears, refers to court, records the outcome.
@@ -48,7 +51,7 @@ from ledger.domain.codes import (
 )
 from ledger.domain.dispute import Dispute
 from ledger.domain.money import PLAIN_YUAN
-from ledger.domain.payer import Payer, ShortText
+from ledger.domain.payer import Party, Payer, ShortText
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 OptionalText = Annotated[str, msgspec.Meta(max_length=4000)]
@@ -178,18 +181,36 @@ class Register(Command):
     category: Category
     summary: Text
     preliminary_opinion: Text
+    # The employer of an employee_employer dispute raised by a person (required then, R1).
+    employer: Party | None = None
 
 
 @command(
     "classify",
     Dispute.classify,
-    roles=(INTAKE,),
+    roles=(INTAKE, HANDLER),
     summary="Classify (三(二)): simple/general/major, route 1–7",
 )
 class Classify(Command):
     classification: Classification
     route: Route
     reason: Text
+
+
+@command(
+    "reclassify",
+    Dispute.reclassify,
+    roles=CASEWORK,
+    summary="Request a reclassification, or decide one (office, R10)",
+)
+class Reclassify(Command):
+    """Request a reclassification (``classification``, ``route`` and ``reason``), or decide
+    one (``approve``, the office)."""
+
+    classification: Classification | None = None
+    route: Route | None = None
+    reason: OptionalText = ""
+    approve: bool | None = None
 
 
 @command(
@@ -275,6 +296,8 @@ class Extend(Command):
 class ServeDemandNotice(Command):
     served_at: datetime
     amount: Yuan
+    document_number: ShortText  # 文书号
+    employer: Party | None = None  # required when the case names no employer (R11)
 
 
 @command(
@@ -298,6 +321,7 @@ class ConfirmArrears(Command):
 class ReferToCourt(Command):
     court: ShortText
     reason: Text
+    employer: Party | None = None  # required when the case names no employer (R11)
 
 
 @command(
@@ -309,6 +333,7 @@ class ReferToCourt(Command):
 class RecordCourtOutcome(Command):
     outcome: ShortText
     detail: OptionalText = ""
+    corrects: Position | None = None  # the version of the outcome a different one corrects (R12)
 
 
 @command(

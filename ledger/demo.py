@@ -26,7 +26,7 @@ from ledger.domain.codes import (
     Satisfaction,
 )
 from ledger.domain.context import SHANGHAI
-from ledger.domain.payer import Payer
+from ledger.domain.payer import Party, Payer
 from ledger.service import LedgerService
 
 
@@ -75,6 +75,7 @@ class _Run:
     cast: Cast
     payers: Payers
     summary: DemoSummary
+    notices: int = 0
 
     def registration(
         self,
@@ -86,7 +87,10 @@ class _Run:
         channel: Channel | None = None,
         jurisdiction: str | None = None,
         payer: Payer | None = None,
+        against: Party | None = None,
     ) -> c.Register:
+        """The registration of ``case``; ``employer``: the payer is an employer, else a person;
+        ``against``: the employer a person's dispute is with (职工与用人单位, R1)."""
         received = case.now - timedelta(minutes=self.rng.randrange(5, 40))
         return c.Register(
             channel=channel or self.rng.choice(list(Channel)),
@@ -96,7 +100,18 @@ class _Run:
             category=category,
             summary=summary,
             preliminary_opinion=self.rng.choice(PRELIMINARY_OPINIONS),
+            employer=against,
         )
+
+    def employer_party(self) -> Party:
+        """An employer named as the other party of a dispute (name, credit code)."""
+        employer = self.payers.employer()
+        return Party(name=employer.name, credit_code=employer.identifier)
+
+    def document_number(self, case: _Case) -> str:
+        """A demand notice's 文书号, numbered within its year."""
+        self.notices += 1
+        return f"潜税社费催〔{case.now.year}〕{self.notices}号"
 
 
 PRELIMINARY_OPINIONS = [
@@ -205,8 +220,16 @@ async def _major(run: _Run, case: _Case) -> None:
     )
     await case.do(
         "intake_hall",
-        c.Classify(classification=Classification.MAJOR, route=3, reason="涉及缴费基数，跨部门"),
+        c.Classify(classification=Classification.GENERAL, route=3, reason="涉及缴费基数"),
     )
+    # Found to be cross-department: reclassified as major, with the office's approval (R10).
+    await case.do(
+        "intake_hall",
+        c.Reclassify(
+            classification=Classification.MAJOR, route=3, reason="涉及多名职工、跨部门，属重大疑难"
+        ),
+    )
+    await case.do("office", c.Reclassify(approve=True, reason="同意按重大疑难事项办理"))
     await case.do("intake_hall", c.Escalate(reason="跨部门重大疑难事项，提请领导小组研究"))
     case.later(working_days=2)
     await case.do(
@@ -239,14 +262,16 @@ async def _major(run: _Run, case: _Case) -> None:
 
 
 async def _enforcement(run: _Run, case: _Case) -> None:
+    # An employee's dispute with the employer (二(一)2): the employer is named at registration,
+    # and the demand notice (with its 文书号) and the referral are against it.
     await case.register(
         "intake_branch",
         run.registration(
             case,
             Category.EMPLOYEE_EMPLOYER,
             "职工反映单位长期欠缴社会保险费，影响退休待遇",
-            employer=True,
             channel=Channel.HOTLINE_12345,
+            against=run.employer_party(),
         ),
     )
     await case.do(
@@ -260,7 +285,12 @@ async def _enforcement(run: _Run, case: _Case) -> None:
         "intake_branch", c.Decide(outcome=DecisionOutcome.UPHELD, finding="经核查单位欠缴事实清楚")
     )
     arrears = run.payers.amount(50_000, 500_000)
-    await case.do("enforcement", c.ServeDemandNotice(served_at=case.now, amount=arrears))
+    await case.do(
+        "enforcement",
+        c.ServeDemandNotice(
+            served_at=case.now, amount=arrears, document_number=run.document_number(case)
+        ),
+    )
     await case.do(
         "enforcement",
         c.ConfirmArrears(

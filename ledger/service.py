@@ -24,7 +24,7 @@ from ledger.config import DEFAULT_CASE_NUMBER_FORMAT
 from ledger.domain.actor import Actor
 from ledger.domain.context import Context, Facts, local_date
 from ledger.domain.dispute import Dispute
-from ledger.domain.errors import InvalidCommand
+from ledger.domain.errors import DomainError, InvalidCommand
 from ledger.projections.state import CaseState
 from ledger.repository import CaseNotFound, CaseRepository, LoadedCase, SnapshotRefresh
 from ledger.store.codec import TypedMapper, encode_metadata
@@ -153,10 +153,11 @@ class LedgerService:
         loaded = await self.cases.get(case_id, expected_version)
         try:
             return await self._run(loaded, spec, supplied, command, expected_version, meta)
-        except VersionConflict:
+        except (VersionConflict, DomainError):
             if not loaded.cached:
                 raise
-        # The cached case was stale (another process wrote): decide again on the stored one.
+        # The cached case may be stale (another process wrote): a conflict, or a refusal decided
+        # on it, is decided again on the stored case.
         loaded = await self.cases.read(case_id, expected_version)
         return await self._run(loaded, spec, supplied, command, expected_version, meta)
 

@@ -30,7 +30,7 @@ from ledger.domain.codes import (
     Satisfaction,
 )
 from ledger.domain.context import Context, Facts, local_date
-from ledger.domain.payer import Payer
+from ledger.domain.payer import Party, Payer
 
 E = TypeVar("E")
 _APPLY: dict[str, Callable[[Any, Any], None]] = {}
@@ -58,6 +58,8 @@ class Dispute(Aggregate):
     # The events a dispute records (their topics are registered with the aggregate's).
     Registered = ev.Registered
     Classified = ev.Classified
+    ReclassificationRequested = ev.ReclassificationRequested
+    ReclassificationDecided = ev.ReclassificationDecided
     Transferred = ev.Transferred
     Accepted = ev.Accepted
     TransferReturned = ev.TransferReturned
@@ -85,6 +87,7 @@ class Dispute(Aggregate):
     channel: Channel
     received_at: datetime
     payer: Payer
+    employer: Party | None  # the payer when it is an employer, else as named (R1, R11)
     jurisdiction: str
     receiving_unit: str
     category: Category
@@ -92,6 +95,9 @@ class Dispute(Aggregate):
     status: CaseStatus
     classification: Classification | None
     route: int | None
+    classifier_unit: str | None  # None: the first responder classifies (R2)
+    reclassification_requested: Classification | None
+    reclassification_route: int | None
     holder: str
     pending_unit: str | None
     pending_jurisdiction: str | None
@@ -109,6 +115,9 @@ class Dispute(Aggregate):
     demand_notice_served_at: datetime | None
     arrears: Decimal | None
     referred_to_court: bool
+    court_outcome: str | None
+    court_outcome_detail: str
+    court_outcome_version: int | None
     closed: bool
     links: dict[UUID, LinkRelation]
 
@@ -136,6 +145,7 @@ class Dispute(Aggregate):
         preliminary_opinion: str,
         now: datetime,
         context: Context,
+        employer: Party | None = None,
         case_number: str | None = None,
     ) -> Dispute:
         """``case_number``: given by the ledger when it records the registration (the store
@@ -143,13 +153,15 @@ class Dispute(Aggregate):
         received_at = guards.registration(
             actor, received_at, jurisdiction, summary, preliminary_opinion, now, context
         )
+        payer = guards.payer(payer)
         return cls._create(
             cls.Registered,
             id=case_id,
             actor=actor,
             channel=channel,
             received_at=received_at,
-            payer=guards.payer(payer),
+            payer=payer,
+            employer=guards.registration_employer(payer, category, employer),
             jurisdiction=jurisdiction,
             receiving_unit=actor.unit,
             category=category,
@@ -168,6 +180,7 @@ class Dispute(Aggregate):
         self.channel = e.channel
         self.received_at = e.received_at
         self.payer = e.payer
+        self.employer = e.employer or guards.payer_as_party(e.payer)
         self.jurisdiction = e.jurisdiction
         self.receiving_unit = e.receiving_unit
         self.category = e.category
@@ -175,6 +188,9 @@ class Dispute(Aggregate):
         self.status = CaseStatus.REGISTERED
         self.classification = None
         self.route = None
+        self.classifier_unit = None
+        self.reclassification_requested = None
+        self.reclassification_route = None
         self.holder = e.receiving_unit
         self.pending_unit = None
         self.pending_jurisdiction = None
@@ -192,6 +208,9 @@ class Dispute(Aggregate):
         self.demand_notice_served_at = None
         self.arrears = None
         self.referred_to_court = False
+        self.court_outcome = None
+        self.court_outcome_detail = ""
+        self.court_outcome_version = None
         self.closed = False
         self.links = {}
 
@@ -207,7 +226,8 @@ class Dispute(Aggregate):
         context: Context,
     ) -> None:
         guards.open_case(self)
-        guards.first_responder(self, actor)
+        guards.classifier(self, actor)
+        guards.first_classification(self)
         guards.route(route)
         deadline = context.policy_deadline(local_date(self.received_at), classification)
         self.trigger_event(
@@ -228,6 +248,78 @@ class Dispute(Aggregate):
         self.due, self.due_provisional = e.due, e.due_provisional
         if self.status in (CaseStatus.REGISTERED, CaseStatus.REOPENED):
             self.status = CaseStatus.CLASSIFIED
+
+    def reclassify(
+        self,
+        actor: Actor,
+        classification: Classification | None,
+        route: int | None,
+        reason: str,
+        approve: bool | None,
+        now: datetime,
+        context: Context,
+    ) -> None:
+        """Request a reclassification (``classification``, ``route``, ``reason``), or decide
+        one (``approve``, the office) — R10."""
+        if guards.reclassification_form(classification, route, approve) == "decide":
+            assert approve is not None
+            self.decide_reclassification(actor, approve, reason, now, context)
+        else:
+            assert classification is not None
+            assert route is not None
+            self.request_reclassification(actor, classification, route, reason, now, context)
+
+    def request_reclassification(
+        self,
+        actor: Actor,
+        classification: Classification,
+        route: int,
+        reason: str,
+        now: datetime,
+        context: Context,
+    ) -> None:
+        guards.open_case(self)
+        guards.reclassification_request(self, actor, classification, route, context)
+        self.trigger_event(
+            self.ReclassificationRequested,
+            actor=actor,
+            classification=classification,
+            route=route,
+            reason=guards.text("reason", reason),
+            occurred_at=now,
+        )
+
+    @applies(ev.ReclassificationRequested)
+    def _reclassification_requested(self, e: ev.ReclassificationRequested) -> None:
+        self.reclassification_requested = e.classification
+        self.reclassification_route = e.route
+
+    def decide_reclassification(
+        self, actor: Actor, approve: bool, reason: str, now: datetime, context: Context
+    ) -> None:
+        guards.open_case(self)
+        classification, route = guards.reclassification_decision(self, actor, context)
+        deadline = context.policy_deadline(local_date(self.received_at), classification)
+        self.trigger_event(
+            self.ReclassificationDecided,
+            actor=actor,
+            approved=approve,
+            classification=classification,
+            route=route,
+            reason=guards.optional_text("reason", reason),
+            due=deadline.due if approve else None,
+            due_provisional=deadline.provisional if approve else False,
+            previous_due=self.due,
+            occurred_at=now,
+        )
+
+    @applies(ev.ReclassificationDecided)
+    def _reclassification_decided(self, e: ev.ReclassificationDecided) -> None:
+        # R10: the approved class sets the deadline; the one it replaces stays in the events.
+        if e.approved:
+            self.classification, self.route = e.classification, e.route
+            self.due, self.due_provisional = e.due, e.due_provisional
+        self.reclassification_requested = self.reclassification_route = None
 
     def transfer(
         self,
@@ -269,6 +361,8 @@ class Dispute(Aggregate):
     def _accepted(self, e: ev.Accepted) -> None:
         if self.pending_jurisdiction is not None:
             self.jurisdiction = self.pending_jurisdiction
+        if self.classification is None:  # R2, R13: the accepting unit classifies
+            self.classifier_unit = e.actor.unit
         self.holder = e.actor.unit
         self.units_held.append(e.actor.unit)
         self.pending_unit = self.pending_jurisdiction = self.pending_since = None
@@ -427,24 +521,29 @@ class Dispute(Aggregate):
         actor: Actor,
         served_at: datetime,
         amount: Decimal | str,
+        document_number: str,
         now: datetime,
         context: Context,
+        employer: Party | None = None,
     ) -> None:
         guards.open_case(self)
         guards.city_tax_bureau(actor, context, "serve a demand notice (催告书)")
-        served_at = guards.not_in_future("served_at", served_at, now)
-        guards.since_receipt("served_at", served_at, self)
+        served_at = guards.served_at(served_at, now)
         self.trigger_event(
             self.DemandNoticeServed,
             actor=actor,
             served_at=served_at,
             amount=guards.money(amount),
+            document_number=guards.document_number(document_number),
+            employer=guards.collection_employer(self, employer, "a demand notice"),
             occurred_at=served_at,
         )
 
     @applies(ev.DemandNoticeServed)
     def _demand_notice_served(self, e: ev.DemandNoticeServed) -> None:
         self.demand_notice_served_at = e.served_at
+        if self.employer is None:
+            self.employer = e.employer
 
     def confirm_arrears(
         self,
@@ -472,7 +571,13 @@ class Dispute(Aggregate):
         self.arrears = e.amount
 
     def refer_to_court(
-        self, actor: Actor, court: str, reason: str, now: datetime, context: Context
+        self,
+        actor: Actor,
+        court: str,
+        reason: str,
+        now: datetime,
+        context: Context,
+        employer: Party | None = None,
     ) -> None:
         guards.open_case(self)
         guards.court_referral(self, actor, now, context)
@@ -481,30 +586,47 @@ class Dispute(Aggregate):
             actor=actor,
             court=guards.text("court", court),
             reason=guards.text("reason", reason),
+            employer=guards.collection_employer(self, employer, "a court referral"),
             occurred_at=now,
         )
 
     @applies(ev.ReferredToCourt)
     def _referred_to_court(self, e: ev.ReferredToCourt) -> None:
         self.referred_to_court = True
+        if self.employer is None:
+            self.employer = e.employer
         self.status = CaseStatus.REFERRED_TO_COURT
 
     def record_court_outcome(
-        self, actor: Actor, outcome: str, detail: str, now: datetime, context: Context
+        self,
+        actor: Actor,
+        outcome: str,
+        detail: str,
+        now: datetime,
+        context: Context,
+        corrects: int | None = None,
     ) -> None:
         guards.city_tax_bureau(actor, context, "record a court outcome")
         guards.referred(self)
+        outcome = guards.text("outcome", outcome)
+        detail = guards.optional_text("detail", detail)
+        guards.court_outcome(self, outcome, detail, corrects)
         self.trigger_event(
             self.CourtOutcomeRecorded,
             actor=actor,
-            outcome=guards.text("outcome", outcome),
-            detail=guards.optional_text("detail", detail),
+            outcome=outcome,
+            detail=detail,
+            corrects=corrects,
+            after_closure=self.closed,  # R12: recorded as late, the case stays closed
             occurred_at=now,
         )
 
     @applies(ev.CourtOutcomeRecorded)
     def _court_outcome_recorded(self, e: ev.CourtOutcomeRecorded) -> None:
-        pass  # the court's decision is on record; closure still follows R6
+        # R12: the outcome in force is the latest; the one it corrects stays in the events.
+        # Closure still follows R6, and a late ruling leaves a closed case closed.
+        self.court_outcome, self.court_outcome_detail = e.outcome, e.detail
+        self.court_outcome_version = e.originator_version
 
     # -- feedback, closure, reopening (三(三)6, R6) -----------------------------------------------
 

@@ -15,7 +15,7 @@ class DomainError(Exception):
 
 
 class RuleViolation(DomainError):
-    """A command breaks one of the rules R1–R9 of DOMAIN.md."""
+    """A command breaks one of the numbered rules of DOMAIN.md (R1–R13)."""
 
     def __init__(self, rule: str, code: str, message: str) -> None:
         super().__init__(f"{rule}: {message}")
@@ -69,3 +69,15 @@ def r8(message: str) -> RuleViolation:
 
 def r9(message: str) -> RuleViolation:
     return RuleViolation("R9", "R9_EXTENSION_NOT_ALLOWED", message)
+
+
+def r10(message: str) -> RuleViolation:
+    return RuleViolation("R10", "R10_RECLASSIFICATION_NEEDS_APPROVAL", message)
+
+
+def r12(message: str) -> RuleViolation:
+    return RuleViolation("R12", "R12_ONE_COURT_OUTCOME", message)
+
+
+def r13(message: str) -> RuleViolation:
+    return RuleViolation("R13", "R13_CLASSIFY_BEFORE_TRANSFER", message)

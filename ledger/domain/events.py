@@ -30,7 +30,7 @@ from ledger.domain.codes import (
     LinkRelation,
     Satisfaction,
 )
-from ledger.domain.payer import Payer
+from ledger.domain.payer import Party, Payer
 
 if TYPE_CHECKING:
     from ledger.domain.dispute import Dispute
@@ -65,6 +65,10 @@ class Registered(Aggregate.Created):
     preliminary_opinion: str
     occurred_at: datetime  # when it was registered; FR1 compares it with received_at
     case_number: str | None = None  # given under the append lock; None before numbering
+    # The employer of a 二(一)2 dispute raised by a person (职工与用人单位); None when the payer
+    # is itself the employer, or when the matter names no employer (and on events recorded
+    # before employers were).
+    employer: Party | None = None
 
     def apply(self, aggregate: Any) -> None:
         dispute: Dispute = aggregate
@@ -84,6 +88,32 @@ class Classified(CaseEvent):
     reason: str
     due: date
     due_provisional: bool
+
+
+class ReclassificationRequested(CaseEvent):
+    """After the first classification, a change of class or route is asked of the
+    leading-group office (R10); until it decides, the case keeps its classification."""
+
+    TOPIC = "ledger.ReclassificationRequested"
+    classification: Classification
+    route: int
+    reason: str
+
+
+class ReclassificationDecided(CaseEvent):
+    """The office approved or refused the requested reclassification (R10). An approval sets
+    the deadline of the new class (``due``, counted from receipt as classification counts it);
+    the deadline it replaces (``previous_due``) stays on record here and in the events that set
+    it, so a deadline missed before the reclassification remains a finding."""
+
+    TOPIC = "ledger.ReclassificationDecided"
+    approved: bool
+    classification: Classification
+    route: int
+    reason: str
+    due: date | None  # the new deadline when approved; None when refused
+    due_provisional: bool
+    previous_due: date | None
 
 
 class Transferred(CaseEvent):
@@ -166,11 +196,16 @@ class ExtensionDecided(CaseEvent):
 
 
 class DemandNoticeServed(CaseEvent):
-    """A demand notice (催告书) served on the payer; R5's wait runs from ``served_at``."""
+    """A demand notice (催告书) served on the employer; R5's wait runs from ``served_at``, which
+    may come before the case was received (collection often precedes the dispute, R14) but never
+    after the notice was recorded. Notices recorded before R14 have no document number ("") and
+    no employer (None)."""
 
     TOPIC = "ledger.DemandNoticeServed"
     served_at: datetime
     amount: Decimal
+    document_number: str = ""  # 文书号
+    employer: Party | None = None  # whom it was served on
 
 
 class ArrearsConfirmed(CaseEvent):
@@ -188,14 +223,19 @@ class ReferredToCourt(CaseEvent):
     TOPIC = "ledger.ReferredToCourt"
     court: str
     reason: str
+    employer: Party | None = None  # against whom (None on referrals recorded before R11)
 
 
 class CourtOutcomeRecorded(CaseEvent):
-    """What the court decided on the referral."""
+    """What the court decided on the referral: one outcome per referral (R12). A different
+    later outcome is a correction: ``corrects`` names the version of the outcome it replaces.
+    A ruling may come after closure (``after_closure``); it does not reopen the case."""
 
     TOPIC = "ledger.CourtOutcomeRecorded"
     outcome: str
     detail: str
+    corrects: int | None = None
+    after_closure: bool = False
 
 
 # -- feedback, closure, reopening (三(三)6, R6) -------------------------------------------------

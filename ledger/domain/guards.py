@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 from ledger.domain.actor import Actor
-from ledger.domain.codes import Classification, PayerKind, Role
+from ledger.domain.codes import Category, Classification, PayerKind, Role
 from ledger.domain.context import Context, Facts, local_date
 from ledger.domain.errors import (
+    DomainError,
     InvalidCommand,
     InvalidTransition,
     r1,
@@ -28,6 +30,9 @@ from ledger.domain.errors import (
     r7,
     r8,
     r9,
+    r10,
+    r12,
+    r13,
 )
 from ledger.domain.identifiers import (
     InvalidIdentifier,
@@ -36,7 +41,7 @@ from ledger.domain.identifiers import (
     validate_phone,
 )
 from ledger.domain.money import InvalidMoney, parse_yuan
-from ledger.domain.payer import Payer
+from ledger.domain.payer import Party, Payer
 from ledger.domain.reference import ReferenceData, UnknownJurisdiction, UnknownUnit
 
 if TYPE_CHECKING:
@@ -202,6 +207,52 @@ def checked_payer(kind: PayerKind, name: str, identifier: str, phone: str) -> Pa
     return payer(Payer(kind=kind, name=name, identifier=identifier, phone=phone))
 
 
+def party(
+    field: str, given: Party, refusal: Callable[[str], DomainError] = InvalidCommand
+) -> Party:
+    """An employer named as a party: a name, and a unified social credit code whose check
+    character holds (GB 32100); the party as recorded (trimmed, the code in upper case)."""
+    name = optional_text(f"{field}.name", given.name)
+    if is_blank(name):
+        raise refusal(f"{field}.name is missing")
+    try:
+        code = validate_credit_code(given.credit_code)
+    except InvalidIdentifier as exc:
+        raise refusal(f"{field}.credit_code: {exc}") from None
+    return Party(name=name, credit_code=code)
+
+
+def payer_as_party(given: Payer) -> Party | None:
+    """The payer as the employer party, when the payer is an employer."""
+    if given.kind is PayerKind.EMPLOYER:
+        return Party(name=given.name, credit_code=given.identifier)
+    return None
+
+
+def registration_employer(given: Payer, category: Category, employer: Party | None) -> Party | None:
+    """R1 (二(一)2): a dispute between an employee and the employer names the employer — the
+    payer itself when the payer is the employer, else the ``employer`` of the registration
+    (required then). Another category may name one. What the registration records as its own
+    employer: None when the payer is the employer (it is the payer, recorded once)."""
+    if given.kind is PayerKind.EMPLOYER:
+        if employer is not None:
+            named = party("employer", employer, r1)
+            if named.credit_code != given.identifier:
+                raise r1(
+                    "the payer is the employer: employer must be left out (or be the payer, "
+                    f"credit code {given.identifier}), not {named.credit_code}"
+                )
+        return None
+    if employer is None:
+        if category is Category.EMPLOYEE_EMPLOYER:
+            raise r1(
+                "a dispute between an employee and the employer (employee_employer) raised by "
+                "a person names the employer: employer (name and credit_code) is missing"
+            )
+        return None
+    return party("employer", employer, r1)
+
+
 # -- R2, R3 --------------------------------------------------------------------------------------
 
 
@@ -210,6 +261,33 @@ def first_responder(case: Dispute, actor: Actor) -> None:
         raise r2(
             f"only the first responder {case.first_responder.name} "
             f"({case.first_responder.staff_id}) classifies this case"
+        )
+
+
+def classifier(case: Dispute, actor: Actor) -> None:
+    """R2: the first responder classifies — or, when the case was transferred out of its
+    jurisdiction before it was classified (R13 allows only that transfer first), the unit that
+    accepted it there (``classifier_unit``), and no longer the first responder. So a case is
+    never stranded: whoever holds an unclassified case, or its first responder while it is
+    still at the first unit, can classify it. (Cases recorded before R13 may have been sent to
+    a unit unclassified; the unit that accepted such a case classifies it, the same way.)"""
+    if case.classifier_unit is None:
+        first_responder(case, actor)
+    elif actor.unit != case.classifier_unit:
+        raise r2(
+            f"the case was accepted by {case.classifier_unit} before it was classified: that "
+            "unit classifies it"
+        )
+
+
+def first_classification(case: Dispute) -> None:
+    """R10: a case is classified once; a later change of class or route is a reclassification,
+    approved by the leading-group office."""
+    if case.classification is not None:
+        raise r10(
+            f"the case is already classified {case.classification.value} (route "
+            f"{case.route}); a reclassification is requested (reclassify) and approved by the "
+            "leading-group office"
         )
 
 
@@ -282,6 +360,7 @@ def transfer_target(
 ) -> None:
     if (to_unit is None) == (to_jurisdiction is None):
         raise InvalidCommand("give exactly one of to_unit and to_jurisdiction")
+    classified_before_transfer(case, to_unit)
     if to_unit is not None:
         if not _is_unit(context.reference, to_unit):
             raise InvalidCommand(f"unknown unit {to_unit!r}")
@@ -292,6 +371,19 @@ def transfer_target(
             raise InvalidCommand(f"unknown jurisdiction {to_jurisdiction!r}")
         if to_jurisdiction == case.jurisdiction:
             raise InvalidCommand(f"the case already belongs to jurisdiction {to_jurisdiction}")
+
+
+def classified_before_transfer(case: Dispute, to_unit: str | None) -> None:
+    """R13 (no stranded case): a case is classified before it is transferred to another unit.
+    Only an out-of-jurisdiction transfer (``to_jurisdiction``) may come first — the first unit
+    need not judge a matter that is not its jurisdiction's — and then the unit that accepts it
+    there classifies it (R2, ``classifier``). Together: every unclassified case is held by a
+    unit that may classify it, and every classified one by a unit that may decide it."""
+    if case.classification is None and to_unit is not None:
+        raise r13(
+            "classify the case before transferring it to another unit (三(二): 分类 precedes "
+            "流转); only a transfer to the competent jurisdiction (to_jurisdiction) may come first"
+        )
 
 
 def acceptor(case: Dispute, actor: Actor, context: Context) -> None:
@@ -365,9 +457,67 @@ def period(period_from: date, period_to: date, now: datetime) -> None:
         )
 
 
+def served_at(moment: datetime, now: datetime) -> datetime:
+    """R14: a demand notice may have been served before the case was received (催缴 often
+    precedes the dispute), but not after it is recorded (``now``, within ``CLOCK_SKEW``), nor
+    before 1990 (``EARLIEST``). The moment in UTC."""
+    return not_in_future("served_at", moment, now)
+
+
+def document_number(value: str) -> str:
+    """The notice's document number (文书号), as written on it: text that says something."""
+    return text("document_number", value)
+
+
+def collection_employer(case: Dispute, employer: Party | None, what: str) -> Party:
+    """R11 (三(三)5): a demand notice or a court referral is against a named employer — the
+    case's own (the payer, or the employer its registration or an earlier notice named), or the
+    ``employer`` given, which must then be that one. The employer it is against."""
+    if employer is None:
+        if case.employer is None:
+            raise InvalidCommand(
+                f"{what} names the employer it is against: the payer is a person and the case "
+                "names no employer yet, so employer (name and credit_code) is required"
+            )
+        return case.employer
+    named = party("employer", employer)
+    if case.employer is not None and named.credit_code != case.employer.credit_code:
+        raise InvalidCommand(
+            f"the case's employer is {case.employer.name} ({case.employer.credit_code}); "
+            f"{what} against another employer ({named.credit_code}) belongs to a case of its own"
+        )
+    return named
+
+
 def referred(case: Dispute) -> None:
     if not case.referred_to_court:
         raise InvalidTransition("no court-enforcement referral was made on this case")
+
+
+def court_outcome(case: Dispute, outcome: str, detail: str, corrects: int | None) -> None:
+    """R12: one court outcome per referral. A later outcome that differs is a correction and
+    names the version of the outcome in force (``corrects``); the same outcome again is a
+    duplicate. (Closure does not matter: a ruling may come after the case was closed.)"""
+    current = case.court_outcome_version
+    if current is None:
+        if corrects is not None:
+            raise r12(f"there is no court outcome on record to correct (corrects {corrects})")
+        return
+    if (outcome, detail) == (case.court_outcome, case.court_outcome_detail):
+        raise r12(
+            f"the court outcome {outcome!r} is already recorded (version {current}); "
+            "one outcome per referral"
+        )
+    if corrects is None:
+        raise r12(
+            f"the court outcome {case.court_outcome!r} is already recorded (version {current}); "
+            f"a different outcome is a correction of it: send corrects {current}"
+        )
+    if corrects != current:
+        raise r12(
+            f"corrects must name the outcome in force, recorded at version {current}, "
+            f"not {corrects}"
+        )
 
 
 def court_referral(case: Dispute, actor: Actor, now: datetime, context: Context) -> None:
@@ -466,3 +616,58 @@ def extension_decision(case: Dispute, actor: Actor, context: Context) -> date:
     if not _is_office(actor, context):
         raise r9("only the leading-group office approves or refuses an extension")
     return case.extension_requested_until
+
+
+# -- R10 -----------------------------------------------------------------------------------------
+
+
+def reclassification_form(
+    classification: Classification | None, route: int | None, approve: bool | None
+) -> Literal["request", "decide"]:
+    """A reclassify command either requests (``classification``, ``route``, ``reason``) or
+    decides (``approve``, the office), never both."""
+    if approve is not None:
+        if classification is not None or route is not None:
+            raise InvalidCommand(
+                "a reclassification decision carries approve (and reason) only, not "
+                "classification or route"
+            )
+        return "decide"
+    if classification is None or route is None:
+        raise InvalidCommand(
+            "give classification, route and reason to request a reclassification, or approve "
+            "to decide one"
+        )
+    return "request"
+
+
+def reclassification_request(
+    case: Dispute, actor: Actor, classification: Classification, number: int, context: Context
+) -> None:
+    """R10: after the first classification, a change of class or route is requested — by
+    whoever may classify the case (R2) or the unit holding it (R4) — and waits for the
+    office's decision; one request at a time."""
+    classified(case)
+    route(number)
+    if case.reclassification_requested is not None:
+        raise r10("a reclassification request already awaits the office's decision")
+    if (classification, number) == (case.classification, case.route):
+        raise InvalidCommand(
+            f"the case is already classified {classification.value}, route {number}"
+        )
+    try:
+        classifier(case, actor)
+    except DomainError:
+        may_handle(case, actor, context)
+
+
+def reclassification_decision(
+    case: Dispute, actor: Actor, context: Context
+) -> tuple[Classification, int]:
+    """R10: only the leading-group office approves or refuses a pending reclassification; the
+    class and route requested."""
+    if case.reclassification_requested is None or case.reclassification_route is None:
+        raise InvalidTransition("there is no reclassification request to decide")
+    if not _is_office(actor, context):
+        raise r10("only the leading-group office approves or refuses a reclassification")
+    return case.reclassification_requested, case.reclassification_route

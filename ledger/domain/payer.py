@@ -20,3 +20,11 @@ class Payer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     name: ShortText
     identifier: ShortText
     phone: ShortText
+
+
+class Party(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The employer (用人单位) a dispute, a demand notice or a court referral is about: its name
+    and unified social credit code (统一社会信用代码, GB 32100), checked by ``guards.party``."""
+
+    name: ShortText
+    credit_code: ShortText

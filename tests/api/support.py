@@ -86,8 +86,14 @@ FEEDBACK = {
 ARREARS_PERIOD = (date(2024, 1, 1), date(2024, 12, 31))
 
 
-def demand_notice(days_ago: float) -> dict[str, Any]:
-    return {"served_at": (now() - timedelta(days=days_ago)).isoformat(), "amount": "52000.00"}
+def demand_notice(days_ago: float, **changes: Any) -> dict[str, Any]:
+    served_at = (now() - timedelta(days=days_ago)).isoformat()
+    body = {
+        "served_at": served_at,
+        "amount": "52000.00",
+        "document_number": "潜税社费催〔2025〕12号",
+    }
+    return body | changes
 
 
 def received_days_ago(days: float) -> str:

@@ -18,7 +18,8 @@ from tests.api.support import ONE_ROLE, Api, bearer
 ALL = set(ONE_ROLE)
 MAY = {
     "register": {"intake"},
-    "classify": {"intake"},
+    "classify": {"intake", "handler"},
+    "reclassify": {"intake", "handler", "office"},
     "transfer": {"intake", "handler", "office"},
     "accept": {"handler", "office"},
     "return": {"handler", "office"},

@@ -23,6 +23,7 @@ from ledger.domain.guards import checked_payer
 from ledger.domain.identifiers import make_citizen_id, make_credit_code
 
 CONTEXT = Context()
+NOTICE = "潜税社费催〔2025〕12号"  # a demand notice's document number (文书号)
 # A Monday in an ordinary working week (2025-03-10), 09:30 in 潜江.
 MONDAY = datetime(2025, 3, 10, 9, 30, tzinfo=SHANGHAI)
 
@@ -168,7 +169,9 @@ def ready_for_court(served_at: datetime) -> Dispute:
     """Routed to 三(三)5, facts established by a decision, demand notice served at ``served_at``,
     arrears confirmed."""
     case = decided(served_at - timedelta(days=1), route=5)
-    case.serve_demand_notice(ENFORCEMENT, served_at, Decimal("52000.00"), served_at, CONTEXT)
+    case.serve_demand_notice(
+        ENFORCEMENT, served_at, Decimal("52000.00"), NOTICE, served_at, CONTEXT
+    )
     case.confirm_arrears(
         ENFORCEMENT, Decimal("52000.00"), date(2024, 1, 1), date(2024, 12, 31), served_at, CONTEXT
     )

@@ -24,6 +24,7 @@ from ledger.projections.events import ProjectionError
 from ledger.projections.views import ExtensionState, LinkDirection
 from tests.domain.cases import ENFORCEMENT, FIRST_RESPONDER, HRSS_HANDLER, OFFICE
 from tests.projections.support import Desk, fold
+from tests.projections.workload import EMPLOYER
 
 
 def general(reason: str = "按职责分类") -> c.Classify:
@@ -130,7 +131,10 @@ async def test_the_view_shows_collection_and_court_enforcement() -> None:
         case, FIRST_RESPONDER, c.Decide(outcome=DecisionOutcome.UPHELD, finding="欠费事实清楚")
     )
     served = desk.later(hours=1).now
-    await desk.do(case, ENFORCEMENT, c.ServeDemandNotice(served_at=served, amount="52000.5"))
+    notice = c.ServeDemandNotice(
+        served_at=served, amount="52000.5", document_number="催1号", employer=EMPLOYER
+    )
+    await desk.do(case, ENFORCEMENT, notice)
     await desk.do(
         case,
         ENFORCEMENT,

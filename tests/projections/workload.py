@@ -27,12 +27,15 @@ from ledger.domain.codes import (
 )
 from ledger.domain.dispute import Dispute
 from ledger.domain.errors import InvalidCommand, InvalidTransition, RuleViolation
+from ledger.domain.identifiers import make_credit_code
+from ledger.domain.payer import Party
 from tests.projections.support import Desk, new_identifier
 
 INTAKE_UNITS = ("tax.hall", "tax.branch1", "medical.window", "gov.centre.guanghua")
 HANDLER_UNITS = ("hrss.social_insurance", "hrss.window", "medical.agency", "tax.sif")
 PLACES = ("qj.yuanlin", "qj.guanghua", "qj.zhouji", "qj.haokou")  # each has a 便民服务中心
 REFUSED = (RuleViolation, InvalidTransition, InvalidCommand)
+EMPLOYER = Party(name="潜江市兴达建筑工程有限公司", credit_code=make_credit_code(org="MA4900001"))
 
 
 def staff(desk: Desk, unit: str, jurisdiction: str | None = None) -> Actor:
@@ -127,7 +130,10 @@ class Workload:
             (holder, c.Extend(until=today + timedelta(days=40), reason="延期")),
             (office, c.Extend(approve=rng.random() < 0.7, reason="审批")),
             (holder, c.Link(case_id=rng.choice(self.cases), relation=LinkRelation.DUPLICATE)),
-            (legal, c.ServeDemandNotice(served_at=desk.now, amount=amount)),
+            (
+                legal,
+                c.ServeDemandNotice(served_at=desk.now, amount=amount, document_number="催1号"),
+            ),
             (legal, c.ConfirmArrears(amount=amount, period_from=today, period_to=today)),
             (legal, c.ReferToCourt(court="潜江市人民法院", reason="催告期满")),
             (legal, c.RecordCourtOutcome(outcome="准予执行")),

@@ -184,7 +184,7 @@ async def test_a_case_moved_on_by_another_process_is_decided_on_fresh_state(
     refused_id = (await here.register(FIRST_RESPONDER, registration())).case_id
     await elsewhere.execute(refused_id, FIRST_RESPONDER, CLASSIFY, expected_version=1)
     with pytest.raises(VersionConflict):  # a client that saw version 1 is refused
-        await here.execute(refused_id, FIRST_RESPONDER, transfer, expected_version=1)
+        await here.execute(refused_id, FIRST_RESPONDER, CLASSIFY, expected_version=1)
     assert await store.case_version(refused_id) == 2
 
     case_id = (await here.register(FIRST_RESPONDER, registration("另一件"))).case_id

@@ -219,3 +219,49 @@ def test_dispute_events_round_trip_and_rebuild_the_case() -> None:
         for domain_event in decoded:
             rebuilt = domain_event.mutate(rebuilt)  # type: ignore[attr-defined]
         assert vars(rebuilt) == vars(case)
+
+
+SHAPES_CHANGED = ("Registered", "DemandNoticeServed", "ReferredToCourt", "CourtOutcomeRecorded")
+
+
+def test_dispute_events_of_the_shapes_before_r10_to_r14_still_decode() -> None:
+    """Registered without employer, a demand notice without document number or employer, a
+    referral without employer, a court outcome without corrects or after_closure: stored so
+    before those fields existed, they decode with the defaults and rebuild the case."""
+    from tests.domain import cases
+
+    mapper = default_mapper()
+    case = cases.ready_for_court(cases.MONDAY)
+    later = cases.MONDAY + timedelta(days=11)
+    case.refer_to_court(cases.ENFORCEMENT, "潜江市人民法院", "强制执行", later, cases.CONTEXT)
+    case.record_court_outcome(cases.ENFORCEMENT, "准予执行", "", later, cases.CONTEXT)
+    new_fields = {"employer", "document_number", "corrects", "after_closure"}
+    old = []
+    for domain_event in case.collect_events():
+        stored = mapper.to_stored_event(domain_event)
+        state = msgspec.json.decode(stored.state)
+        if type(domain_event).__name__ in SHAPES_CHANGED:  # today's shape has them
+            assert new_fields & set(state), type(domain_event).__name__
+        shape = {k: v for k, v in state.items() if k not in new_fields}
+        old.append(
+            StoredEvent(
+                stored.originator_id,
+                stored.originator_version,
+                stored.topic,
+                msgspec.json.encode(shape),
+            )
+        )
+    decoded = [mapper.to_domain_event(s) for s in old]
+    by_name = {type(e).__name__: e for e in decoded}
+    assert by_name["Registered"].employer is None  # type: ignore[attr-defined]
+    notice = by_name["DemandNoticeServed"]
+    assert (notice.document_number, notice.employer) == ("", None)  # type: ignore[attr-defined]
+    assert by_name["ReferredToCourt"].employer is None  # type: ignore[attr-defined]
+    outcome = by_name["CourtOutcomeRecorded"]
+    assert (outcome.corrects, outcome.after_closure) == (None, False)  # type: ignore[attr-defined]
+    rebuilt = None
+    for domain_event in decoded:
+        rebuilt = domain_event.mutate(rebuilt)  # type: ignore[attr-defined]
+    assert rebuilt is not None
+    assert rebuilt.court_outcome == "准予执行"
+    assert rebuilt.employer == case.employer  # the payer is the employer
