@@ -53,6 +53,7 @@ def case_view(s: CaseState, now: datetime) -> CaseView:
         else DeadlineView(due=s.due, provisional=s.due_provisional, extended=s.due_extended),
         overdue=is_overdue(s, now),
         extension=s.extension,
+        reclassification=s.reclassification,
         enforcement=s.enforcement,
         escalated=bool(s.escalations),
         links=[

@@ -88,7 +88,9 @@ def _closed_without_feedback(s: CaseState) -> list[Interval]:
 def _left_hanging(s: CaseState) -> list[Interval]:
     """FR9 (久拖不决): open past the class deadline (as moved by approved extensions), or closed
     after it. Between two changes of deadline or of open/closed the verdict is fixed, so each
-    such stretch of the log is one interval."""
+    such stretch of the log is one interval. A deadline cannot be erased: when a
+    reclassification (R10) sets another one after the case was already open past its deadline,
+    that miss stays a finding from then on."""
     closures = {k.position: k for k in s.closures}
     approved = [x for x in s.extensions if x.approved]
     moves: list[Step | ClassifiedStep | ExtensionStep] = [
@@ -104,6 +106,9 @@ def _left_hanging(s: CaseState) -> list[Interval]:
     for m, following in pairwise([*moves, None]):
         assert m is not None
         if isinstance(m, ClassifiedStep):
+            if due is not None and closure is None and local_date(m.at) > due:
+                missed = (s.registered_position, due_position, m.position)
+                found.append(Interval(Check.FR9, m.position, None, None, provisional, missed))
             due, provisional, due_position = m.due, m.provisional, m.position
         elif isinstance(m, ExtensionStep):
             due, provisional, due_position = m.until, False, m.position

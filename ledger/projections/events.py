@@ -163,6 +163,18 @@ Transferred = projected("ledger.Transferred", *_STEP, "to_unit", "to_jurisdictio
 Accepted = projected("ledger.Accepted", *_STEP)
 TransferReturned = projected("ledger.TransferReturned", *_STEP)
 Escalated = projected("ledger.Escalated", *_STEP)
+ReclassificationRequested = projected(
+    "ledger.ReclassificationRequested", *_STEP, "classification", "route"
+)
+ReclassificationDecided = projected(
+    "ledger.ReclassificationDecided",
+    *_STEP,
+    "approved",
+    "classification",
+    "route",
+    "due",
+    "due_provisional",
+)
 Decided = projected("ledger.Decided", *_STEP, "outcome")
 Urged = projected("ledger.Urged", *_STEP)
 ExtensionRequested = projected("ledger.ExtensionRequested", *_STEP, "until")

@@ -35,6 +35,7 @@ from ledger.projections.views import (
     ExtensionState,
     ExtensionView,
     PayerView,
+    ReclassificationView,
     StaffView,
 )
 from ledger.store.port import RecordedEvent
@@ -149,6 +150,34 @@ class CaseFolder:
         s.due, s.due_provisional, s.due_extended = e.due, e.due_provisional, False
         if s.status in (CaseStatus.REGISTERED, CaseStatus.REOPENED):
             s.status = CaseStatus.CLASSIFIED
+
+    def _reclassification_requested(self, s: CaseState, position: int, e: Any) -> None:
+        s.reclassification = ReclassificationView(
+            state=ExtensionState.REQUESTED,
+            classification=e.classification,
+            route=e.route,
+            requested_at=utc(e.occurred_at),
+        )
+
+    def _reclassification_decided(self, s: CaseState, position: int, e: Any) -> None:
+        at = utc(e.occurred_at)
+        asked = s.reclassification
+        s.reclassification = ReclassificationView(
+            state=ExtensionState.APPROVED if e.approved else ExtensionState.REFUSED,
+            classification=e.classification,
+            route=e.route,
+            requested_at=asked.requested_at if asked is not None else at,
+            decided_at=at,
+        )
+        if e.approved and e.due is not None:
+            # A new class, its deadline from now on; the earlier ones stay in the steps (FR9).
+            s.classifications.append(
+                ClassifiedStep(
+                    position, at, _i(e.actor.staff_id), e.classification, e.due, e.due_provisional
+                )
+            )
+            s.classification, s.route = e.classification, e.route
+            s.due, s.due_provisional, s.due_extended = e.due, e.due_provisional, False
 
     def _transferred(self, s: CaseState, position: int, e: Any) -> None:
         s.transfers.append(
@@ -273,6 +302,8 @@ class CaseFolder:
 _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID | None]] = {
     ev.Classified: CaseFolder._classified,
     ev.Transferred: CaseFolder._transferred,
+    ev.ReclassificationRequested: CaseFolder._reclassification_requested,
+    ev.ReclassificationDecided: CaseFolder._reclassification_decided,
     ev.Accepted: CaseFolder._accepted,
     ev.TransferReturned: CaseFolder._transfer_returned,
     ev.Escalated: CaseFolder._escalated,

@@ -22,7 +22,13 @@ from ledger.domain.codes import (
     LinkRelation,
     Satisfaction,
 )
-from ledger.projections.views import EnforcementView, ExtensionView, PayerView, StaffView
+from ledger.projections.views import (
+    EnforcementView,
+    ExtensionView,
+    PayerView,
+    ReclassificationView,
+    StaffView,
+)
 
 # Steps are array-like: a case carries a dozen of them and a state is written on every change.
 
@@ -105,6 +111,7 @@ class CaseState(msgspec.Struct, kw_only=True):
     due_provisional: bool = False
     due_extended: bool = False
     extension: ExtensionView | None = None
+    reclassification: ReclassificationView | None = None
     enforcement: EnforcementView | None = None
     satisfaction: Satisfaction | None = None
     urge_count: int = 0

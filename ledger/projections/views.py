@@ -122,6 +122,17 @@ class ExtensionView(msgspec.Struct, frozen=True, kw_only=True):
     decided_at: datetime | None = None
 
 
+class ReclassificationView(msgspec.Struct, frozen=True, kw_only=True):
+    """A change of class or route asked of the leading-group office after the first
+    classification (R10), and what the office decided."""
+
+    state: ExtensionState  # requested, approved or refused, as for an extension
+    classification: Classification
+    route: int
+    requested_at: datetime
+    decided_at: datetime | None = None
+
+
 class EnforcementView(msgspec.Struct, frozen=True, kw_only=True):
     """Collection and court enforcement (三(三)5, 行政强制法 第五十四条)."""
 
@@ -161,6 +172,7 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     deadline: DeadlineView | None
     overdue: bool  # computed when asked, from the deadline: never a stale stored flag
     extension: ExtensionView | None
+    reclassification: ReclassificationView | None
     enforcement: EnforcementView | None
     escalated: bool
     links: list[LinkView]

@@ -21,7 +21,7 @@ from ledger.domain.codes import (
     Role,
 )
 from ledger.domain.context import SHANGHAI
-from ledger.projections.views import Check
+from ledger.projections.views import Check, ExtensionState
 from tests.domain.cases import (
     CENTRE_HANDLER,
     FIRST_RESPONDER,
@@ -337,3 +337,32 @@ async def test_fr9_an_approved_extension_moves_the_deadline() -> None:
     await desk.later(hours=1).do(case, OFFICE, c.Extend(approve=True, reason="同意"))
     assert Check.FR9 not in await checks(desk, case, on=date(2025, 4, 30))
     assert Check.FR9 in await checks(desk, case, on=date(2025, 5, 6))
+
+
+async def test_fr9_a_deadline_missed_before_a_reclassification_stays_a_finding() -> None:
+    desk = Desk()
+    case = await desk.register(FIRST_RESPONDER)
+    await desk.do(case, FIRST_RESPONDER, classify(Classification.GENERAL))  # due 2025-03-24
+    wrong = c.Reclassify(classification=Classification.MAJOR, route=3, reason="涉及多部门")
+    await desk.at(day(27)).do(case, FIRST_RESPONDER, wrong)
+    approved = await desk.later(hours=1).do(case, OFFICE, c.Reclassify(approve=True, reason="同意"))
+    state = fold(await desk.records()).states[case]
+    assert state.reclassification is not None
+    assert state.reclassification.state is ExtensionState.APPROVED
+    assert state.classification is Classification.MAJOR
+    assert state.due is not None
+    assert state.due > date(2025, 3, 24)  # a major matter's 30 working days
+    # On a day before the new deadline, the general deadline missed on 03-24 is still found,
+    # proven by the reclassification that came after it.
+    missed = await checks(desk, case, on=date(2025, 3, 31))
+    assert approved.last_position in missed[Check.FR9]
+
+
+async def test_fr9_a_reclassification_before_the_deadline_leaves_no_finding() -> None:
+    desk = Desk()
+    case = await desk.register(FIRST_RESPONDER)
+    await desk.do(case, FIRST_RESPONDER, classify(Classification.GENERAL))
+    major = c.Reclassify(classification=Classification.MAJOR, route=3, reason="涉及多部门")
+    await desk.at(day(12)).do(case, FIRST_RESPONDER, major)
+    await desk.later(hours=1).do(case, OFFICE, c.Reclassify(approve=True, reason="同意"))
+    assert Check.FR9 not in await checks(desk, case, on=date(2025, 3, 31))
