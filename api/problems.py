@@ -5,7 +5,8 @@ validation failure of the request, an authentication or routing failure — into
 shape, so clients branch on ``code`` and never on wording. Status choices (API.md leaves some
 open; these are the documented ones):
 
-- R4 (not the holding unit) is an authorization failure: 403.
+- R4 (not the holding unit) and R11 (no authority in the reference data) are authorization
+  failures: 403.
 - R1 and R8 say the request's content is unacceptable (missing registration items, bad check
   digits, inexact money, naive times): 422, like any other invalid command.
 - The other rules (R2, R3, R5, R6, R7, R9, R10, R12, R13) and lifecycle order say the request is
@@ -53,6 +54,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 # Rules whose refusal means "the content of the request is unacceptable" (422, see above).
 _CONTENT_RULES = frozenset({"R1", "R8"})
+# Rules that say this member of staff may not act on this case: an authorization failure (403).
+_AUTHORITY_RULES = frozenset({"R4", "R11"})
 
 # The status of each refusal of the ledger that is answered as it is (its ``code``, its message),
 # first match wins: subclasses before their bases. Rule refusals are above (by rule).
@@ -211,7 +214,7 @@ def problem_for(exc: Exception) -> Problem:
     if isinstance(exc, ApiProblem):
         return _problem(exc.status, exc.code, exc.detail, headers=exc.headers, errors=exc.errors)
     if isinstance(exc, RuleViolation):
-        status = 403 if exc.rule == "R4" else 422 if exc.rule in _CONTENT_RULES else 409
+        status = 403 if exc.rule in _AUTHORITY_RULES else 422 if exc.rule in _CONTENT_RULES else 409
         return _problem(status, exc.code, exc.message, rule=exc.rule)
     for kind, status in STATUS:
         if isinstance(exc, kind):

@@ -75,6 +75,10 @@ def r10(message: str) -> RuleViolation:
     return RuleViolation("R10", "R10_RECLASSIFICATION_NEEDS_APPROVAL", message)
 
 
+def r11(message: str) -> RuleViolation:
+    return RuleViolation("R11", "R11_NO_AUTHORITY_IN_REFERENCE_DATA", message)
+
+
 def r12(message: str) -> RuleViolation:
     return RuleViolation("R12", "R12_ONE_COURT_OUTCOME", message)
 

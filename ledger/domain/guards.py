@@ -31,6 +31,7 @@ from ledger.domain.errors import (
     r8,
     r9,
     r10,
+    r11,
     r12,
     r13,
 )
@@ -387,7 +388,7 @@ def classified_before_transfer(case: Dispute, to_unit: str | None) -> None:
 
 
 def acceptor(case: Dispute, actor: Actor, context: Context) -> None:
-    """R4: a transfer is accepted (or returned) by the unit it was sent to, or, sent to a
+    """R4: a transfer is accepted (or returned) by the unit it was sent to; R11: sent to a
     jurisdiction, by a unit the reference data says serves that jurisdiction."""
     if case.pending_unit is None and case.pending_jurisdiction is None:
         raise InvalidTransition("there is no transfer awaiting acceptance")
@@ -395,7 +396,7 @@ def acceptor(case: Dispute, actor: Actor, context: Context) -> None:
         raise r4(f"the case was transferred to {case.pending_unit}, not to {actor.unit}")
     pending = case.pending_jurisdiction
     if pending is not None and not context.reference.serves(actor.unit, pending):
-        raise r4(
+        raise r11(
             f"the case was transferred to jurisdiction {pending}, which {actor.unit} does not serve"
         )
 
@@ -431,12 +432,15 @@ def known_units(units: tuple[str, ...], context: Context) -> None:
 
 
 def city_tax_bureau(actor: Actor, context: Context, what: str) -> None:
-    """R5: enforcement staff of a unit the reference data marks as acting for the city tax
-    bureau (by default its 社会保险费和非税收入股 and 法制股; never a township station)."""
-    if not actor.has(Role.ENFORCEMENT) or not context.reference.acts_for_city_tax_bureau(
-        actor.unit
-    ):
+    """R5 with R11: enforcement staff of a unit the reference data marks as acting for the city
+    tax bureau (by default its 社会保险费和非税收入股 and 法制股; never a township station)."""
+    if not actor.has(Role.ENFORCEMENT):
         raise r5(f"only the city tax bureau's enforcement staff may {what}")
+    if not context.reference.acts_for_city_tax_bureau(actor.unit):
+        raise r11(
+            f"{actor.unit} does not act for the city tax bureau in the reference data, so its "
+            f"staff may not {what}"
+        )
 
 
 def period(period_from: date, period_to: date, now: datetime) -> None:
@@ -525,12 +529,12 @@ def court_referral(case: Dispute, actor: Actor, now: datetime, context: Context)
     city_tax_bureau(actor, context, "refer a case to the People's Court")
     if case.referred_to_court:
         raise InvalidTransition("the case has already been referred to the court")
-    missing = []
     if case.route != ENFORCEMENT_ROUTE:
-        missing.append(
+        raise r11(
             f"the case is routed to 三(三){case.route}, not to 三(三){ENFORCEMENT_ROUTE} "
-            "(collection and enforcement)"
+            "(collection and enforcement): only such a case is referred to the court"
         )
+    missing = []
     if not case.facts_established:
         missing.append("no decision has established the facts")
     served = case.demand_notice_served_at

@@ -352,3 +352,38 @@ async def test_a_case_stored_in_the_previous_shapes_loads_shows_and_takes_a_corr
 def _registration(**changes: Any) -> dict[str, Any]:
     """A registration by a person (职工), of an employee_employer dispute unless changed."""
     return registration(payer=PERSON, **changes)
+
+
+# -- R11: authority from the reference data ------------------------------------------------------
+
+STATION = staff(
+    "T5001",
+    "钱进",
+    "tax.station.guanghua",
+    Department.TAX,
+    R.ENFORCEMENT,
+    jurisdiction="qj.guanghua",
+)
+
+
+async def test_a_township_station_has_no_authority_of_the_city_tax_bureau(api: Api) -> None:
+    case = await held_by_hrss(api, received_at=received_days_ago(3))
+    await api.do(HANDLER, case, "decide", DECIDE)
+    notice = demand_notice(days_ago=1)
+    body = await refused(
+        api, STATION, case, "demand-notice", notice, 403, "R11_NO_AUTHORITY_IN_REFERENCE_DATA"
+    )
+    assert body["rule"] == "R11"
+    assert "tax.station.guanghua does not act for the city tax bureau" in body["detail"]
+    await api.do(ENFORCEMENT, case, "demand-notice", notice)
+
+
+async def test_a_jurisdiction_transfer_is_accepted_only_by_a_unit_serving_it(api: Api) -> None:
+    case = await api.register()
+    await api.do(INTAKE, case, "classify", CLASSIFY)
+    await api.do(INTAKE, case, "transfer", {"to_jurisdiction": "qj.guanghua", "reason": "属广华"})
+    body = await refused(
+        api, HANDLER, case, "accept", {"note": "签收"}, 403, "R11_NO_AUTHORITY_IN_REFERENCE_DATA"
+    )
+    assert "does not serve" in body["detail"]
+    assert (await api.do(CENTRE, case, "accept", {"note": "签收"}))["holding_unit"] == CENTRE.unit

@@ -199,7 +199,7 @@ def test_only_the_unit_transferred_to_accepts() -> None:
 def test_a_jurisdiction_transfer_is_accepted_by_staff_of_that_jurisdiction() -> None:
     case = classified()
     case.transfer(FIRST_RESPONDER, None, "qj.guanghua", "非本辖区", MONDAY, CONTEXT)
-    with refused("R4"):
+    with refused("R11"):
         case.accept(HRSS_HANDLER, "签收", MONDAY, CONTEXT)
     case.accept(CENTRE_HANDLER, "签收", MONDAY, CONTEXT)
     assert (case.jurisdiction, case.holder) == ("qj.guanghua", "gov.centre.guanghua")
@@ -242,7 +242,7 @@ def test_court_referral_refused_until_ten_days_after_demand_notice() -> None:
 
 def test_court_referral_refused_without_confirmed_arrears_or_established_facts() -> None:
     served = MONDAY
-    case = classified(now=served - timedelta(days=1))
+    case = classified(route=5, now=served - timedelta(days=1))
     case.serve_demand_notice(ENFORCEMENT, served, Decimal("1000.00"), NOTICE, served, CONTEXT)
     with refused("R5") as excinfo:
         case.refer_to_court(
@@ -255,7 +255,7 @@ def test_court_referral_refused_without_confirmed_arrears_or_established_facts()
 def test_court_referral_is_made_only_by_the_city_tax_bureau() -> None:
     served = MONDAY
     case = ready_for_court(served)
-    with refused("R5"):
+    with refused("R11"):
         case.refer_to_court(
             HRSS_ENFORCER, "潜江市人民法院", "强制执行", served + timedelta(days=11), CONTEXT
         )
@@ -263,7 +263,7 @@ def test_court_referral_is_made_only_by_the_city_tax_bureau() -> None:
 
 def test_a_rejected_claim_establishes_no_facts_for_enforcement() -> None:
     served = MONDAY
-    case = decided(served - timedelta(days=1), DecisionOutcome.REJECTED)
+    case = decided(served - timedelta(days=1), DecisionOutcome.REJECTED, route=5)
     case.serve_demand_notice(ENFORCEMENT, served, Decimal("100.00"), NOTICE, served, CONTEXT)
     case.confirm_arrears(
         ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), served, CONTEXT
@@ -645,7 +645,7 @@ def test_a_transfer_is_returned_within_its_acceptance_window_only() -> None:
     assert case.status is CaseStatus.RETURNED
 
 
-# -- authority from the reference data (R4, R5) --------------------------------------------------
+# -- authority from the reference data (R11) --------------------------------------------------
 
 TOWNSHIP_ENFORCER = Actor(
     staff_id="T5001",
@@ -659,13 +659,13 @@ TOWNSHIP_ENFORCER = Actor(
 
 def test_a_township_tax_station_neither_serves_notices_nor_refers_to_court() -> None:
     case = decided(route=5)
-    with refused("R5"):
+    with refused("R11"):
         case.serve_demand_notice(
             TOWNSHIP_ENFORCER, MONDAY, Decimal("100.00"), NOTICE, MONDAY, CONTEXT
         )
     served = MONDAY - timedelta(days=20)
     ready = ready_for_court(served)
-    with refused("R5"):
+    with refused("R11"):
         ready.refer_to_court(TOWNSHIP_ENFORCER, "潜江市人民法院", "强制执行", MONDAY, CONTEXT)
     ready.refer_to_court(ENFORCEMENT, "潜江市人民法院", "强制执行", MONDAY, CONTEXT)
 
@@ -677,7 +677,7 @@ def test_only_a_case_routed_to_enforcement_is_referred_to_court() -> None:
     case.confirm_arrears(
         ENFORCEMENT, Decimal("100.00"), date(2024, 1, 1), date(2024, 3, 31), served, CONTEXT
     )
-    with refused("R5") as refusal:
+    with refused("R11") as refusal:
         case.refer_to_court(ENFORCEMENT, "潜江市人民法院", "强制执行", MONDAY, CONTEXT)
     assert "三(三)2, not to 三(三)5" in str(refusal.value)
 
@@ -686,7 +686,7 @@ def test_a_jurisdiction_transfer_is_accepted_by_a_unit_serving_it_whatever_a_tok
     case = classified()
     case.transfer(FIRST_RESPONDER, None, "qj.guanghua", "属广华辖区", MONDAY, CONTEXT)
     claims_it = msgspec.structs.replace(COLLEAGUE, jurisdiction="qj.guanghua")  # tax.hall
-    with refused("R4"):
+    with refused("R11"):
         case.accept(claims_it, "签收", MONDAY, CONTEXT)
     case.accept(CENTRE_HANDLER, "签收", MONDAY, CONTEXT)
     assert (case.holder, case.jurisdiction) == ("gov.centre.guanghua", "qj.guanghua")
