@@ -12,7 +12,7 @@ from ledger.domain.reference import UnknownJurisdiction, UnknownUnit
 # The rules of DOMAIN.md, as the console names them when the ledger refuses a command.
 RULES = {
     "R1": "R1 受理登记须载明三(一)各项，证件号码须通过校验",
-    "R2": "R2 登记人即首问责任人，只有首问责任人可以分类",
+    "R2": "R2 登记人即首问责任人，由首问责任人分类（先行转属地的案件由签收单位分类）",
     "R3": "R3 已办结的案件不得再作处理、流转或移送",
     "R4": "R4 只有签收持有案件的单位可以作出处理（重大事项领导小组办公室亦可）",
     "R5": "R5 申请法院强制执行须事实清楚、催告书送达满10日、欠费金额已确认，并由市税务局提出",
@@ -20,6 +20,11 @@ RULES = {
     "R7": "R7 记录不可修改或删除，更正须作为新事件引用原记录",
     "R8": "R8 金额须精确到分",
     "R9": "R9 延期须在期限届满前申请，并只能由领导小组办公室批准",
+    "R10": "R10 首次分类后改变分类须经领导小组办公室批准",
+    "R11": "R11 权限以基础数据为准：非市税务局授权单位不得催告、移送法院，属地案件由该属地单位签收",
+    "R12": "R12 每次移送只记录一个法院结果，其后不同的结果须作为更正",
+    "R13": "R13 案件须先分类后流转（转属地除外），接收单位可在签收期限内退单",
+    "R14": "R14 催告书须载明文书号，送达时间不得晚于记录时间",
 }
 
 # Topics of the timeline, in Chinese.
@@ -28,6 +33,9 @@ EVENT_LABELS = {
     "ledger.Classified": "分类",
     "ledger.Transferred": "流转",
     "ledger.Accepted": "签收",
+    "ledger.TransferReturned": "退单",
+    "ledger.ReclassificationRequested": "申请改变分类",
+    "ledger.ReclassificationDecided": "改变分类审批",
     "ledger.Escalated": "提请领导小组",
     "ledger.Decided": "处理意见",
     "ledger.Consulted": "会商",
