@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -46,17 +47,20 @@ async def _replay(settings: Settings, case_id: UUID) -> int:
         except CaseNotFound as exc:
             print(str(exc), file=sys.stderr)
             return 2
-    print(f"case {case_id}: {len(records)} events (times in Asia/Shanghai)")
+    print(
+        f"case {case_id}: {len(records)} events (Asia/Shanghai; the business time, then the "
+        "time it was recorded)"
+    )
     for record in records:
         event = service.decode(record)
         actor = getattr(event, "actor", None)
         who = f"{actor.name} ({actor.staff_id}, {actor.unit})" if actor else "-"
         occurred = getattr(event, "occurred_at", record.recorded_at)
-        when = occurred.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        when, recorded = (_local(t) for t in (occurred, record.recorded_at))
         name = record.topic.removeprefix("ledger.")
         print(
-            f"#{record.position:<7} v{record.version:<3} {when}  {name:<21} {who:<34} "
-            f"hash {record.hash.hex()[:16]}"
+            f"#{record.position:<7} v{record.version:<3} {when} (recorded {recorded})  "
+            f"{name:<24} {who:<34} hash {record.hash.hex()[:16]}"
         )
     fault = verify_case_chain(records)
     if fault is None:
@@ -64,6 +68,10 @@ async def _replay(settings: Settings, case_id: UUID) -> int:
         return 0
     print(f"hash chain: BROKEN at position {fault.position} (v{fault.version}): {fault.problem}")
     return 1
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 async def _refresh_snapshots(settings: Settings) -> int:
