@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -55,23 +55,47 @@ REGISTERED = Dispute.Registered.TOPIC  # a case's first event; other aggregates 
 _SNAPSHOT_TRIES = 3
 
 
+# Records kept unfolded for a case's projection state before they are folded anyway.
+_UNFOLDED_KEPT = 100
+
+
 @dataclass
 class LoadedCase:
-    """A case checked out to decide a command on: the aggregate, and the same events folded as
-    the case's projection state (None where it was not needed, e.g. an as-of read)."""
+    """A case checked out to decide a command on: the aggregate, and what its projection state
+    is made of — a state (None: nothing yet) and the records after it, folded only when the
+    state is asked for (``view``): a write whose caller does not show the case costs no fold."""
 
     case: Dispute
     state: CaseState | None
     version: int  # the version it was loaded at (the aggregate's moves on with new events)
     cached: bool = False  # taken from the cache (which may be stale, see the module)
+    unfolded: list[RecordedEvent] = field(default_factory=list)
+    known: bool = True  # whether state and unfolded make the case (False: read it to know)
+
+    def follows(self, records: Sequence[RecordedEvent]) -> bool:
+        """Whether ``records`` continue the events this holds (or start the case)."""
+        if records and records[0].version == 1:
+            return True
+        at = self.unfolded[-1].version if self.unfolded else self.state.version if self.state else 0
+        return self.known and bool(records) and at == records[0].version - 1
+
+    def view(self, context: Context) -> CaseState | None:
+        """The case's projection state after everything this holds; None if not known."""
+        if not self.known:
+            return None
+        if self.unfolded:
+            if self.state is None and self.unfolded[0].version != 1:
+                return None
+            self.state = fold_case(self.unfolded, context, self.state)
+            self.unfolded = []
+        return self.state
 
 
 @dataclass(frozen=True)
 class Saved:
-    """What an append did: the store's result and the case's projection state after it."""
+    """What an append did."""
 
     result: AppendResult
-    state: CaseState | None
 
 
 @dataclass(frozen=True)
@@ -122,14 +146,13 @@ class CaseRepository:
         if start is not None:
             snapshot, case, state = start
             after = await self.store.read_case(case_id, after_version=snapshot.version)
-            self._fold(after, case, state)
-        else:
-            records = await self.history(case_id)
-            folded = self.fold(records)
-            if folded is None:
-                raise CaseNotFound(case_id)
-            case, state = folded, fold_case(records, self.context)
-        return LoadedCase(case, state, case.version)
+            self.fold(after, case)
+            return LoadedCase(case, state, case.version, unfolded=after)
+        records = await self.history(case_id)
+        folded = self.fold(records)
+        if folded is None:
+            raise CaseNotFound(case_id)
+        return LoadedCase(folded, None, folded.version, unfolded=records)
 
     def new(self, case: Dispute) -> LoadedCase:
         """A case just created by its first command, to be saved."""
@@ -165,26 +188,29 @@ class CaseRepository:
         if made:
             case = made[-1]
         if result.replayed:  # what another request stored: ``case`` is not what the log holds
-            return Saved(result, None)
-        state = self._advance(loaded.state, result)
-        due = self._snapshot_due(case, state, loaded.version, result)  # before anyone touches it
-        self._remember(LoadedCase(case, state, case.version))
+            return Saved(result)
+        kept = self._advance(loaded, case, result)
+        due = self._snapshot_due(case, kept, loaded.version, result)  # before anyone touches it
+        self._remember(kept)
         if due is not None:
             await self._keep_snapshot(*due)
-        return Saved(result, state)
+        return Saved(result)
 
-    def _advance(self, state: CaseState | None, result: AppendResult) -> CaseState | None:
-        """``state`` with the records just appended folded in (the state of a new case from
-        them alone); None when they do not follow it, or the store returned no records (the
-        response then reads the case: ``LedgerService.state_after``)."""
-        records = result.records
-        if not records:
-            return None
-        if records[0].version == 1:
-            return fold_case(records, self.context)
-        if state is None or state.version != records[0].version - 1:
-            return None
-        return fold_case(records, self.context, state)
+    def _advance(self, loaded: LoadedCase, case: Dispute, result: AppendResult) -> LoadedCase:
+        """What to keep of the case after the append: the records just appended after those
+        ``loaded`` held (unfolded, at most a hundred or so), or, when they do not follow them
+        (or the store returned none), the case with its projection state unknown (the response
+        then reads it: ``LedgerService.state_after``)."""
+        records = list(result.records)
+        if records and records[0].version == 1:
+            kept = LoadedCase(case, None, case.version, unfolded=records)
+        elif loaded.follows(records):
+            kept = LoadedCase(case, loaded.state, case.version, unfolded=loaded.unfolded + records)
+        else:
+            return LoadedCase(case, None, case.version, known=False)
+        if len(kept.unfolded) > _UNFOLDED_KEPT:
+            kept.view(self.context)
+        return kept
 
     def _remember(self, loaded: LoadedCase) -> None:
         self._cache[loaded.case.id] = loaded
@@ -192,12 +218,12 @@ class CaseRepository:
             self._cache.popitem(last=False)
 
     def kept_state(self, case_id: UUID, version: int) -> CaseState | None:
-        """The projection state of the case at ``version`` if the cache holds it (not taken out:
-        the caller only reads it, before its next await)."""
+        """The projection state of the case at ``version`` if the cache holds what makes it (not
+        taken out: the caller only reads it, before its next await)."""
         loaded = self._cache.get(case_id)
         if loaded is None or loaded.version != version:
             return None
-        return loaded.state
+        return loaded.view(self.context)
 
     async def state_at(self, case_id: UUID, version: int) -> CaseState:
         """The case's projection state at ``version``, from its events."""
@@ -284,12 +310,6 @@ class CaseRepository:
             case = self.decode(record).mutate(case)
         return case
 
-    def _fold(self, records: list[RecordedEvent], case: Dispute, state: CaseState) -> None:
-        """Both folds of a case, moved on by ``records`` (in place)."""
-        self.fold(records, case)
-        if records:
-            fold_case(records, self.context, state)
-
     def decode(self, record: RecordedEvent) -> Any:
         """The domain event a stored record holds (upcast to the current class version)."""
         return self.mapper.from_record(record)
@@ -297,16 +317,19 @@ class CaseRepository:
     # -- snapshots --------------------------------------------------------------------------------
 
     def _snapshot_due(
-        self, case: Dispute, state: CaseState | None, loaded_version: int, result: AppendResult
+        self, case: Dispute, kept: LoadedCase, loaded_version: int, result: AppendResult
     ) -> tuple[UUID, int, bytes, bytes, bytes] | None:
         """The snapshot to keep after an append that crossed a multiple of ``snapshot_every``:
         the case and its projection state, bound to the hash of its last event (None if nothing
         is due)."""
         every = self.snapshot_every
-        if every <= 0 or state is None or case.version // every == loaded_version // every:
+        if every <= 0 or case.version // every == loaded_version // every:
             return None
         if not result.records or result.records[-1].version != case.version:
             return None  # no stored hash to bind it to
+        state = kept.view(self.context)
+        if state is None:
+            return None
         try:
             data = snapshots.encode(case)
         except Exception:  # a cache: never fail a command that is already recorded

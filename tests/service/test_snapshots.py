@@ -152,7 +152,9 @@ async def test_a_load_for_a_write_looks_for_a_snapshot_only_where_one_can_be(
     loaded = await service.cases.read(case_id, expected_version=EVERY - 1)
     assert (lookups, service.decoded) == ([], LONG)
     assert vars(loaded.case) == full_fold(await service.history(case_id))
-    assert loaded.state == fold_case(await service.history(case_id), service.context)
+    assert loaded.view(service.context) == fold_case(
+        await service.history(case_id), service.context
+    )
     await service.cases.read(case_id, expected_version=EVERY)
     # One lookup of each kind, together: the case's and its projection state's.
     assert sorted(topic for _, topic, _ in lookups) == sorted(
