@@ -18,6 +18,7 @@ from pathlib import Path
 
 import msgspec
 from litestar import Litestar, Router
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
@@ -27,6 +28,7 @@ from api.bodies import JsonRequest
 from api.case_views import RecentCases
 from api.cases import write_handlers
 from api.checkpoints import run_checkpoints
+from api.deadline import RequestDeadline
 from api.dependencies import DEPENDENCIES, Opened
 from api.health import HealthController
 from api.inspections import InspectionController
@@ -65,7 +67,7 @@ contact to closure as immutable, hash-chained events.
 
 async def open_ledger_store(settings: Settings) -> EventStore:
     """The event store, opened with the hooks every appending process must use."""
-    store = open_store(settings.database_url, hooks=audit_hooks())
+    store = open_store(settings.database_url, hooks=audit_hooks(), timeouts=settings.timeouts)
     await store.open()
     return store
 
@@ -181,6 +183,8 @@ def create_app(
         ],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
+        # Operations (issue 18): every request answered in time, whatever the database does.
+        middleware=[DefineMiddleware(RequestDeadline, seconds=settings.request_timeout)],
         request_class=JsonRequest,
         # Every route's time, date and integer parameters, strictly and within range. The one
         # hook of its kind: a layer setting its own would replace it for that layer's routes.

@@ -13,10 +13,13 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.deadline import within
 from ledger.projections import ReadModels
 from ledger.service import LedgerService
 
 MAX_LAG = 10_000
+# A probe's own answer must come in time: a database that does not answer is not ready.
+READY_TIMEOUT = 1.5
 
 
 class Liveness(msgspec.Struct, frozen=True):
@@ -50,8 +53,7 @@ class HealthController(Controller):
         self, service: NamedDependency[LedgerService], read_models: NamedDependency[ReadModels]
     ) -> Response[Readiness]:
         try:
-            head = await service.store.head()
-            projected = await read_models.position()
+            head, projected = await within(READY_TIMEOUT, _positions(service, read_models))
         except Exception as exc:  # any failure to answer is "not ready", never a 500
             body = Readiness(
                 status="not_ready",
@@ -71,3 +73,7 @@ class HealthController(Controller):
             lag=lag,
         )
         return Response(body, status_code=200 if ready else 503)
+
+
+async def _positions(service: LedgerService, read_models: ReadModels) -> tuple[int, int]:
+    return await service.store.head(), await read_models.position()

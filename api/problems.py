@@ -41,6 +41,7 @@ from ledger.audit.errors import AuditError
 from ledger.domain.errors import DomainError, InvalidTransition, RuleViolation
 from ledger.projections import InvalidCursor, ProjectionsBehind
 from ledger.service import CaseNotFound
+from ledger.store import failures
 from ledger.store.port import IdempotencyKeyReused, StoreError, VersionConflict
 
 log = logging.getLogger("api")
@@ -227,14 +228,15 @@ def problem_for(exc: Exception) -> Problem:
         return _problem(400, "OUT_OF_RANGE", "a number in the request is out of range")
     if isinstance(exc, UnicodeDecodeError):  # Litestar lets a body that is not UTF-8 through
         return _problem(400, "MALFORMED_REQUEST", f"the request body is not UTF-8 JSON: {exc}")
-    if isinstance(exc, (StoreError, *_UNAVAILABLE)):
-        log.warning("database unavailable: %r", exc)
+    if isinstance(exc, (StoreError, *_UNAVAILABLE)) or failures.cause(exc) is not None:
+        why = failures.explain(exc)
+        log.warning("database unavailable: %s", why)
         # A write whose commit was cut off may have landed: a retry with the same
         # Idempotency-Key then returns it instead of recording it twice.
         return _problem(
             503,
             "DATABASE_UNAVAILABLE",
-            "the database cannot be reached; retry later with the same Idempotency-Key",
+            f"{why}; retry later with the same Idempotency-Key",
             headers={"Retry-After": "1"},
         )
     log.exception("unhandled error", exc_info=exc)

@@ -10,6 +10,8 @@
 | LEDGER_JWT_SECRET | HS256 secret of bearer tokens; also seals snapshots (below) | a dev. secret |
 | LEDGER_CHECKPOINT_EVERY | make a signed checkpoint every N events | 1000 |
 | LEDGER_CHECKPOINT_SECONDS | … or every T seconds when new events exist | 60 |
+| LEDGER_REQUEST_TIMEOUT | the API answers every request within this (503 after) | 4 |
+| LEDGER_DB_*_TIMEOUT, LEDGER_APPEND_TIMEOUT | database waits (``ledger.store.timeouts``) | |
 
 The key that seals snapshots of cases (``ledger.snapshots``) is derived from the token secret,
 which every writing process holds and the database does not; a new secret makes the old
@@ -33,6 +35,7 @@ from ledger.domain.policy import DeadlinePolicy, parse_policy
 from ledger.domain.reference import DEFAULT_REFERENCE, parse_reference
 from ledger.service import LedgerService
 from ledger.store.port import EventStore
+from ledger.store.timeouts import DatabaseTimeouts, seconds
 
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
 # Good enough for a laptop; a deployment sets its own (the API refuses to start on PostgreSQL
@@ -53,6 +56,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 60.0
+    request_timeout: float = 4.0
+    timeouts: DatabaseTimeouts = msgspec.field(default_factory=DatabaseTimeouts)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +77,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 jwt_secret=get("LEDGER_JWT_SECRET") or DEVELOPMENT_JWT_SECRET,
                 checkpoint_every=int(get("LEDGER_CHECKPOINT_EVERY") or 1000),
                 checkpoint_seconds=float(get("LEDGER_CHECKPOINT_SECONDS") or 60),
+                request_timeout=seconds(
+                    "LEDGER_REQUEST_TIMEOUT", get("LEDGER_REQUEST_TIMEOUT") or "4"
+                ),
+                timeouts=DatabaseTimeouts.from_env(env),
             )
         except ValueError as exc:
             raise ConfigError(f"bad configuration: {exc}") from None

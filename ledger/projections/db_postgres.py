@@ -30,6 +30,7 @@ from ledger.projections.inspection import FindingFact, Received
 from ledger.projections.views import CaseFilters
 from ledger.store.port import RecordedEvent
 from ledger.store.sql import NOTIFY_CHANNEL
+from ledger.store.timeouts import DatabaseTimeouts, create_pool
 
 _FILLFACTOR = "fillfactor=75"  # spelled as pg_class.reloptions spells it
 TABLES = f"""
@@ -132,8 +133,11 @@ def _binder(params: list[Any]) -> Any:
 
 
 class PostgresReadStore:
-    def __init__(self, url: str, *, max_pool: int = 4) -> None:
+    def __init__(
+        self, url: str, *, max_pool: int = 4, timeouts: DatabaseTimeouts | None = None
+    ) -> None:
         self.url = url
+        self.timeouts = timeouts or DatabaseTimeouts.from_env()
         self.max_pool = max_pool
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
@@ -149,8 +153,13 @@ class PostgresReadStore:
     async def open(self, *, create: bool = True) -> None:
         """Connect; with ``create``, also create the tables and indexes that are missing (a
         partition worker of a rebuild must not: the indexes are built after the bulk load)."""
-        self._pool = await asyncpg.create_pool(
-            self.url, min_size=1, max_size=self.max_pool, init=_session
+        self._pool = await create_pool(
+            self.url,
+            self.timeouts,
+            command=False,
+            min_size=1,
+            max_size=self.max_pool,
+            init=_session,
         )
         if not create:
             return
@@ -268,7 +277,7 @@ class PostgresReadStore:
         rebuild under ``marker``; False (nothing changed) if they are not in that state or
         another partitioned rebuild runs."""
         await self.release_rebuild()
-        conn: asyncpg.Connection = await asyncpg.connect(self.url)
+        conn: asyncpg.Connection = await asyncpg.connect(self.url, timeout=self.timeouts.connect)
         try:
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _REBUILD_LOCK):
                 claimed = await conn.execute(
@@ -393,9 +402,9 @@ class PostgresReadStore:
             return
         self._listener = None
         try:
-            self._listener = await asyncpg.connect(self.url)
+            self._listener = await asyncpg.connect(self.url, timeout=self.timeouts.connect)
             await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
-        except (OSError, asyncpg.PostgresError):
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             self._listener = None  # poll meanwhile; the next wait tries to listen again
 
     async def wait_for_change(self, seconds: float) -> None:

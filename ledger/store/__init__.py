@@ -20,6 +20,7 @@ from ledger.store.port import (
     StoreError,
     VersionConflict,
 )
+from ledger.store.timeouts import DatabaseTimeouts
 
 __all__ = [
     "DEFAULT_URL",
@@ -52,8 +53,11 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-def open_store(url: str | None, hooks: Sequence[AppendHook] = ()) -> EventStore:
-    """The store for ``url`` (not yet opened). None or '' means ``sqlite:///./ledger.db``."""
+def open_store(
+    url: str | None, hooks: Sequence[AppendHook] = (), *, timeouts: DatabaseTimeouts | None = None
+) -> EventStore:
+    """The store for ``url`` (not yet opened). None or '' means ``sqlite:///./ledger.db``;
+    ``timeouts`` bound PostgreSQL's waits (by default as the environment says)."""
     url = url or DEFAULT_URL
     if url.startswith(_SQLITE):
         from ledger.store.sqlite import SQLiteStore
@@ -62,7 +66,7 @@ def open_store(url: str | None, hooks: Sequence[AppendHook] = ()) -> EventStore:
     if url.startswith(_POSTGRES):
         from ledger.store.postgres import PostgresStore
 
-        return PostgresStore(url, hooks)
+        return PostgresStore(url, hooks, timeouts=timeouts)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise ValueError(
         f"unsupported database URL scheme {scheme!r}: use sqlite:///relative/path, "
