@@ -92,6 +92,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         _dev_keys(settings)
         if args.demo_cases > 0:
             asyncio.run(seed_demo(settings, args.demo_cases))
+    from api.limits import RequestLimits
+
+    limits = RequestLimits.from_env()  # bounded request heads, slow clients (issue 18)
     app = create_app(settings, projector=not args.no_projector, checkpoints=not args.no_checkpoints)
     tune_gc()
     uvicorn.run(
@@ -99,6 +102,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        **limits.uvicorn_options(),
         # Event streams end by themselves (api.stream); do not let one hold a shutdown long.
         timeout_graceful_shutdown=5,
     )
