@@ -33,6 +33,7 @@ from api.dependencies import DEPENDENCIES, Opened
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
+from api.observability import ObservabilityPlugin
 from api.params import check_parameters
 from api.problems import problem_response
 from api.reads import CaseReadController
@@ -185,6 +186,7 @@ def create_app(
         exception_handlers={Exception: problem_response},
         # Operations (issue 18): every request answered in time, whatever the database does.
         middleware=[DefineMiddleware(RequestDeadline, seconds=settings.request_timeout)],
+        plugins=[ObservabilityPlugin()],  # /metrics, request ids, one JSON log line per request
         request_class=JsonRequest,
         # Every route's time, date and integer parameters, strictly and within range. The one
         # hook of its kind: a layer setting its own would replace it for that layer's routes.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -84,10 +83,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.observability import configure_logging
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, args.log_format)
     if settings.is_sqlite:
         _dev_keys(settings)
         if args.demo_cases > 0:
@@ -103,6 +101,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         **limits.uvicorn_options(),
+        # api.observability logs each request (route template, no query string) instead.
+        access_log=False,
+        log_config=None,
         # Event streams end by themselves (api.stream); do not let one hold a shutdown long.
         timeout_graceful_shutdown=5,
     )
@@ -144,5 +145,11 @@ def register(commands: Any) -> None:
     )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--log-format",
+        default="json",
+        choices=["json", "text"],
+        help="one JSON object per line (default), or plain text",
     )
     serve.set_defaults(run=_serve)

@@ -37,6 +37,7 @@ from litestar.exceptions import (
 )
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.request_id import current_request_id
 from ledger.audit.errors import AuditError
 from ledger.domain.errors import DomainError, InvalidTransition, RuleViolation
 from ledger.projections import InvalidCursor, ProjectionsBehind
@@ -84,6 +85,7 @@ class ProblemDetail(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     errors: list[FieldError] | None = None  # for validation failures
     expected_version: int | None = None  # for VERSION_MISMATCH
     current_version: int | None = None  # for VERSION_MISMATCH
+    request_id: str | None = None  # as in the X-Request-ID header and the access log
 
 
 class ApiProblem(Exception):
@@ -272,7 +274,7 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, ValidationException):
         _public_names(request, exc)
     body, headers = problem_for(exc)
-    body = msgspec.structs.replace(body, instance=request.url.path)
+    body = msgspec.structs.replace(body, instance=request.url.path, request_id=current_request_id())
     return Response(body, status_code=body.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 

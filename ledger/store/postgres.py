@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,7 @@ from uuid import UUID
 
 import asyncpg
 
+from ledger.store import metrics
 from ledger.store.base import StoreBase, aware
 from ledger.store.batch import (
     AppendRequest,
@@ -175,7 +177,8 @@ class PostgresStore(StoreBase):
             raise StoreError("the store is not open")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._jobs.put_nowait(_Job(request, future))
-        return await future
+        with metrics.APPEND_SECONDS.time():
+            return await future
 
     async def _run_writer(self) -> None:
         stop = False
@@ -202,6 +205,7 @@ class PostgresStore(StoreBase):
 
     async def _commit(self, jobs: list[_Job]) -> None:
         requests = [job.request for job in jobs]
+        started = time.perf_counter()
         try:
             plan = await self._bounded(self._transact(requests))
         except Exception as exc:  # not committed (or not known to be): everyone gets the error
@@ -216,6 +220,7 @@ class PostgresStore(StoreBase):
                 _settle(job.future, StoreError("the store was shut down during the append"))
             raise
         self.committed_batches += 1
+        metrics.committed(len(jobs), time.perf_counter() - started)
         for job, outcome in zip(jobs, plan.outcomes, strict=True):
             _settle(job.future, outcome)
 
