@@ -86,6 +86,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.observability import configure_logging
 
     configure_logging(args.log_level, args.log_format)
+    from ledger.preflight import preflight
+
+    preflight(settings)  # a reason not to start, in one line with its fix (StartupError)
     if settings.is_sqlite:
         _dev_keys(settings)
         if args.demo_cases > 0:

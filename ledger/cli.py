@@ -135,9 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ledger: {exc}", file=sys.stderr)
         return 2
-    result = args.run(settings, args)
-    if asyncio.iscoroutine(result):
-        result = asyncio.run(result)
+    try:
+        result = args.run(settings, args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+    except ConfigError as exc:  # a start-up check (ledger.preflight): one line, with the fix
+        print(f"ledger: {exc}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 
