@@ -36,6 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 from api.deadline import within
 from api.dependencies import Opened
 from api.request_id import REQUEST_ID
+from ledger.store import failures
 
 access_log = logging.getLogger("api.access")
 log = logging.getLogger("api")
@@ -189,9 +190,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class OneLineOutages(logging.Filter):
+    """A record that carries a database outage as its exception (asyncpg's pool logs one with
+    each failed reconnect) is said in one line: the cause, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and failures.cause(error) is not None:
+            record.msg = f"{record.getMessage()}: {failures.explain(error)}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(level: str, fmt: str = "json") -> None:
     """The process's logging: JSON lines (``fmt="json"``) or plain text."""
     handler = logging.StreamHandler()
+    handler.addFilter(OneLineOutages())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -48,6 +48,8 @@ from ledger.store.port import IdempotencyKeyReused, StoreError, VersionConflict
 log = logging.getLogger("api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# What Litestar's request raises (a 500) when the client disconnects while sending the body.
+CLIENT_DISCONNECTED = "client disconnected prematurely"
 
 # Rules whose refusal means "the content of the request is unacceptable" (422, see above).
 _CONTENT_RULES = frozenset({"R1", "R8"})
@@ -185,6 +187,10 @@ def _http(exc: HTTPException) -> Problem:
     if status == 400:
         # Litestar raises a bare 400 when the body is not JSON at all (or not UTF-8).
         return _problem(400, "MALFORMED_REQUEST", str(exc.detail), headers=headers)
+    if status == 500 and exc.detail == CLIENT_DISCONNECTED:
+        # The client went away mid-body: nobody will read an answer, and nothing is wrong here.
+        log.info("client disconnected before its request body was complete")
+        return _problem(400, "CLIENT_DISCONNECTED", "the request body was not complete")
     if status >= 500:  # Litestar's own failures (e.g. an unserialisable response): our bug
         log.error("internal error", exc_info=exc)
         return _problem(status, "INTERNAL_ERROR", "internal error", headers=headers)

@@ -404,6 +404,8 @@ class PostgresReadStore:
         try:
             self._listener = await asyncpg.connect(self.url, timeout=self.timeouts.connect)
             await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
+            # A lost connection wakes the runner at once: notifications may have been missed.
+            self._listener.add_termination_listener(self._notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             self._listener = None  # poll meanwhile; the next wait tries to listen again
 
