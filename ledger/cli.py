@@ -123,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _optional_registrars() -> list[Callable[[Any], None]]:
     from api.cli import register as api_commands
     from ledger.audit.cli import register as audit_commands
+    from ledger.backup import register as backup_commands
     from ledger.projections.cli import register as projection_commands
 
-    return [api_commands, audit_commands, projection_commands]
+    return [api_commands, audit_commands, projection_commands, backup_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
