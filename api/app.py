@@ -30,6 +30,7 @@ from api.cases import write_handlers
 from api.checkpoints import run_checkpoints
 from api.deadline import RequestDeadline
 from api.dependencies import DEPENDENCIES, Opened
+from api.election import elected
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
@@ -114,10 +115,20 @@ def _start_background(
     jobs = {}
     if projector:
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else POSTGRES_POLL_SECONDS
-        jobs["projection-runner"] = opened.read_models.runner(poll_interval=poll).run(stop)
+        jobs["projection-runner"] = elected(  # one per database (api.election)
+            settings,
+            "projection-runner",
+            stop,
+            lambda term: opened.read_models.runner(poll_interval=poll).run(term),
+        )
     if checkpoints and opened.audit.signer is not None:
-        jobs["checkpoint-scheduler"] = run_checkpoints(
-            opened.audit, stop, settings.checkpoint_every, settings.checkpoint_seconds
+        jobs["checkpoint-scheduler"] = elected(
+            settings,
+            "checkpoint-scheduler",
+            stop,
+            lambda term: run_checkpoints(
+                opened.audit, term, settings.checkpoint_every, settings.checkpoint_seconds
+            ),
         )
     tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
     for task in tasks:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,20 +97,36 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.limits import RequestLimits
 
     limits = RequestLimits.from_env()  # bounded request heads, slow clients (issue 18)
+    served = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        # api.observability logs each request (route template, no query string) instead.
+        "access_log": False,
+        "log_config": None,
+        # Event streams end by themselves (api.stream); do not let one hold a shutdown long.
+        "timeout_graceful_shutdown": 5,
+    }
+    if args.workers > 1:  # processes of their own, which build their apps in api.workers
+        from api import workers
+
+        os.environ[workers.LOG_LEVEL] = args.log_level
+        os.environ[workers.LOG_FORMAT] = args.log_format
+        if args.no_projector:
+            os.environ[workers.NO_PROJECTOR] = "1"
+        if args.no_checkpoints:
+            os.environ[workers.NO_CHECKPOINTS] = "1"
+        uvicorn.run(
+            "api.workers:app",
+            factory=True,
+            workers=args.workers,
+            **limits.uvicorn_options(importable=True),
+            **served,
+        )
+        return 0
     app = create_app(settings, projector=not args.no_projector, checkpoints=not args.no_checkpoints)
     tune_gc()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        **limits.uvicorn_options(),
-        # api.observability logs each request (route template, no query string) instead.
-        access_log=False,
-        log_config=None,
-        # Event streams end by themselves (api.stream); do not let one hold a shutdown long.
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(app, **limits.uvicorn_options(), **served)
     return 0
 
 
@@ -148,6 +165,13 @@ def register(commands: Any) -> None:
     )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (default 1); one of them, elected, runs the"
+        " projection runner and one the checkpoint signer",
     )
     serve.add_argument(
         "--log-format",

@@ -21,10 +21,11 @@ open, "slowloris") gets ``408 Request Timeout``. Bodies are bounded by the appli
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httptools
 import msgspec
@@ -62,9 +63,12 @@ class RequestLimits(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(f"bad configuration: {exc}") from None
         return cls(**given)
 
-    def uvicorn_options(self) -> dict[str, Any]:
-        """Keyword arguments of ``uvicorn.run`` that apply these limits."""
-        return {"http": bounded_protocol(self), "limit_concurrency": self.max_connections}
+    def uvicorn_options(self, *, importable: bool = False) -> dict[str, Any]:
+        """Keyword arguments of ``uvicorn.run`` that apply these limits. ``importable``: a
+        protocol class worker processes can import (it reads the limits from the environment,
+        as these were)."""
+        http = BoundedHttpToolsProtocol if importable else bounded_protocol(self)
+        return {"http": http, "limit_concurrency": self.max_connections}
 
 
 def _count(variable: str, text: str) -> int:
@@ -88,10 +92,11 @@ class _HeadTooLarge(Exception):
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with the head of each request bounded (see the module)."""
 
-    limits = RequestLimits()
+    configured: ClassVar[RequestLimits | None] = None  # None: as the environment says
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.limits = type(self).configured or _environment_limits()
         self._head_bytes = 0
         self._head_fields = 0
         self._in_head = True
@@ -203,6 +208,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
+@functools.cache
+def _environment_limits() -> RequestLimits:
+    return RequestLimits.from_env()
+
+
 def bounded_protocol(limits: RequestLimits) -> type[BoundedHttpToolsProtocol]:
     """The protocol class for uvicorn's ``http`` option, with ``limits``."""
-    return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"limits": limits})
+    return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"configured": limits})
