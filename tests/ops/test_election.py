@@ -42,7 +42,8 @@ def database(postgres_available: None) -> Iterator[str]:
 
 
 def holders(url: str) -> dict[str, set[int]]:
-    """The backend pids' client pids holding each role's advisory lock."""
+    """The client ports of the sessions holding each role's advisory lock in this database
+    (other databases' servers, such as other tests', hold their own)."""
 
     async def query() -> dict[str, set[int]]:
         conn = await asyncpg.connect(url, timeout=5)
@@ -52,7 +53,9 @@ def holders(url: str) -> dict[str, set[int]]:
                 key = lock_key(role)
                 rows = await conn.fetch(
                     "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-                    " WHERE l.locktype = 'advisory' AND l.granted"
+                    " WHERE l.locktype = 'advisory' AND l.granted"  # locks of this database:
+                    " AND l.database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
                     " AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1",
                     key >> 32,
                     key & 0xFFFFFFFF,
