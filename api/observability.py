@@ -11,7 +11,7 @@ and a request id on every response.
 - **Metrics**: Litestar's Prometheus middleware (latency histograms and counts per route
   template, method and status), the store's append latency and group-commit batch sizes
   (``ledger.store.metrics``), and, read when scraped, the log head, the projection lag and the
-  age of the last signed checkpoint.
+  age of the last signed checkpoint and of its newest witness co-signature.
 
 All of it is one plugin (``ObservabilityPlugin``): the app adds it in one line.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -36,6 +37,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 from api.deadline import within
 from api.dependencies import Opened
 from api.request_id import REQUEST_ID
+from ledger.audit.checkpoints import cosignature_time
+from ledger.audit.note import parse_signature_line
 from ledger.store import failures
 
 access_log = logging.getLogger("api.access")
@@ -53,6 +56,10 @@ CHECKPOINT_AGE = Gauge(
 CHECKPOINT_SIZE = Gauge("ledger_last_checkpoint_size", "Events covered by the last checkpoint")
 COSIGNATURES = Gauge(
     "ledger_last_checkpoint_cosignatures", "Witness co-signatures of the last checkpoint"
+)
+COSIGNATURE_AGE = Gauge(
+    "ledger_last_cosignature_age_seconds",
+    "Seconds since the newest witness co-signature of the last checkpoint was made",
 )
 
 
@@ -138,10 +145,14 @@ async def _read(opened: Opened) -> None:
     HEAD.set(head)
     PROJECTION_LAG.set(max(head - projected, 0))
     latest = await opened.audit.latest_checkpoint()
-    if latest is not None:
-        CHECKPOINT_AGE.set((datetime.now(UTC) - latest.made_at).total_seconds())
-        CHECKPOINT_SIZE.set(latest.size)
-        COSIGNATURES.set(len(latest.cosignatures))
+    # Every gauge is set at each scrape (unknown: NaN), never left from an earlier state.
+    now = datetime.now(UTC)
+    CHECKPOINT_SIZE.set(0 if latest is None else latest.size)
+    CHECKPOINT_AGE.set(math.nan if latest is None else (now - latest.made_at).total_seconds())
+    lines = () if latest is None else latest.cosignatures
+    COSIGNATURES.set(len(lines))
+    made = [cosignature_time(parse_signature_line(line.rstrip("\n") + "\n")) for line in lines]
+    COSIGNATURE_AGE.set((now - max(made)).total_seconds() if made else math.nan)
 
 
 class ObservabilityPlugin(InitPlugin):

@@ -11,13 +11,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.auth import issue_token
-from ledger.audit.keys import init_keys
+from ledger.audit.checkpoints import cosign, open_checkpoint
+from ledger.audit.keys import KeyConfig, init_keys, load_signer
+from ledger.audit.service import AuditService
 from ledger.config import Settings
 from tests.api.processes import free_port, output_of, served, server_env, wait_until_healthy
 from tests.api.support import IDENTIFIER, INTAKE, PHONE, SECRET, Api, bearer, registration
@@ -45,7 +48,7 @@ def _samples(text: str, name: str) -> dict[str, float]:
 
 
 async def test_metrics_measure_routes_appends_batches_lag_and_checkpoints(
-    client: AsyncTestClient[Litestar],
+    client: AsyncTestClient[Litestar], database_url: str, tmp_path: Path
 ) -> None:
     case = await Api(client).register()
     assert (await client.get(f"/v1/cases/{case.id}", headers=bearer(INTAKE))).status_code == 200
@@ -72,6 +75,25 @@ async def test_metrics_measure_routes_appends_batches_lag_and_checkpoints(
     assert _samples(text, "ledger_log_head")[""] >= 1
     age = _samples(text, "ledger_last_checkpoint_age_seconds")[""]
     assert 0 <= age < 30
+    assert _samples(text, "ledger_last_checkpoint_cosignatures")[""] == 0
+    # A witness co-signs the latest checkpoint: its age is measured too.
+    await _cosign(database_url, tmp_path / "keys")
+    text = (await client.get("/metrics")).text
+    assert _samples(text, "ledger_last_checkpoint_cosignatures")[""] == 1
+    assert 0 <= _samples(text, "ledger_last_cosignature_age_seconds")[""] < 30
+
+
+async def _cosign(url: str, key_dir: Path) -> None:
+    keys = msgspec.structs.replace(KeyConfig.from_env(), key_dir=key_dir)
+    audit = await AuditService.open(url, keys, signing=False)
+    try:
+        latest = await audit.latest_checkpoint()
+        assert latest is not None
+        checkpoint, _ = open_checkpoint(latest.note, audit.trusted.ledger)
+        witness = load_signer(key_dir / "witness-tax.key")
+        await audit.add_cosignature(latest.size, cosign(checkpoint, witness).line())
+    finally:
+        await audit.close()
 
 
 async def test_every_problem_carries_the_request_id_of_its_response(
