@@ -5,6 +5,7 @@ cluster: a frozen host) while clients write and read: every request is answered 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -139,7 +140,21 @@ def test_a_frozen_database_gives_timely_503s_loses_nothing_and_recovers(
         f"{len(load.seen)} requests, slowest {slowest.route} {slowest.elapsed:.2f} s;"
         f" {len(load.acknowledged)} acknowledged"
     )
-    print(report)
+    refused = sorted(s.elapsed for s in load.seen if s.status == 503 and s.route != "ready")
+    fastest, slowest_refusal = (refused[0], refused[-1]) if refused else (math.nan, math.nan)
+    ready = max(s.elapsed for s in load.seen if s.route == "ready")
+    resumed = min(
+        (
+            s.started + s.elapsed - thawed_at
+            for s in load.seen
+            if s.started > thawed_at and s.route == "register" and s.status == 201
+        ),
+        default=math.nan,
+    )
+    print(
+        f"{report}; 503s: {len(refused)}, answered in {fastest:.2f}–{slowest_refusal:.2f} s;"
+        f" /ready at most {ready:.2f} s; first write after the thaw {resumed:.2f} s"
+    )
     assert slowest.elapsed < ANSWER_WITHIN, report
     assert all(s.status in (200, 201, 503) for s in load.seen), [
         (s.route, s.status) for s in load.seen if s.status not in (200, 201, 503)
