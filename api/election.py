@@ -33,6 +33,7 @@ from ledger.store import failures, sqlite_path
 log = logging.getLogger("api.election")
 
 RETRY_SECONDS = 2.0
+UNREACHABLE_RETRY_SECONDS = 0.5  # after an outage: the runner resumes within this of its end
 Job = Callable[[asyncio.Event], Awaitable[None]]
 
 
@@ -46,7 +47,11 @@ async def elected(settings: Settings, role: str, stop: asyncio.Event, job: Job) 
     vote = _PostgresVote(settings, role) if not settings.is_sqlite else _FileVote(settings, role)
     announced = False
     while not stop.is_set():
-        if not await vote.take():
+        won = await vote.take()
+        if won is None:  # the database did not answer: ask again as soon as it may be back
+            await _wait(stop, UNREACHABLE_RETRY_SECONDS)
+            continue
+        if not won:
             if not announced:
                 log.info("%s: another process holds it; standing by", role)
                 announced = True
@@ -89,19 +94,22 @@ class _PostgresVote:
         self.conn: asyncpg.Connection | None = None
         self.lost = False
 
-    async def take(self) -> bool:
+    async def take(self) -> bool | None:
+        """True: won; False: another session holds the lock; None: no answer."""
         self.lost = False
         try:
             conn = await asyncpg.connect(self.url, **self.timeouts.connect_kwargs())
         except Exception as exc:
             log.warning("cannot vote: %s", failures.explain(exc))
-            return False
+            return None
         try:
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key):
                 self.conn = conn
                 return True
         except Exception as exc:
             log.warning("cannot vote: %s", failures.explain(exc))
+            conn.terminate()
+            return None
         conn.terminate()
         return False
 
@@ -135,7 +143,7 @@ class _FileVote:
         self.fd: int | None = None
         self.lost = False
 
-    async def take(self) -> bool:
+    async def take(self) -> bool | None:
         fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
