@@ -22,6 +22,7 @@ from api.problems import ApiProblem
 
 DEFAULT_REQUEST_TIMEOUT = 4.0
 RETRY_AFTER_SECONDS = 2
+REQUEST_TIMEOUT_OPT = "request_timeout"
 T = TypeVar("T")
 
 
@@ -37,7 +38,8 @@ class RequestDeadline:
         self.app, self.seconds = app, seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        seconds = _own_timeout(scope, self.seconds)
+        if scope["type"] != "http" or seconds is None:
             await self.app(scope, receive, send)
             return
         started = abandoned = False
@@ -52,7 +54,7 @@ class RequestDeadline:
 
         task = asyncio.ensure_future(self.app(scope, receive, guarded))
         try:
-            await asyncio.wait({task}, timeout=self.seconds)
+            await asyncio.wait({task}, timeout=seconds)
             if not task.done() and started:  # streaming: the response bounds itself
                 await task
         except BaseException:  # the server cancels the request (shutdown, disconnect)
@@ -63,7 +65,17 @@ class RequestDeadline:
             return
         abandoned = True
         abandon(task)
-        raise timed_out(self.seconds)
+        raise timed_out(seconds)
+
+
+def _own_timeout(scope: Scope, default: float) -> float | None:
+    """A route may set its own bound in its ``opt`` (``request_timeout``: seconds, or None for
+    none — a whole-ledger verification reads for seconds per million events, by design)."""
+    opt = getattr(scope.get("route_handler"), "opt", None) or {}
+    if REQUEST_TIMEOUT_OPT in opt:
+        value = opt[REQUEST_TIMEOUT_OPT]
+        return None if value is None else float(value)
+    return default
 
 
 _ABANDONED: set[asyncio.Task[object]] = set()
