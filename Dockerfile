@@ -8,10 +8,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
+# Exactly the locked, hash-checked dependencies: a changed or unpinned package fails the build.
+COPY requirements/runtime.lock ./requirements/runtime.lock
+RUN pip install --require-hashes --no-deps -r requirements/runtime.lock
+# The code itself is not built into a package (that would fetch an unpinned build backend):
+# it runs from /app, and `ledger` is the same entry point pyproject.toml declares.
 COPY pyproject.toml README.md ./
 COPY ledger ./ledger
 COPY api ./api
-RUN pip install . && rm -rf /app/build
+ENV PYTHONPATH=/app
+RUN printf '#!/bin/sh\nexec python -m ledger.cli "$@"\n' > /usr/local/bin/ledger \
+    && chmod 755 /usr/local/bin/ledger && ledger --help > /dev/null
 
 # An unprivileged user; the key directory is a volume it owns (keys are 0600).
 RUN useradd --system --uid 10001 --home-dir /app ledger \

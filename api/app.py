@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from litestar import Litestar
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 import console.app as console
@@ -25,10 +26,13 @@ from api.audit.checkpoints import run_checkpoints
 from api.auth import jwt_auth
 from api.bodies import JsonRequest
 from api.cases import cases_router
+from api.deadline import RequestDeadline
 from api.dependencies import DEPENDENCIES
+from api.election import elected
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
+from api.observability import ObservabilityPlugin
 from api.params import check_parameters
 from api.problems import problem_response
 from api.reference import ReferenceController
@@ -71,10 +75,20 @@ def _start_background(
     jobs = {}
     if projector:
         poll = SQLITE_POLL_SECONDS if settings.is_sqlite else POSTGRES_POLL_SECONDS
-        jobs["projection-runner"] = opened.read_models.runner(poll_interval=poll).run(stop)
+        jobs["projection-runner"] = elected(  # one per database (api.election)
+            settings,
+            "projection-runner",
+            stop,
+            lambda term: opened.read_models.runner(poll_interval=poll).run(term),
+        )
     if checkpoints and opened.audit.signer is not None:
-        jobs["checkpoint-scheduler"] = run_checkpoints(
-            opened.audit, stop, settings.checkpoint_every, settings.checkpoint_seconds
+        jobs["checkpoint-scheduler"] = elected(
+            settings,
+            "checkpoint-scheduler",
+            stop,
+            lambda term: run_checkpoints(
+                opened.audit, term, settings.checkpoint_every, settings.checkpoint_seconds
+            ),
         )
     tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
     for task in tasks:
@@ -135,6 +149,9 @@ def create_app(
         ],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
+        # Every request is answered in time, whatever the database does.
+        middleware=[DefineMiddleware(RequestDeadline, seconds=settings.request_timeout)],
+        plugins=[ObservabilityPlugin()],  # /metrics, request ids, one JSON log line per request
         request_class=JsonRequest,
         # Every route's time, date and integer parameters, strictly and within range. The one
         # hook of its kind: a layer setting its own would replace it for that layer's routes.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -101,24 +101,49 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.observability import configure_logging
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, args.log_format)
+    from ledger.preflight import preflight
+
+    preflight(settings)  # a reason not to start, in one line with its fix (StartupError)
     if settings.is_sqlite:
         _dev_keys(settings)
         if args.demo_cases > 0:
             asyncio.run(seed_demo(settings, args.demo_cases, args.host, args.port))
+    from api.limits import RequestLimits
+
+    limits = RequestLimits.from_env()  # bounded request heads, slow clients
+    served = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        # api.observability logs each request (route template, no query string) instead.
+        "access_log": False,
+        "log_config": None,
+        # Event streams end by themselves (api.stream); do not let one hold a shutdown long.
+        "timeout_graceful_shutdown": 5,
+    }
+    if args.workers > 1:  # processes of their own, which build their apps in api.workers
+        from api import workers
+
+        os.environ[workers.LOG_LEVEL] = args.log_level
+        os.environ[workers.LOG_FORMAT] = args.log_format
+        if args.no_projector:
+            os.environ[workers.NO_PROJECTOR] = "1"
+        if args.no_checkpoints:
+            os.environ[workers.NO_CHECKPOINTS] = "1"
+        uvicorn.run(
+            "api.workers:app",
+            factory=True,
+            workers=args.workers,
+            **limits.uvicorn_options(importable=True),
+            **served,
+        )
+        return 0
     app = create_app(settings, projector=not args.no_projector, checkpoints=not args.no_checkpoints)
     tune_gc()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        # Event streams end by themselves (api.stream); do not let one hold a shutdown long.
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(app, **limits.uvicorn_options(), **served)
     return 0
 
 
@@ -165,5 +190,18 @@ def register(commands: Any) -> None:
     )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (default 1); one of them, elected, runs the"
+        " projection runner and one the checkpoint signer",
+    )
+    serve.add_argument(
+        "--log-format",
+        default="json",
+        choices=["json", "text"],
+        help="one JSON object per line (default), or plain text",
     )
     serve.set_defaults(run=_serve)

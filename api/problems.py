@@ -38,6 +38,7 @@ from litestar.exceptions import (
 )
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.request_id import current_request_id
 from ledger.audit.errors import (
     AuditError,
     CheckpointNotFound,
@@ -46,11 +47,14 @@ from ledger.audit.errors import (
 )
 from ledger.domain.errors import DomainError, InvalidTransition, RuleViolation
 from ledger.projections import InvalidCursor, ProjectionsBehind
+from ledger.store import failures
 from ledger.store.port import CaseNotFound, IdempotencyKeyReused, StoreError, VersionConflict
 
 log = logging.getLogger("api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# What Litestar's request raises (a 500) when the client disconnects while sending the body.
+CLIENT_DISCONNECTED = "client disconnected prematurely"
 
 # Rules whose refusal means "the content of the request is unacceptable" (422, see above).
 _CONTENT_RULES = frozenset({"R1", "R8"})
@@ -104,6 +108,7 @@ class ProblemDetail(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     errors: list[FieldError] | None = None  # for validation failures
     expected_version: int | None = None  # for VERSION_MISMATCH
     current_version: int | None = None  # for VERSION_MISMATCH
+    request_id: str | None = None  # as in the X-Request-ID header and the access log
 
 
 class ApiProblem(Exception):
@@ -203,6 +208,10 @@ def _http(exc: HTTPException) -> Problem:
     if status == 400:
         # Litestar raises a bare 400 when the body is not JSON at all (or not UTF-8).
         return _problem(400, "MALFORMED_REQUEST", str(exc.detail), headers=headers)
+    if status == 500 and exc.detail == CLIENT_DISCONNECTED:
+        # The client went away mid-body: nobody will read an answer, and nothing is wrong here.
+        log.info("client disconnected before its request body was complete")
+        return _problem(400, "CLIENT_DISCONNECTED", "the request body was not complete")
     if status >= 500:  # Litestar's own failures (e.g. an unserialisable response): our bug
         log.error("internal error", exc_info=exc)
         return _problem(status, "INTERNAL_ERROR", "internal error", headers=headers)
@@ -240,14 +249,15 @@ def problem_for(exc: Exception) -> Problem:
         return _problem(400, "OUT_OF_RANGE", "a number in the request is out of range")
     if isinstance(exc, UnicodeDecodeError):  # Litestar lets a body that is not UTF-8 through
         return _problem(400, "MALFORMED_REQUEST", f"the request body is not UTF-8 JSON: {exc}")
-    if isinstance(exc, (StoreError, *_UNAVAILABLE)):
-        log.warning("database unavailable: %r", exc)
+    if isinstance(exc, (StoreError, *_UNAVAILABLE)) or failures.cause(exc) is not None:
+        why = failures.explain(exc)
+        log.warning("database unavailable: %s", why)
         # A write whose commit was cut off may have landed: a retry with the same
         # Idempotency-Key then returns it instead of recording it twice.
         return _problem(
             503,
             "DATABASE_UNAVAILABLE",
-            "the database cannot be reached; retry later with the same Idempotency-Key",
+            f"{why}; retry later with the same Idempotency-Key",
             headers={"Retry-After": "1"},
         )
     log.exception("unhandled error", exc_info=exc)
@@ -283,7 +293,7 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, ValidationException):
         _public_names(request, exc)
     body, headers = problem_for(exc)
-    body = msgspec.structs.replace(body, instance=request.url.path)
+    body = msgspec.structs.replace(body, instance=request.url.path, request_id=current_request_id())
     return Response(body, status_code=body.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 

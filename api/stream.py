@@ -11,6 +11,7 @@ stream spans all cases and has no single holding unit to decide for.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -27,12 +28,16 @@ from api.cases.event_records import event_out
 from api.cases.reads import READ_HISTORY
 from api.problems import ApiProblem, problem_responses
 from ledger.service import LedgerService
+from ledger.store import failures
 from ledger.store.port import EventStore
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 BATCH = 500
 KEEPALIVE_SECONDS = 15.0
 RETRY_MILLISECONDS = 2000
+OUTAGE_RETRY_MILLISECONDS = 1000
 
 
 # A log position as the stream sends it. Not ``str.isdigit``: "²" is a digit to it (header bytes
@@ -60,7 +65,20 @@ async def _events(
     quiet_since = time.monotonic()
     yield ServerSentEventMessage(data=None, comment=f"after {after}", retry=RETRY_MILLISECONDS)
     while sent < max_events and time.monotonic() < deadline:
-        records = await store.read_log(after, limit=min(BATCH, max_events - sent))
+        try:
+            records = await store.read_log(after, limit=min(BATCH, max_events - sent))
+        except Exception as exc:
+            if failures.cause(exc) is None:
+                raise
+            # An outage ends the stream cleanly, with when to come back: the client resumes
+            # from its Last-Event-ID once the database answers.
+            log.warning("event stream ended: %s", failures.explain(exc))
+            yield ServerSentEventMessage(
+                data=None,
+                comment="database unavailable; reconnect",
+                retry=OUTAGE_RETRY_MILLISECONDS,
+            )
+            return
         for record in records:
             data = msgspec.json.encode(event_out(record, masked=True)).decode()
             yield ServerSentEventMessage(data=data, event=record.topic, id=record.position)

@@ -85,7 +85,7 @@ async def open_ledger(
     database = Database.parse(settings.database_url)
     context = settings.context()
     async with contextlib.AsyncExitStack() as stack:
-        store = open_store(database, hooks=audit_hooks())
+        store = open_store(database, hooks=audit_hooks(), timeouts=settings.timeouts)
         await store.open()
         stack.push_async_callback(store.close)
         opened_read_models = opened_audit = None

@@ -121,10 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _optional_registrars() -> list[Callable[[Any], None]]:
     from api.cli import register as api_commands
     from ledger.audit.cli import register as audit_commands
+    from ledger.backup import register as backup_commands
     from ledger.projections.cli import register as projection_commands
     from ledger.staff_cli import register as staff_commands
 
-    return [api_commands, audit_commands, projection_commands, staff_commands]
+    return [api_commands, audit_commands, projection_commands, staff_commands, backup_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,9 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ledger: {exc}", file=sys.stderr)
         return 2
-    result = args.run(settings, args)
-    if asyncio.iscoroutine(result):
-        result = asyncio.run(result)
+    try:
+        result = args.run(settings, args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+    except ConfigError as exc:  # a start-up check (ledger.preflight): one line, with the fix
+        print(f"ledger: {exc}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

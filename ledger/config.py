@@ -11,6 +11,8 @@
 | LEDGER_CHECKPOINT_EVERY | make a signed checkpoint every N events | 1000 |
 | LEDGER_CHECKPOINT_SECONDS | … or every T seconds when new events exist | 60 |
 | LEDGER_CASE_NUMBER_FORMAT | case numbers, e.g. ``潜社争〔{year}〕{seq:04d}号`` | that one |
+| LEDGER_REQUEST_TIMEOUT | the API answers every request within this (503 after) | 4 |
+| LEDGER_DB_*_TIMEOUT, LEDGER_APPEND_TIMEOUT | database waits (``ledger.store.timeouts``) | |
 
 The key that seals snapshots of cases (``ledger.snapshots``) is derived from the token secret,
 which every writing process holds and the database does not; a new secret makes the old
@@ -32,6 +34,7 @@ from ledger.domain.calendar import WorkingCalendar, parse_holiday_table
 from ledger.domain.context import Context
 from ledger.domain.policy import DeadlinePolicy, parse_policy
 from ledger.domain.reference import DEFAULT_REFERENCE, parse_reference
+from ledger.store.timeouts import DatabaseTimeouts, seconds
 
 DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
 # A case's number: the year of its registration (Beijing time) and its place in that year.
@@ -55,6 +58,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_every: int = 1000
     checkpoint_seconds: float = 60.0
     case_number_format: str = DEFAULT_CASE_NUMBER_FORMAT
+    request_timeout: float = 4.0
+    timeouts: DatabaseTimeouts = msgspec.field(default_factory=DatabaseTimeouts)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +80,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 checkpoint_every=int(get("LEDGER_CHECKPOINT_EVERY") or 1000),
                 checkpoint_seconds=float(get("LEDGER_CHECKPOINT_SECONDS") or 60),
                 case_number_format=case_number_format(get("LEDGER_CASE_NUMBER_FORMAT")),
+                request_timeout=seconds(
+                    "LEDGER_REQUEST_TIMEOUT", get("LEDGER_REQUEST_TIMEOUT") or "4"
+                ),
+                timeouts=DatabaseTimeouts.from_env(env),
             )
         except ValueError as exc:
             raise ConfigError(f"bad configuration: {exc}") from None

@@ -15,6 +15,7 @@ import math
 import time
 
 from ledger.audit.service import AuditService
+from ledger.store import failures
 
 log = logging.getLogger("api.audit.checkpoints")
 
@@ -33,7 +34,10 @@ async def run_checkpoints(
             if grown > 0 and (grown >= every or time.monotonic() - last >= seconds):
                 await audit.make_checkpoint()
                 last = time.monotonic()
-        except Exception:  # a failed round is retried at the next poll; the loop never dies
-            log.exception("checkpoint round failed")
+        except Exception as exc:  # a failed round is retried at the next poll; the loop never dies
+            if failures.cause(exc) is None:
+                log.exception("checkpoint round failed")
+            else:  # an outage, said in one line (``/ready`` says it too)
+                log.warning("checkpoint round skipped: %s", failures.explain(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=poll)

@@ -130,7 +130,11 @@ class AuditController(Controller):
             raise ProofError(f"from ({first}) must not be greater than to ({second})")
         return ConsistencyProofView.of(await audit.consistency_proof(first, second))
 
-    @get("/ledger/verify", opt={"audit": "verify"}, summary="Verify the whole ledger")
+    @get(
+        "/ledger/verify",
+        opt={"audit": "verify", "request_timeout": None},  # whole-log work: no deadline
+        summary="Verify the whole ledger",
+    )
     async def verify(self, audit: NamedDependency[AuditService]) -> VerifyReport:
         """Recompute every case chain and the Merkle tree, check every signature; the report
         names the first bad position, if any. Reads the whole log (seconds per million events);

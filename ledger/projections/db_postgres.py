@@ -32,6 +32,7 @@ from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
 from ledger.store.port import RecordedEvent
 from ledger.store.sql import NOTIFY_CHANNEL
+from ledger.store.timeouts import DatabaseTimeouts, create_pool
 
 TRACKING = """CREATE TABLE IF NOT EXISTS proj_tracking (
     name        TEXT   PRIMARY KEY,
@@ -104,13 +105,19 @@ class PostgresReadStore:
     dialect = _DIALECT
 
     def __init__(
-        self, url: str, projections: Sequence[Projection] | None = None, *, max_pool: int = 4
+        self,
+        url: str,
+        projections: Sequence[Projection] | None = None,
+        *,
+        max_pool: int = 4,
+        timeouts: DatabaseTimeouts | None = None,
     ) -> None:
         if projections is None:
             from ledger.projections.registry import PROJECTIONS
 
             projections = PROJECTIONS
         self.url = url
+        self.timeouts = timeouts or DatabaseTimeouts.from_env()
         self.projections = tuple(projections)
         self.max_pool = max_pool
         self._pool: asyncpg.Pool | None = None
@@ -130,8 +137,13 @@ class PostgresReadStore:
     async def open(self, *, create: bool = True) -> None:
         """Connect; with ``create``, also create the tables and indexes that are missing (a
         partition worker of a rebuild must not: the indexes are built after the bulk load)."""
-        self._pool = await asyncpg.create_pool(
-            self.url, min_size=1, max_size=self.max_pool, init=_session
+        self._pool = await create_pool(
+            self.url,
+            self.timeouts,
+            command=False,
+            min_size=1,
+            max_size=self.max_pool,
+            init=_session,
         )
         if not create:
             return
@@ -233,7 +245,7 @@ class PostgresReadStore:
         partitioned rebuild under ``marker``; False (nothing changed) if they are not in that
         state or another partitioned rebuild runs."""
         await self.release_rebuild()
-        conn: asyncpg.Connection = await asyncpg.connect(self.url)
+        conn: asyncpg.Connection = await asyncpg.connect(self.url, timeout=self.timeouts.connect)
         try:
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _REBUILD_LOCK):
                 async with conn.transaction():
@@ -366,9 +378,11 @@ class PostgresReadStore:
             return
         self._listener = None
         try:
-            self._listener = await asyncpg.connect(self.url)
+            self._listener = await asyncpg.connect(self.url, timeout=self.timeouts.connect)
             await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
-        except (OSError, asyncpg.PostgresError):
+            # A lost connection wakes the runner at once: notifications may have been missed.
+            self._listener.add_termination_listener(self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             self._listener = None  # poll meanwhile; the next wait tries to listen again
 
     async def wait_for_change(self, seconds: float) -> None:

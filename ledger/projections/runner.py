@@ -33,6 +33,8 @@ from uuid import UUID
 from ledger.domain.context import Context
 from ledger.projections.db import PartitionedReadStore, ReadStore
 from ledger.projections.projection import Applier, Batch, Projection, Write, check, groups
+from ledger.store.failures import cause as outage_cause
+from ledger.store.failures import explain as explain_outage
 from ledger.store.port import EventStore, RecordedEvent
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ def default_workers() -> int:
 # a read of the log, a transaction and a position update whatever its size: applying each commit
 # on its own (one per API request under load) cost more database time than the appends did.
 SETTLE_SECONDS = 0.1
+# After an outage, how often the runner asks whether the database is back.
+RECOVERY_PROBE_SECONDS = 0.5
 
 
 def settle_pause(last_start: float, now: float, settle: float) -> float:
@@ -158,11 +162,19 @@ class ProjectionRunner:
                     log.warning("another runner reset the read models: preparing again")
                     prepared = False
                     continue
-                except Exception:
+                except Exception as exc:
                     failures += 1
-                    log.exception("projection runner failed after position %s", self.position)
                     prepared = False
-                    await _until(stop, self._backoff(failures))
+                    if outage_cause(exc) is None:
+                        log.exception("projection runner failed after position %s", self.position)
+                        await _until(stop, self._backoff(failures))
+                    else:  # the database is away: one line, and back as soon as it is
+                        log.warning(
+                            "projection runner paused after position %s: %s",
+                            self.position,
+                            explain_outage(exc),
+                        )
+                        await _until(stop, self._database_back(failures))
                     continue
                 if applied < self.batch_size:  # caught up: wait for news
                     await _until(stop, self.db.wait_for_change(self.poll_interval))
@@ -393,6 +405,18 @@ class ProjectionRunner:
 
     def _backoff(self, failures: int) -> Awaitable[None]:
         return asyncio.sleep(min(30.0, 0.5 * 2**failures))
+
+    async def _database_back(self, failures: int) -> None:
+        """Until the database answers again — asked every ``RECOVERY_PROBE_SECONDS`` — or the
+        backoff has passed: the runner resumes within a probe's interval of its return instead
+        of sleeping out a long pause."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + min(30.0, 0.5 * 2**failures)
+        while loop.time() < end:
+            await asyncio.sleep(RECOVERY_PROBE_SECONDS)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.store.head(), RECOVERY_PROBE_SECONDS * 2)
+                return
 
 
 async def _until(stop: asyncio.Event, waiting: Awaitable[None]) -> None:

@@ -20,6 +20,7 @@ from ledger.store.port import (
     StoreError,
     VersionConflict,
 )
+from ledger.store.timeouts import DatabaseTimeouts
 
 __all__ = [
     "DEFAULT_URL",
@@ -39,9 +40,14 @@ __all__ = [
 ]
 
 
-def open_store(url: Database | str | None, hooks: Sequence[AppendHook] = ()) -> EventStore:
+def open_store(
+    url: Database | str | None,
+    hooks: Sequence[AppendHook] = (),
+    *,
+    timeouts: DatabaseTimeouts | None = None,
+) -> EventStore:
     """The store of a database (or its URL; None or '' means ``sqlite:///./ledger.db``), not
-    yet opened."""
+    yet opened; ``timeouts`` bound PostgreSQL's waits (by default as the environment says)."""
     db = database(url)
     if db.dialect is Dialect.SQLITE:
         from ledger.store.sqlite import SQLiteStore
@@ -49,4 +55,4 @@ def open_store(url: Database | str | None, hooks: Sequence[AppendHook] = ()) -> 
         return SQLiteStore(db, hooks)
     from ledger.store.postgres import PostgresStore
 
-    return PostgresStore(db, hooks)
+    return PostgresStore(db, hooks, timeouts=timeouts)

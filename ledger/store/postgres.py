@@ -12,19 +12,24 @@ queue of pending appends into a single transaction (group commit):
 
 and only after COMMIT returns is any caller answered. If the transaction fails, every request in
 it gets the error (an append whose COMMIT outcome is unknown may have been recorded; callers retry
-with the same idempotency key).
+with the same idempotency key). A transaction that does not finish within the append timeout
+(``ledger.store.timeouts``: a frozen or partitioned server) fails its callers the same way, and
+its connection is dropped, so the next batch starts on a fresh one once the server answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import time
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from ledger.store import metrics
 from ledger.store.base import StoreBase, aware
 from ledger.store.batch import (
     AppendRequest,
@@ -58,6 +63,17 @@ from ledger.store.sql import (
     PG_TIPS,
     PG_WRITE,
 )
+from ledger.store.timeouts import DatabaseTimeouts, create_pool
+
+
+class AppendTimeout(StoreError, TimeoutError):
+    """The group commit did not finish in time; it may or may not have been recorded."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the database did not commit within {seconds:g} s; the append may have been"
+            " recorded: retry with the same Idempotency-Key"
+        )
 
 
 def _to_record(row: asyncpg.Record) -> RecordedEvent:
@@ -101,9 +117,11 @@ class PostgresStore(StoreBase):
         min_pool: int = 1,
         max_pool: int = 10,
         max_batch: int = 1000,
+        timeouts: DatabaseTimeouts | None = None,
     ) -> None:
         self.database = database(db)
         self.url = self.database.url
+        self.timeouts = timeouts or DatabaseTimeouts.from_env()
         self.hooks = tuple(hooks)
         self.min_pool, self.max_pool, self.max_batch = min_pool, max_pool, max_batch
         self.committed_batches = 0  # transactions committed by this instance's writer
@@ -132,8 +150,8 @@ class PostgresStore(StoreBase):
             await conn.execute(PG_SCHEMA)
             for hook in self.hooks:
                 await conn.execute(hook.postgres_schema())
-        self._pool = await asyncpg.create_pool(
-            self.url, min_size=self.min_pool, max_size=self.max_pool, reset=_no_reset
+        self._pool = await create_pool(
+            self.url, self.timeouts, min_size=self.min_pool, max_size=self.max_pool, reset=_no_reset
         )
         self._writer = asyncio.create_task(self._run_writer(), name="ledger-postgres-writer")
 
@@ -164,7 +182,8 @@ class PostgresStore(StoreBase):
             raise StoreError("the store is not open")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._jobs.put_nowait(_Job(request, future))
-        return await future
+        with metrics.APPEND_SECONDS.time():
+            return await future
 
     async def _run_writer(self) -> None:
         stop = False
@@ -186,26 +205,18 @@ class PostgresStore(StoreBase):
 
     async def _writer_connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():  # first use, or lost with a batch
-            self._conn = await asyncpg.connect(self.url)
+            self._conn = await asyncpg.connect(self.url, **self.timeouts.connect_kwargs())
         return self._conn
 
     async def _commit(self, jobs: list[_Job]) -> None:
         requests = [job.request for job in jobs]
+        started = time.perf_counter()
         try:
-            conn = await self._writer_connection()
-            async with conn.transaction():
-                plan = await self._plan(conn, requests)
-                if plan.records:
-                    await conn.execute(PG_WRITE, *_write_args(plan))
-                    if plan.counters:
-                        await conn.executemany(
-                            "INSERT INTO ledger_case_numbers (year, last) VALUES ($1, $2)"
-                            " ON CONFLICT (year) DO UPDATE SET last = excluded.last",
-                            list(plan.counters.items()),
-                        )
-                    for hook in self.hooks:
-                        await hook.on_append_postgres(conn, plan.records)
+            plan = await self._bounded(self._transact(requests))
         except Exception as exc:  # not committed (or not known to be): everyone gets the error
+            if not isinstance(exc, asyncpg.PostgresError) and self._conn is not None:
+                # Timed out or cut off mid-protocol: the connection's state is unknown.
+                self._conn.terminate()
             for job in jobs:
                 _settle(job.future, exc)
             return
@@ -214,8 +225,44 @@ class PostgresStore(StoreBase):
                 _settle(job.future, StoreError("the store was shut down during the append"))
             raise
         self.committed_batches += 1
+        metrics.committed(len(jobs), time.perf_counter() - started)
         for job, outcome in zip(jobs, plan.outcomes, strict=True):
             _settle(job.future, outcome)
+
+    async def _transact(self, requests: list[AppendRequest]) -> BatchPlan:
+        conn = await self._writer_connection()
+        async with conn.transaction():
+            plan = await self._plan(conn, requests)
+            if plan.records:
+                await conn.execute(PG_WRITE, *_write_args(plan))
+                if plan.counters:
+                    await conn.executemany(
+                        "INSERT INTO ledger_case_numbers (year, last) VALUES ($1, $2)"
+                        " ON CONFLICT (year) DO UPDATE SET last = excluded.last",
+                        list(plan.counters.items()),
+                    )
+                for hook in self.hooks:
+                    await hook.on_append_postgres(conn, plan.records)
+        return plan
+
+    async def _bounded(self, transaction: Awaitable[BatchPlan]) -> BatchPlan:
+        """The transaction's plan, or ``AppendTimeout`` once it took ``timeouts.append``: then
+        its connection is terminated first (a cancelled statement would wait for the server to
+        acknowledge the cancel), which also ends the transaction."""
+        task = asyncio.ensure_future(transaction)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.timeouts.append)
+        except BaseException:
+            task.cancel()
+            raise
+        if task in done:
+            return task.result()
+        if self._conn is not None:
+            self._conn.terminate()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise AppendTimeout(self.timeouts.append)
 
     async def _plan(self, conn: asyncpg.Connection, requests: list[AppendRequest]) -> BatchPlan:
         locked = await conn.fetchrow(PG_LOCK_HEAD)

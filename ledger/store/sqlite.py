@@ -21,12 +21,14 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ledger.store import metrics
 from ledger.store.base import StoreBase, aware
 from ledger.store.batch import (
     AppendRequest,
@@ -185,7 +187,8 @@ class SQLiteStore(StoreBase):
         job = _Job(request)
         self._jobs.put(job)
         # If the caller is cancelled before the writer picks the job up, the job is skipped.
-        return await asyncio.wrap_future(job.future)
+        with metrics.APPEND_SECONDS.time():
+            return await asyncio.wrap_future(job.future)
 
     def _run_writer(self, conn: sqlite3.Connection) -> None:
         try:
@@ -210,6 +213,7 @@ class SQLiteStore(StoreBase):
 
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         requests = [job.request for job in jobs]
+        started = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -236,6 +240,7 @@ class SQLiteStore(StoreBase):
                 job.future.set_exception(exc)
             return
         self.committed_batches += 1
+        metrics.committed(len(jobs), time.perf_counter() - started)
         for job, outcome in zip(jobs, plan.outcomes, strict=True):
             if isinstance(outcome, AppendResult):
                 job.future.set_result(outcome)
