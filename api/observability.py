@@ -35,10 +35,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
 from api.deadline import within
-from ledger.bootstrap import Ledger
 from api.request_id import REQUEST_ID
 from ledger.audit.checkpoints import cosignature_time
 from ledger.audit.note import parse_signature_line
+from ledger.bootstrap import Ledger
 from ledger.store import failures
 
 access_log = logging.getLogger("api.access")
