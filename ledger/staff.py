@@ -29,6 +29,7 @@ from ledger.domain.reference import ReferenceData
 from ledger.domain.staff import StaffAccount, account_id
 from ledger.store.codec import TypedMapper, default_mapper, encode_metadata
 from ledger.store.port import EventStore, VersionConflict
+from ledger.store.sql import SCHEMA_LOCK
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
@@ -108,7 +109,10 @@ class _Passwords:
             import asyncpg
 
             self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=2)
-            await self._pool.execute(POSTGRES_SCHEMA)
+            async with self._pool.acquire() as conn, conn.transaction():
+                # Made under the store's schema lock: processes starting together would collide.
+                await conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+                await conn.execute(POSTGRES_SCHEMA)
 
     async def close(self) -> None:
         if self._pool is not None:

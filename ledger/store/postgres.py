@@ -62,6 +62,7 @@ from ledger.store.sql import (
     PG_SCHEMA,
     PG_TIPS,
     PG_WRITE,
+    SCHEMA_LOCK,
 )
 from ledger.store.timeouts import DatabaseTimeouts, create_pool
 
@@ -146,7 +147,7 @@ class PostgresStore(StoreBase):
         async with conn.transaction():
             # Concurrent CREATE … IF NOT EXISTS can still collide in the catalog: serialize the
             # schema set-up of processes starting together.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ledger.store.schema'))")
+            await conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             await conn.execute(PG_SCHEMA)
             for hook in self.hooks:
                 await conn.execute(hook.postgres_schema())

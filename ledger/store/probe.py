@@ -12,6 +12,7 @@ import asyncio
 import sqlite3
 
 from ledger.store.port import EventStore
+from ledger.store.sql import SCHEMA_LOCK
 
 PROBE_TABLE = "ledger_write_probe"
 _PG_CREATE = (
@@ -40,6 +41,9 @@ async def probe_write(store: EventStore) -> None:
         async with store.pool.acquire() as conn, conn.transaction():
             await conn.execute("SET LOCAL synchronous_commit = on")  # the WAL flush is the test
             if await conn.fetchval("SELECT to_regclass($1) IS NULL", PROBE_TABLE):
+                # Processes starting together: CREATE … IF NOT EXISTS can still collide in the
+                # catalog, so tables are made under the store's schema lock.
+                await conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                 await conn.execute(_PG_CREATE)
             await conn.execute(_PG_WRITE)
     elif isinstance(store, SQLiteStore):

@@ -8,6 +8,10 @@ serializes appends. SQLite needs no head row: ``BEGIN IMMEDIATE`` is its lock, a
 last row of the integer primary key.
 """
 
+# Concurrent CREATE … IF NOT EXISTS can still collide in PostgreSQL's catalog: processes starting
+# together make their tables under this transaction-level advisory lock.
+SCHEMA_LOCK = "hashtext('ledger.store.schema')"
+
 COLUMNS = "position, case_id, version, topic, state, metadata, recorded_at, prev_hash, hash"
 
 # -- SQLite ---------------------------------------------------------------------------------------
