@@ -33,7 +33,16 @@ from litestar.template.config import TemplateConfig
 
 from api.cases.reads import READ_CASES, READ_HISTORY
 from api.cases.views import case_body, view_of
-from console.forms import COMMAND_FORMS, EXTEND_DECISION, FORMS, REGISTER, Form, FormError
+from console.forms import (
+    COMMAND_FORMS,
+    DECISIONS,
+    EXTEND_DECISION,
+    FORMS,
+    RECLASSIFY_DECISION,
+    REGISTER,
+    Form,
+    FormError,
+)
 from console.forms import command_from_form as _command_from_form
 from console.labels import EVENT_LABELS, FIELD_LABELS, RULES, Labels
 from console.session import COOKIE, IDLE_SECONDS, Sessions, session_key
@@ -550,13 +559,16 @@ def _offered(staff: Staff, view: CaseView) -> list[Form]:
             continue
         if closed and form.verb not in {"reopen", "correct", "link"}:
             continue
-        if form.verb == "accept":
+        if form.verb in ("accept", "return"):
             pending = view.pending_transfer
             if pending is None or pending.to_unit not in (actor.unit, None):
                 continue
         offered.append(form)
     if staff.actor.has(Role.OFFICE) and view.extension is not None:
         offered.append(EXTEND_DECISION)
+    asked = view.reclassification
+    if staff.actor.has(Role.OFFICE) and asked is not None and asked.decided_at is None:
+        offered.append(RECLASSIFY_DECISION)
     return offered
 
 
@@ -635,7 +647,7 @@ async def command(
         raise NotFoundException(f"没有“{verb}”这项操作")
     data = _multi(await request.form())
     values = _form_values(data)
-    api_verb = "extend" if verb == "extend-decision" else verb
+    api_verb = DECISIONS.get(verb, verb)
     if not staff.may(api_verb):
         return await _case_page(
             request,

@@ -46,6 +46,16 @@ class Form:
 
 
 REASON = Field("reason", "理由", "textarea")
+# The employer a demand notice or a referral is against, when the case names none yet (R11).
+EMPLOYER = (
+    Field("employer.name", "用人单位名称", required=False),
+    Field(
+        "employer.credit_code",
+        "用人单位统一社会信用代码",
+        required=False,
+        hint="案件尚未载明用人单位时填写",
+    ),
+)
 
 REGISTER = Form(
     "register",
@@ -66,6 +76,13 @@ REGISTER = Form(
         Field("category", "争议事项类别", "select", Category),
         Field("summary", "争议事项摘要", "textarea"),
         Field("preliminary_opinion", "初步意见", "textarea"),
+        Field(
+            "employer.name",
+            "用人单位名称",
+            required=False,
+            hint="职工与用人单位的争议（二(一)2）由个人提出时必填",
+        ),
+        Field("employer.credit_code", "用人单位统一社会信用代码", required=False),
     ),
 )
 
@@ -77,6 +94,17 @@ COMMAND_FORMS = (
         (
             Field("classification", "分类", "select", Classification),
             Field("route", "处理路径（1–7）", "number"),
+            REASON,
+        ),
+    ),
+    Form("return", "退单（退回误转的案件）", c.ReturnTransfer, (REASON,)),
+    Form(
+        "reclassify",
+        "申请改变分类",
+        c.Reclassify,
+        (
+            Field("classification", "新的分类", "select", Classification),
+            Field("route", "新的路径（三(三)1–7）", "number"),
             REASON,
         ),
     ),
@@ -119,7 +147,12 @@ COMMAND_FORMS = (
         "demand-notice",
         "送达催告书",
         c.ServeDemandNotice,
-        (Field("served_at", "送达时间", "datetime"), Field("amount", "催告金额（元）")),
+        (
+            Field("served_at", "送达时间", "datetime", hint="可早于受理时间，不得晚于现在"),
+            Field("amount", "催告金额（元）"),
+            Field("document_number", "文书号"),
+            *EMPLOYER,
+        ),
     ),
     Form(
         "confirm-arrears",
@@ -135,13 +168,23 @@ COMMAND_FORMS = (
         "refer-to-court",
         "申请法院强制执行",
         c.ReferToCourt,
-        (Field("court", "人民法院"), REASON),
+        (Field("court", "人民法院"), REASON, *EMPLOYER),
     ),
     Form(
         "court-outcome",
         "法院结果",
         c.RecordCourtOutcome,
-        (Field("outcome", "结果"), Field("detail", "详情", "textarea", required=False)),
+        (
+            Field("outcome", "结果"),
+            Field("detail", "详情", "textarea", required=False),
+            Field(
+                "corrects",
+                "更正的结果（版本号）",
+                "number",
+                required=False,
+                hint="与已记录的结果不同时，填写所更正结果的案件版本号",
+            ),
+        ),
     ),
     Form(
         "feedback",
@@ -184,8 +227,19 @@ EXTEND_DECISION = Form(
         Field("reason", "意见", "textarea", required=False),
     ),
 )
+RECLASSIFY_DECISION = Form(
+    "reclassify-decision",
+    "改变分类审批",
+    c.Reclassify,
+    (
+        Field("approve", "审批", "approve"),
+        Field("reason", "意见", "textarea", required=False),
+    ),
+)
 REVEAL = Form("reveal", "查看证件号码", c.RevealIdentifiers, (REASON,))
-FORMS = {f.verb: f for f in (*COMMAND_FORMS, EXTEND_DECISION, REVEAL)}
+FORMS = {f.verb: f for f in (*COMMAND_FORMS, EXTEND_DECISION, RECLASSIFY_DECISION, REVEAL)}
+# A form whose verb is not a command of the catalogue decides what another one requested.
+DECISIONS = {"extend-decision": "extend", "reclassify-decision": "reclassify"}
 
 
 class FormError(ValueError):

@@ -12,6 +12,7 @@ the same hash verification as a known one, and is refused with the same words.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +38,14 @@ MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 
 _HASHER = PasswordHasher()  # argon2id with the library's current parameters
-_DUMMY_HASH = _HASHER.hash("not a password of anyone's, for timing only")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for an unknown account, so that it takes as long as a known
+    one; made on first use, not when every ``ledger`` command imports this module."""
+    return _HASHER.hash("not a password of anyone's, for timing only")
+
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS staff_passwords (
@@ -318,7 +326,7 @@ class StaffDirectory:
         async with self._sign_in:
             row = await self.passwords.get(staff_id) if staff_id else None
             if row is None:
-                _verify(_DUMMY_HASH, password)
+                _verify(_dummy_hash(), password)
                 raise SignInRefused("用户名或密码不正确。")
             if row.locked_until is not None and row.locked_until > now:
                 until = row.locked_until

@@ -170,7 +170,10 @@ class WorkingCalendar:
         start = date(year, 1, 1)
         days = [date.fromordinal(start.toordinal() + i) for i in range(_days_in(year))]
         if _package_knows(year):
-            working = [bool(chinese_calendar.is_workday(d)) for d in days]
+            # chinese_calendar.is_workday's rule over its own tables, without validating the
+            # year again for every day (a rebuild builds decades of these at start).
+            on, off = chinese_calendar.workdays, chinese_calendar.holidays
+            working = [d in on or (d.weekday() < 5 and d not in off) for d in days]
             provisional = False
         elif self._extra is not None and year in self._extra.years:
             off, on = self._extra.holidays, self._extra.workdays
@@ -183,6 +186,10 @@ class WorkingCalendar:
         built = _Year(year, working, provisional)
         self._years[year] = built  # a race only builds the same table twice
         return built
+
+    def working_days_of(self, year: int) -> tuple[bool, ...]:
+        """Whether each day of ``year`` is a working day, from 1 January on."""
+        return tuple(self._year(year).working)
 
     def is_working_day(self, d: date) -> bool:
         """Whether ``d`` is a working day (for a year without an official arrangement:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Container, Mapping
-from datetime import date, timedelta
 from uuid import UUID
 
 import msgspec
@@ -57,12 +56,8 @@ def settings_fingerprint(context: Context) -> bytes:
     digest.update(msgspec.json.encode(context.policy, order="sorted"))
     digest.update(msgspec.json.encode(context.reference, order="sorted"))
     for year in _CALENDAR_YEARS:
-        day, end = date(year, 1, 1), date(year + 1, 1, 1)
-        flags = bytearray()
-        while day < end:
-            flags.append(context.calendar.is_working_day(day))
-            day += timedelta(days=1)
-        digest.update(bytes(flags) + bytes([context.calendar.knows(year)]))
+        days = context.calendar.working_days_of(year)
+        digest.update(bytes(days) + bytes([context.calendar.knows(year)]))
     return digest.digest()
 
 
