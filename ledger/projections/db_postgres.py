@@ -27,7 +27,7 @@ from uuid import UUID
 import asyncpg
 
 from ledger.projections import tables as t
-from ledger.projections.inspection import FindingFact, Received
+from ledger.projections.inspection import FindingFact, Held, Received
 from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
 from ledger.store.port import RecordedEvent
@@ -352,10 +352,15 @@ class PostgresReadStore:
         sql = t.RECEIVED_SQL.format(where=t.received_conditions(period, _binder(params)))
         return cast(list[Received], await self.pool.fetch(sql, *params))
 
+    async def held(self, period: t.Period) -> Sequence[Held]:
+        params: list[Any] = []
+        sql = t.HELD_SQL.format(where=t.held_conditions(period, _binder(params)))
+        return cast(list[Held], await self.pool.fetch(sql, *params))
+
     async def findings(self, period: t.Period, today: date) -> Sequence[FindingFact]:
         params: list[Any] = []
         param = _binder(params)
-        where = t.received_conditions(period, param)
+        where = t.received_conditions(period, param, "charged_unit")
         where += " AND " + t.holding_conditions(period.position, today, param)
         rows = await self.pool.fetch(t.FINDINGS_SQL.format(where=where), *params)
         return cast(list[FindingFact], rows)

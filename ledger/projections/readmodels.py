@@ -164,8 +164,11 @@ class ReadModels:
         unit: str | None = None,
         as_of: datetime | None = None,
     ) -> InspectionReport:
-        """Findings FR1–FR9 per first responder and unit, for cases received from
-        ``period_from`` to ``period_to`` (Asia/Shanghai dates, inclusive), as of ``as_of``."""
+        """Per staff member and unit: the cases received from ``period_from`` to
+        ``period_to`` (Asia/Shanghai dates, inclusive), the cases held in that period, and the
+        findings FR1–FR9 of the cases received, each charged to whoever owed the duty; as of
+        ``as_of``. An ``as_of`` later than now is a forecast: the events recorded so far,
+        evaluated on that day (what will be overdue if nothing more happens)."""
         if period_to < period_from:
             raise ValueError("the period ends before it starts")
         position, moment = await self._as_of(as_of)
@@ -176,16 +179,19 @@ class ReadModels:
             position=position,
         )
         with _collector_paused():
-            received, facts = await asyncio.gather(
-                self.db.received(period), self.db.findings(period, local_date(moment))
+            received, facts, held = await asyncio.gather(
+                self.db.received(period),
+                self.db.findings(period, local_date(moment)),
+                self.db.held(period),
             )
-            staff, units = assemble(received, facts)
+            staff, units = assemble(received, facts, held, position)
         return InspectionReport(
             period_from=period_from,
             period_to=period_to,
             unit=unit,
             as_of=moment,
             position=position,
+            forecast=as_of is not None and as_of > self.clock(),
             staff=staff,
             units=units,
         )
