@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
+import msgspec
+
 from ledger.domain.context import SHANGHAI, Context, local_date
 from ledger.projections.caseview import case_view, trail
 from ledger.projections.db import ReadStore
@@ -132,9 +134,13 @@ class ReadModels:
         limit = max(1, min(limit, MAX_PAGE))
         now = self.clock()
         after = decode_cursor(cursor) if cursor else None
-        rows = await self.db.list_states(
-            filters or CaseFilters(), after, limit + 1, local_date(now)
-        )
+        filters = filters or CaseFilters()
+        if filters.due_within is not None:
+            # Due within n working days of today, on the working calendar (a provisional
+            # year is counted as the calendar counts it).
+            due_by = self.context.calendar.add_working_days(local_date(now), filters.due_within)
+            filters = msgspec.structs.replace(filters, due_by=due_by.due)
+        rows = await self.db.list_states(filters, after, limit + 1, local_date(now))
         states = [decode_state(row) for row in rows[:limit]]
         last = states[-1] if len(rows) > limit else None
         return CasePage(

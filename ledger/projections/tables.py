@@ -202,6 +202,8 @@ def case_conditions(
         # The same test as CaseView.overdue, on the query's own date.
         overdue = f"(NOT closed AND due IS NOT NULL AND due < {param(today)})"
         where.append(overdue if filters.overdue else f"NOT {overdue}")
+    if filters.due_by is not None:
+        where.append(f"NOT closed AND due >= {param(today)} AND due <= {param(filters.due_by)}")
     if cursor is not None:
         # The leading bound lets the (received_at, case_id) index seek straight to the page.
         at, again, case_id = (

@@ -197,6 +197,10 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     jurisdiction: str | None = None
     first_responder: str | None = None  # staff id
     overdue: bool | None = None  # as of the moment of the query
+    # Open cases due from today up to this many working days from today (预警); the list
+    # turns it into ``due_by``, the last day, on the working calendar.
+    due_within: int | None = None
+    due_by: date | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
     payer_identifier: str | None = None
