@@ -139,6 +139,16 @@ class PostgresReadStore:
         async with self._pool.acquire() as conn, conn.transaction():
             # Processes starting together (API, runner) must not race on the catalog.
             await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            # A table an earlier version made without some of today's columns is left as it
+            # is, indexes and all: its projection's fingerprint differs, so the runner drops and
+            # rebuilds it (and then builds its indexes).
+            have: dict[str, set[str]] = {}
+            for name, column in await conn.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+            ):
+                have.setdefault(name, set()).add(column)
+            tables = [t for t in tables if t.name not in have or set(t.names) <= have[t.name]]
             await conn.execute(";\n".join([TRACKING, _create(tables), *_indexes(tables)]))
             await _upgrade_layout(conn, tables)
 

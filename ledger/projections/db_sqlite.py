@@ -42,6 +42,12 @@ def _create(tables: Iterable[Table]) -> list[str]:
     return [sql for t in tables for sql in (t.create(_DIALECT), *t.eager_indexes)]
 
 
+def _layout_current(conn: sqlite3.Connection, table: Table) -> bool:
+    """Whether ``table`` is missing or has every column its definition names."""
+    have = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table.name})")}
+    return not have or set(table.names) <= have
+
+
 def _indexes(tables: Iterable[Table]) -> list[str]:
     return [sql for t in tables for sql in t.all_indexes(_DIALECT)]
 
@@ -146,7 +152,11 @@ class SQLiteReadStore:
 
         def create(conn: sqlite3.Connection) -> None:
             conn.execute("PRAGMA journal_mode = WAL")
-            for sql in [TRACKING, *_create(tables), *_indexes(tables)]:
+            # A table an earlier version made without some of today's columns is left as it
+            # is, indexes and all: its projection's fingerprint differs, so the runner drops and
+            # rebuilds it (and then builds its indexes).
+            current = [t for t in tables if _layout_current(conn, t)]
+            for sql in [TRACKING, *_create(current), *_indexes(current)]:
                 conn.execute(sql)
 
         await self._run(create)
