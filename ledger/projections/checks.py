@@ -7,12 +7,13 @@ hanging — found here directly as intervals of the log in which they hold.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from itertools import pairwise
 
 from ledger.domain.context import Context, local_date
 from ledger.projections.custody import (
     Charge,
+    Holding,
     deadline_passed,
     first_responder,
     holder_at,
@@ -116,7 +117,14 @@ def _left_hanging(s: CaseState) -> list[Interval]:
     ]
     moves.sort(key=lambda m: m.position)
     found: list[Interval] = []
-    periods, fallback = holdings(s), first_responder(s)
+    periods: list[Holding] | None = None  # computed when a finding needs them
+
+    def holder(moment: datetime) -> Charge:
+        nonlocal periods
+        if periods is None:
+            periods = holdings(s)
+        return holder_at(periods, moment, first_responder(s))
+
     charge: Charge | None = None  # of the last open stretch
     due: date | None = None
     provisional, due_position, closure = False, 0, None
@@ -125,7 +133,7 @@ def _left_hanging(s: CaseState) -> list[Interval]:
         if isinstance(m, ClassifiedStep):
             if due is not None and closure is None and local_date(m.at) > due:
                 missed = (s.registered_position, due_position, m.position)
-                charge = holder_at(periods, deadline_passed(due), fallback)
+                charge = holder(deadline_passed(due))
                 found.append(
                     Interval(Check.FR9, m.position, None, None, provisional, missed, charge)
                 )
@@ -140,12 +148,12 @@ def _left_hanging(s: CaseState) -> list[Interval]:
         basis = (s.registered_position, due_position)
         if closure is None:
             # Open from m on: overdue from the deadline, or from m if that came later.
-            charge = holder_at(periods, max(deadline_passed(due), m.at), fallback)
+            charge = holder(max(deadline_passed(due), m.at))
             found.append(Interval(Check.FR9, m.position, end, due, provisional, basis, charge))
         elif local_date(closure.at) > due:
             # Closed late: whoever held it when it went overdue (the open stretch before).
             if charge is None:
-                charge = holder_at(periods, deadline_passed(due), fallback)
+                charge = holder(deadline_passed(due))
             proof = (*basis, closure.position)
             found.append(Interval(Check.FR9, m.position, end, None, provisional, proof, charge))
     return found
