@@ -1,6 +1,7 @@
-"""The first-responder findings projection (FR1–FR9): one row per finding interval
-(``proj_findings``, ``ledger.projections.checks``), with the case's first responder, unit and
-received time copied in so an inspection is one indexed range scan.
+"""The findings projection (FR1–FR9): one row per finding interval (``proj_findings``,
+``ledger.projections.checks``), with the case's first responder, unit and received time copied
+in so an inspection is one indexed range scan, and whom it is charged to; and one row per
+custody period (``proj_custody``, ``ledger.projections.custody``).
 
 Findings are a function of the case state and the settings (policy, calendar, reference data):
 the applier reads the states the case view projection folded (it requires it, so the two are

@@ -3,7 +3,9 @@
 ``proj_cases``: one row per case, the columns the list filters and inspections need, plus the
 case state (msgpack) the runner folds into and views are built from.
 ``proj_findings``: one row per finding interval (``ledger.projections.checks``), with the case's
-first responder, unit and received time copied in so an inspection is one indexed range scan.
+first responder, unit and received time copied in so an inspection is one indexed range scan,
+and whom the finding is charged to (``ledger.projections.custody``).
+``proj_custody``: one row per custody period of a case (the inspections' cases held).
 ``proj_tracking``: per projection, the last log position applied and a fingerprint of what its
 rows were computed with (projection version; for the findings also policy, calendar, reference
 data). The tables themselves are declared by the projections (``cases.py``, ``findings.py``).
