@@ -1,26 +1,33 @@
-"""GET /v1/inspections/first-responders: FR1–FR9 findings per staff member and unit.
+"""GET /v1/inspections/first-responders: per staff member and unit, cases received, cases held
+and the findings FR1–FR9 charged to them; GET /v1/inspections/cases/{id}/events: the proving
+events, payer identifiers masked.
 
 The leading group's 督导、检查、考核 (clause 四): for the cases received in a period, what each
-first responder did and failed to do, each finding with the event positions that prove it.
-``as_of`` makes a report reproducible later: it is computed from the events recorded up to then.
+unit and staff member did and failed to do, each finding charged to whoever owed the duty when
+it fell due, with the event positions that prove it. ``as_of`` makes a report reproducible
+later: it is computed from the events recorded up to then; an ``as_of`` still to come is a
+forecast (预警): what will be overdue by then if nothing more is recorded.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from uuid import UUID
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from api.access import allow, roles_note
+from api.cases.event_records import EventOut, event_out
 from api.cases.reads import CodeFilter, Moment
 from api.params import DATE_RANGE, invalid_parameters, inverted
-from api.problems import FieldError, problem_responses
+from api.problems import ApiProblem, FieldError, problem_responses
 from ledger.domain.codes import Role
 from ledger.projections import ReadModels
 from ledger.projections.views import InspectionReport
+from ledger.service import LedgerService
 
 # One inspection covers at most this many days: a report over decades would read the whole
 # ledger in one request.
@@ -38,10 +45,16 @@ class InspectionController(Controller):
         "/first-responders",
         guards=[allow(READ_INSPECTIONS)],
         operation_id="first_responder_inspection",
-        summary="First-responder accountability report (FR1–FR9)",
-        description="Cases received from `from` to `to` (Asia/Shanghai dates, inclusive), "
-        "optionally of one receiving `unit`, evaluated as of `as_of` (default now). "
-        + roles_note(READ_INSPECTIONS),
+        summary="Accountability report: cases received, cases held, findings (FR1–FR9)",
+        description="Per unit and staff member: the cases received (as first responder) from "
+        "`from` to `to` (Asia/Shanghai dates, inclusive), the cases held (custody periods "
+        "overlapping the period) and the findings of the cases received, each charged to "
+        "whoever owed the duty when it fell due (FR1–FR4, FR7, FR8: the first responder; FR5: "
+        "the unit the case was sent to; FR6: the unit that sent it on; FR9: the unit and staff "
+        "member holding it when its deadline passed). `unit` keeps one unit: its cases "
+        "received, held and findings charged. Evaluated as of `as_of` (default now); a later "
+        "`as_of` is a forecast (`forecast: true`): what will hold by then if nothing more is "
+        "recorded. " + roles_note(READ_INSPECTIONS),
         responses=problem_responses(400, 403),
     )
     async def first_responders(
@@ -66,3 +79,21 @@ class InspectionController(Controller):
                 detail=f"from and to: {longest}",
             )
         return await read_models.inspection(period_from, period_to, unit, as_of)
+
+    @get(
+        "/cases/{case_id:uuid}/events",
+        guards=[allow(READ_INSPECTIONS)],
+        operation_id="inspection_case_events",
+        summary="The events that prove a finding, identifiers masked",
+        description="The case's complete, ordered history as `GET /v1/cases/{id}/events` "
+        "gives it, with every payer identifier masked, for those who inspect: the positions a "
+        "report cites are events here. " + roles_note(READ_INSPECTIONS),
+        responses=problem_responses(403, 404),
+    )
+    async def case_events(
+        self, case_id: FromPath[UUID], service: NamedDependency[LedgerService]
+    ) -> list[EventOut]:
+        records = await service.history(case_id)
+        if not records:
+            raise ApiProblem(404, "CASE_NOT_FOUND", f"case {case_id} does not exist")
+        return [event_out(record, masked=True) for record in records]

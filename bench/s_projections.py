@@ -122,8 +122,8 @@ async def _inspect(url: str, runs: int) -> dict[str, Any]:
 
         async def plain() -> Any:
             return await conn.fetch(
-                "SELECT case_id, check_id, first_responder, receiving_unit, proof, provisional"
-                " FROM proj_findings WHERE receiving_unit = $1"
+                "SELECT case_id, check_id, charged_staff, charged_unit, charged_name, proof,"
+                " provisional FROM proj_findings WHERE charged_unit = $1"
                 " AND received_at >= $2 AND received_at < $3",
                 unit,
                 start,

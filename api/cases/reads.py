@@ -85,8 +85,10 @@ class CaseReadController(Controller):
         guards=[allow(READ_CASES)],
         operation_id="list_cases",
         summary="List case views (filters, cursor pagination)",
-        description="From the read model. `unit` is the holding unit; `received_from` is "
-        "inclusive, `received_to` exclusive. " + roles_note(READ_CASES),
+        description="From the read model. `unit` (or `holding_unit`) is the holding unit; "
+        "`received_from` is inclusive, `received_to` exclusive; `due_within` (预警) keeps the "
+        "open cases whose deadline falls from today to that many working days from today. "
+        + roles_note(READ_CASES),
         responses=problem_responses(400, 403),
     )
     async def list_cases(
@@ -100,6 +102,15 @@ class CaseReadController(Controller):
         jurisdiction: CodeFilter = None,
         first_responder: StaffFilter = None,
         overdue: Annotated[bool | None, QueryParameter()] = None,
+        due_within: Annotated[
+            int | None,
+            QueryParameter(
+                ge=0,
+                le=250,
+                description="open cases due from today to this many working days from today",
+            ),
+        ] = None,
+        holding_unit: CodeFilter = None,
         received_from: Moment = None,
         received_to: Moment = None,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
@@ -110,15 +121,22 @@ class CaseReadController(Controller):
     ) -> CasePage:
         if received_from is not None and received_to is not None and received_to < received_from:
             raise inverted("received_from", "received_to", received_from, received_to)
+        if unit is not None and holding_unit is not None and unit != holding_unit:
+            both = "unit and holding_unit both name the holding unit: give one"
+            raise invalid_parameters(
+                FieldError(field="unit", message=both, source="query"),
+                FieldError(field="holding_unit", message=both, source="query"),
+            )
         actor = actor_of(request)
         filters = CaseFilters(
             status=status,
             classification=classification,
             category=category,
-            unit=unit,
+            unit=unit or holding_unit,
             jurisdiction=jurisdiction,
             first_responder=first_responder,
             overdue=overdue,
+            due_within=due_within,
             received_from=received_from,
             received_to=received_to,
             case_number=case_number,

@@ -124,7 +124,8 @@ class CaseViews(Projection):
     name = "cases"
     # Bump when the state or the rows change meaning: the stored ones are then rebuilt.
     # 3: the deadline is the one the Classified event carries. 4: case numbers.
-    version = 4
+    # 5: transfers and acceptances keep the staff member's name (custody, charged findings).
+    version = 5
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:

@@ -7,10 +7,18 @@ hanging — found here directly as intervals of the log in which they hold.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from itertools import pairwise
 
 from ledger.domain.context import Context, local_date
+from ledger.projections.custody import (
+    Charge,
+    Holding,
+    deadline_passed,
+    first_responder,
+    holder_at,
+    holdings,
+)
 from ledger.projections.duties import Interval, duties
 from ledger.projections.state import (
     AcceptStep,
@@ -35,13 +43,16 @@ def intervals(s: CaseState, ctx: Context) -> list[Interval]:
 def _ping_pong(s: CaseState, ctx: Context) -> list[Interval]:
     """FR6 (推诿): a transfer back to a unit or jurisdiction that already held the case, and the
     transfer that takes the count past policy.max_transfers; a transfer returned as misrouted
-    (退单) counts as one more move."""
+    (退单) counts as one more move. Charged to the unit (and staff member) that sent the case on;
+    a return, to the sender of the transfer it returns (the misrouting was theirs).
+    """
     held_units = {s.receiving_unit: s.registered_position}
     held_places = {s.registered_jurisdiction: s.registered_position}
     found = []
     moves: list[TransferStep | AcceptStep | Step] = [*s.transfers, *s.acceptances, *s.returns]
     moves.sort(key=lambda m: m.position)
     counted: list[int] = []  # the positions of the transfers and returns so far
+    sender = first_responder(s)
     for m in moves:
         if isinstance(m, AcceptStep):
             held_units.setdefault(m.unit, m.position)
@@ -50,12 +61,13 @@ def _ping_pong(s: CaseState, ctx: Context) -> list[Interval]:
             continue
         counted.append(m.position)
         if isinstance(m, TransferStep):
+            sender = Charge(m.from_unit, m.staff_id, m.name)
             before = held_units.get(m.to_unit or "") or held_places.get(m.to_jurisdiction or "")
             if before is not None:
-                proof = (before, m.position)
-                found.append(Interval(Check.FR6, m.position, None, None, False, proof))
+                back = (before, m.position)
+                found.append(Interval(Check.FR6, m.position, None, None, False, back, sender))
         if len(counted) == ctx.policy.max_transfers + 1:
-            found.append(Interval(Check.FR6, m.position, None, None, False, tuple(counted)))
+            found.append(Interval(Check.FR6, m.position, None, None, False, (*counted,), sender))
     return found
 
 
@@ -90,7 +102,11 @@ def _left_hanging(s: CaseState) -> list[Interval]:
     after it. Between two changes of deadline or of open/closed the verdict is fixed, so each
     such stretch of the log is one interval. A deadline cannot be erased: when a
     reclassification (R10) sets another one after the case was already open past its deadline,
-    that miss stays a finding from then on."""
+    that miss stays a finding from then on.
+
+    Each is charged to the unit, and the staff member who accepted it, holding the case when it
+    went past its deadline: the start of the day after the deadline, or the start of the stretch
+    if that is later (a reopening or a reclassification after the deadline)."""
     closures = {k.position: k for k in s.closures}
     approved = [x for x in s.extensions if x.approved]
     moves: list[Step | ClassifiedStep | ExtensionStep] = [
@@ -101,6 +117,15 @@ def _left_hanging(s: CaseState) -> list[Interval]:
     ]
     moves.sort(key=lambda m: m.position)
     found: list[Interval] = []
+    periods: list[Holding] | None = None  # computed when a finding needs them
+
+    def holder(moment: datetime) -> Charge:
+        nonlocal periods
+        if periods is None:
+            periods = holdings(s)
+        return holder_at(periods, moment, first_responder(s))
+
+    charge: Charge | None = None  # of the last open stretch
     due: date | None = None
     provisional, due_position, closure = False, 0, None
     for m, following in pairwise([*moves, None]):
@@ -108,10 +133,13 @@ def _left_hanging(s: CaseState) -> list[Interval]:
         if isinstance(m, ClassifiedStep):
             if due is not None and closure is None and local_date(m.at) > due:
                 missed = (s.registered_position, due_position, m.position)
-                found.append(Interval(Check.FR9, m.position, None, None, provisional, missed))
-            due, provisional, due_position = m.due, m.provisional, m.position
+                charge = holder(deadline_passed(due))
+                found.append(
+                    Interval(Check.FR9, m.position, None, None, provisional, missed, charge)
+                )
+            due, provisional, due_position, charge = m.due, m.provisional, m.position, None
         elif isinstance(m, ExtensionStep):
-            due, provisional, due_position = m.until, False, m.position
+            due, provisional, due_position, charge = m.until, False, m.position, None
         else:
             closure = closures.get(m.position)  # None after a reopening
         if due is None:
@@ -119,8 +147,13 @@ def _left_hanging(s: CaseState) -> list[Interval]:
         end = following.position if following is not None else None
         basis = (s.registered_position, due_position)
         if closure is None:
-            found.append(Interval(Check.FR9, m.position, end, due, provisional, basis))
+            # Open from m on: overdue from the deadline, or from m if that came later.
+            charge = holder(max(deadline_passed(due), m.at))
+            found.append(Interval(Check.FR9, m.position, end, due, provisional, basis, charge))
         elif local_date(closure.at) > due:
+            # Closed late: whoever held it when it went overdue (the open stretch before).
+            if charge is None:
+                charge = holder(deadline_passed(due))
             proof = (*basis, closure.position)
-            found.append(Interval(Check.FR9, m.position, end, None, provisional, proof))
+            found.append(Interval(Check.FR9, m.position, end, None, provisional, proof, charge))
     return found

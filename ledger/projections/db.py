@@ -7,7 +7,7 @@ from datetime import date
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
-from ledger.projections.inspection import FindingFact, Received
+from ledger.projections.inspection import FindingFact, Held, Received
 from ledger.projections.projection import Projection, Reader, Write
 from ledger.projections.tables import Cursor, Period
 from ledger.projections.views import CaseFilters
@@ -48,11 +48,17 @@ class ReadStore(Reader, Protocol):
     ) -> list[bytes]: ...
 
     async def received(self, period: Period) -> Sequence[Received]:
-        """(unit, staff id, staff name, cases received) for the period."""
+        """(unit, staff id, staff name, case, registered position) of each case received in
+        the period."""
+
+    async def held(self, period: Period) -> Sequence[Held]:
+        """(unit, staff id, staff name, case, from position, to position) of each custody
+        period that overlaps the period (of its unit, if it names one)."""
 
     async def findings(self, period: Period, today: date) -> Sequence[FindingFact]:
-        """(case, check, staff id, unit, proof positions, provisional) of every finding
-        interval of the period's cases that holds at its position on ``today``."""
+        """(case, check, charged staff id, charged unit, staff name, proof positions,
+        provisional) of every finding interval of the period's cases that holds at its
+        position on ``today`` (charged to its unit, if it names one)."""
 
     async def listen(self) -> None: ...
 

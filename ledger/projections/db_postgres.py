@@ -27,7 +27,7 @@ from uuid import UUID
 import asyncpg
 
 from ledger.projections import tables as t
-from ledger.projections.inspection import FindingFact, Received
+from ledger.projections.inspection import FindingFact, Held, Received
 from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
 from ledger.store.port import RecordedEvent
@@ -151,6 +151,16 @@ class PostgresReadStore:
         async with self._pool.acquire() as conn, conn.transaction():
             # Processes starting together (API, runner) must not race on the catalog.
             await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            # A table an earlier version made without some of today's columns is left as it
+            # is, indexes and all: its projection's fingerprint differs, so the runner drops and
+            # rebuilds it (and then builds its indexes).
+            have: dict[str, set[str]] = {}
+            for name, column in await conn.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+            ):
+                have.setdefault(name, set()).add(column)
+            tables = [t for t in tables if t.name not in have or set(t.names) <= have[t.name]]
             await conn.execute(";\n".join([TRACKING, _create(tables), *_indexes(tables)]))
             await _upgrade_layout(conn, tables)
 
@@ -364,10 +374,15 @@ class PostgresReadStore:
         sql = t.RECEIVED_SQL.format(where=t.received_conditions(period, _binder(params)))
         return cast(list[Received], await self.pool.fetch(sql, *params))
 
+    async def held(self, period: t.Period) -> Sequence[Held]:
+        params: list[Any] = []
+        sql = t.HELD_SQL.format(where=t.held_conditions(period, _binder(params)))
+        return cast(list[Held], await self.pool.fetch(sql, *params))
+
     async def findings(self, period: t.Period, today: date) -> Sequence[FindingFact]:
         params: list[Any] = []
         param = _binder(params)
-        where = t.received_conditions(period, param)
+        where = t.received_conditions(period, param, "charged_unit")
         where += " AND " + t.holding_conditions(period.position, today, param)
         rows = await self.pool.fetch(t.FINDINGS_SQL.format(where=where), *params)
         return cast(list[FindingFact], rows)

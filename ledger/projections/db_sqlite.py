@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from ledger.projections import tables as t
-from ledger.projections.inspection import FindingFact, Received
+from ledger.projections.inspection import FindingFact, Held, Received
 from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
 
@@ -40,6 +40,12 @@ def _tables(projections: Iterable[Projection]) -> list[Table]:
 def _create(tables: Iterable[Table]) -> list[str]:
     """The tables and the indexes their fold reads through (the others: :func:`_indexes`)."""
     return [sql for t in tables for sql in (t.create(_DIALECT), *t.eager_indexes)]
+
+
+def _layout_current(conn: sqlite3.Connection, table: Table) -> bool:
+    """Whether ``table`` is missing or has every column its definition names."""
+    have = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table.name})")}
+    return not have or set(table.names) <= have
 
 
 def _indexes(tables: Iterable[Table]) -> list[str]:
@@ -146,7 +152,11 @@ class SQLiteReadStore:
 
         def create(conn: sqlite3.Connection) -> None:
             conn.execute("PRAGMA journal_mode = WAL")
-            for sql in [TRACKING, *_create(tables), *_indexes(tables)]:
+            # A table an earlier version made without some of today's columns is left as it
+            # is, indexes and all: its projection's fingerprint differs, so the runner drops and
+            # rebuilds it (and then builds its indexes).
+            current = [t for t in tables if _layout_current(conn, t)]
+            for sql in [TRACKING, *_create(current), *_indexes(current)]:
                 conn.execute(sql)
 
         await self._run(create)
@@ -265,18 +275,26 @@ class SQLiteReadStore:
     async def received(self, period: t.Period) -> Sequence[Received]:
         params: list[Any] = []
         sql = t.RECEIVED_SQL.format(where=t.received_conditions(period, _binder(params)))
-        return await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        rows = await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return [(u, s, n, UUID(c), p) for u, s, n, c, p in rows]
+
+    async def held(self, period: t.Period) -> Sequence[Held]:
+        params: list[Any] = []
+        sql = t.HELD_SQL.format(where=t.held_conditions(period, _binder(params)))
+        rows = await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return [(u, s, n, UUID(c), f, e) for u, s, n, c, f, e in rows]
 
     async def findings(self, period: t.Period, today: date) -> Sequence[FindingFact]:
         params: list[Any] = []
         param = _binder(params)
-        where = t.received_conditions(period, param)
+        where = t.received_conditions(period, param, "charged_unit")
         where += " AND " + t.holding_conditions(period.position, today, param)
         rows = await self._run(
             lambda conn: conn.execute(t.FINDINGS_SQL.format(where=where), params).fetchall()
         )
         return [
-            (UUID(c), k, s, u, [int(x) for x in p.split(",")], bool(v)) for c, k, s, u, p, v in rows
+            (UUID(c), k, s, u, n, [int(x) for x in p.split(",")], bool(v))
+            for c, k, s, u, n, p, v in rows
         ]
 
     async def listen(self) -> None:

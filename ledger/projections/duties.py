@@ -27,6 +27,7 @@ from ledger.domain.calendar import Deadline, WorkingCalendar
 from ledger.domain.codes import Classification
 from ledger.domain.context import Context, local_date
 from ledger.domain.reference import UnknownUnit
+from ledger.projections.custody import Charge
 from ledger.projections.state import CaseState, Step, TransferStep
 from ledger.projections.views import Check, DutyStatus
 
@@ -39,6 +40,9 @@ class Interval:
     after: date | None  # holds only on days after this one (a deadline); None: at once
     provisional: bool
     proof: tuple[int, ...]
+    # Whom it is charged to (``ledger.projections.custody``); None: the first responder and
+    # the receiving unit.
+    charge: Charge | None = None
 
     def holds(self, position: int, today: date) -> bool:
         return (
@@ -59,6 +63,7 @@ class Duty:
     done_at: datetime | None = None
     ok: bool = True  # whether that discharge met the duty
     until: int | None = None  # superseded at this position without being discharged
+    charge: Charge | None = None  # None: the first responder's (FR1–FR4)
 
     def status(self, position: int, today: date) -> DutyStatus | None:
         """As of log position ``position`` on day ``today``; None if not (or no longer) owed."""
@@ -84,11 +89,27 @@ class Duty:
         end = self.done if self.done is not None else self.until
         if self.due is not None and (end is None or end > self.arises):
             found.append(
-                Interval(self.check, self.arises, end, self.due, self.provisional, self.basis)
+                Interval(
+                    self.check,
+                    self.arises,
+                    end,
+                    self.due,
+                    self.provisional,
+                    self.basis,
+                    self.charge,
+                )
             )
         if self.done is not None and not self.ok:
             found.append(
-                Interval(self.check, self.done, None, None, self.provisional, self.positions)
+                Interval(
+                    self.check,
+                    self.done,
+                    None,
+                    None,
+                    self.provisional,
+                    self.positions,
+                    self.charge,
+                )
             )
         return found
 
@@ -138,7 +159,17 @@ def _classification(s: CaseState, ctx: Context) -> Duty:
 
 
 def _discharged(duty: Duty, position: int, at: datetime, ok: bool) -> Duty:
-    return Duty(duty.check, duty.arises, duty.due, duty.provisional, duty.basis, position, at, ok)
+    return Duty(
+        duty.check,
+        duty.arises,
+        duty.due,
+        duty.provisional,
+        duty.basis,
+        position,
+        at,
+        ok,
+        charge=duty.charge,
+    )
 
 
 def _holder_at(s: CaseState, position: int) -> str:
@@ -215,24 +246,41 @@ def _as_classified(
     return step.to_unit == ctx.reference.leading_group_office
 
 
+def _registered_elsewhere(s: CaseState, ctx: Context) -> bool:
+    """Whether the case's jurisdiction at registration is not the receiving unit's (a city-wide
+    unit, or one the reference data no longer lists, serves every jurisdiction: no duty)."""
+    try:
+        served = ctx.reference.jurisdiction_of(s.receiving_unit)
+    except UnknownUnit:
+        return False
+    return served is not None and served != s.registered_jurisdiction
+
+
 def _handover(s: CaseState, ctx: Context) -> list[Duty]:
-    """FR4 (the first transfer to another jurisdiction, counted from registration) and FR5 (each
-    transfer accepted in time; until then the case is an orphan the first responder owns)."""
+    """FR4 (the first transfer to another jurisdiction, counted from registration: owed from
+    the registration when the case was registered outside the receiving unit's jurisdiction,
+    else known once such a transfer exists) and FR5 (each transfer accepted in time, charged to
+    the unit it was sent to)."""
     found = []
     policy, calendar = ctx.policy, ctx.calendar
     to_jurisdiction = next((t for t in s.transfers if t.to_jurisdiction is not None), None)
-    if to_jurisdiction is not None:
+    elsewhere = _registered_elsewhere(s, ctx)
+    if to_jurisdiction is not None or elsewhere:
         d = _deadline(
             calendar, local_date(s.registered_at), policy.out_of_jurisdiction_transfer_days
         )
-        duty = Duty(
-            Check.FR4, to_jurisdiction.position, d.due, d.provisional, (s.registered_position,)
-        )
-        ok = local_date(to_jurisdiction.at) <= d.due
-        found.append(_discharged(duty, to_jurisdiction.position, to_jurisdiction.at, ok))
+        arises = s.registered_position
+        if not elsewhere and to_jurisdiction is not None:
+            arises = to_jurisdiction.position
+        duty = Duty(Check.FR4, arises, d.due, d.provisional, (s.registered_position,))
+        if to_jurisdiction is not None:
+            ok = local_date(to_jurisdiction.at) <= d.due
+            duty = _discharged(duty, to_jurisdiction.position, to_jurisdiction.at, ok)
+        found.append(duty)
     for t in s.transfers:
         d = _deadline(calendar, local_date(t.at), policy.acceptance_days)
-        duty = Duty(Check.FR5, t.position, d.due, d.provisional, (t.position,))
+        receiver = Charge(t.to_unit or t.to_jurisdiction or t.from_unit, "", "")
+        duty = Duty(Check.FR5, t.position, d.due, d.provisional, (t.position,), charge=receiver)
         # Accepted (签收), or returned as misrouted (退单): either way the receiving side acted.
         answers = [
             *((a.position, a.at) for a in s.acceptances),

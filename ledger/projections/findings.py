@@ -1,6 +1,7 @@
-"""The first-responder findings projection (FR1–FR9): one row per finding interval
-(``proj_findings``, ``ledger.projections.checks``), with the case's first responder, unit and
-received time copied in so an inspection is one indexed range scan.
+"""The findings projection (FR1–FR9): one row per finding interval (``proj_findings``,
+``ledger.projections.checks``), with the case's first responder, unit and received time copied
+in so an inspection is one indexed range scan, and whom it is charged to; and one row per
+custody period (``proj_custody``, ``ledger.projections.custody``).
 
 Findings are a function of the case state and the settings (policy, calendar, reference data):
 the applier reads the states the case view projection folded (it requires it, so the two are
@@ -18,7 +19,14 @@ import msgspec
 from ledger.domain.context import Context
 from ledger.projections.cases import CaseStates
 from ledger.projections.projection import Applier, Batch, Projection, Reader, Table, Write
-from ledger.projections.tables import FINDING_COLUMNS, FindingRow, finding_rows
+from ledger.projections.tables import (
+    CUSTODY_COLUMNS,
+    FINDING_COLUMNS,
+    CustodyRow,
+    FindingRow,
+    custody_rows,
+    finding_rows,
+)
 
 # The calendar is fingerprinted over these years: all chinesecalendar knows and then some.
 _CALENDAR_YEARS = range(2004, 2041)
@@ -38,6 +46,9 @@ FINDINGS = Table(
     after_date          {date},
     provisional         {bool}      NOT NULL,
     proof               {positions} NOT NULL,
+    charged_unit        TEXT        NOT NULL,
+    charged_staff       TEXT        NOT NULL,
+    charged_name        TEXT        NOT NULL,
     PRIMARY KEY (case_id, seq)
     """,
     names=FINDING_COLUMNS,
@@ -45,7 +56,32 @@ FINDINGS = Table(
     indexes=(
         "CREATE INDEX IF NOT EXISTS proj_findings_receiving"
         " ON proj_findings (receiving_unit, received_at)",
+        "CREATE INDEX IF NOT EXISTS proj_findings_charged"
+        " ON proj_findings (charged_unit, received_at)",
         "CREATE INDEX IF NOT EXISTS proj_findings_received ON proj_findings (received_at)",
+    ),
+)
+
+# Who held each case when (``ledger.projections.custody``): the inspections' cases held.
+CUSTODY = Table(
+    name="proj_custody",
+    columns="""
+    case_id       {uuid}     NOT NULL,
+    seq           {smallint} NOT NULL,
+    unit          TEXT       NOT NULL,
+    staff_id      TEXT       NOT NULL,
+    staff_name    TEXT       NOT NULL,
+    from_position {bigint}   NOT NULL,
+    from_at       {time}     NOT NULL,
+    to_position   {bigint},
+    to_at         {time},
+    PRIMARY KEY (case_id, seq)
+    """,
+    names=CUSTODY_COLUMNS,
+    key=("case_id", "seq"),
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS proj_custody_unit ON proj_custody (unit, from_at)",
+        "CREATE INDEX IF NOT EXISTS proj_custody_from ON proj_custody (from_at)",
     ),
 )
 
@@ -65,12 +101,14 @@ class Findings(Projection):
     name = "findings"
     # Bump when a check changes meaning: the stored findings are then rebuilt.
     # 4: a transfer returned as misrouted (退单) answers FR5 and counts toward FR6.
-    version = 4
+    # 5: each finding is charged to whoever owed the duty (custody); custody periods; FR4 from
+    # registration when the case was registered outside the receiving unit's jurisdiction.
+    version = 5
     requires = ("cases",)
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:
-        return (FINDINGS,)
+        return (FINDINGS, CUSTODY)
 
     def fingerprint(self, context: Context) -> str:
         digest = hashlib.sha256(super().fingerprint(context).encode())
@@ -85,13 +123,16 @@ class Findings(Projection):
         return FindingIntervals(context, cases)
 
 
+Rows = tuple[tuple[FindingRow, ...], tuple[CustodyRow, ...]]
+
+
 class FindingIntervals(Applier):
     def __init__(self, context: Context, cases: CaseStates) -> None:
         self.context, self.cases = context, cases
         # The rows last committed for cached cases: an event that leaves a case's findings as
         # they were (most do) costs no delete and re-insert of them.
-        self._committed: dict[UUID, tuple[FindingRow, ...]] = {}
-        self._pending: dict[UUID, tuple[FindingRow, ...]] = {}
+        self._committed: dict[UUID, Rows] = {}
+        self._pending: dict[UUID, Rows] = {}
 
     async def fold(
         self, batch: Batch, reader: Reader, owned: Container[UUID] | None = None
@@ -100,20 +141,25 @@ class FindingIntervals(Applier):
 
     def writes(self, expected: int) -> list[Write]:
         context, committed = self.context, self._committed
-        changed: dict[UUID, tuple[FindingRow, ...]] = {}
+        changed: dict[UUID, Rows] = {}
         stale: list[UUID] = []  # cases with stored findings to replace
         rows: list[FindingRow] = []
+        custody: list[CustodyRow] = []
         for state in self.cases.changed:
-            found = tuple(finding_rows(state, context))
+            found = (tuple(finding_rows(state, context)), tuple(custody_rows(state)))
             case_id = state.case_id
             if committed.get(case_id) == found:
                 continue
             changed[case_id] = found
-            rows.extend(found)
+            rows.extend(found[0])
+            custody.extend(found[1])
             if state.registered_position <= expected:  # else never written
                 stale.append(case_id)
         self._pending = changed
-        return [Write(FINDINGS, insert=rows, delete=stale, key_column="case_id")]
+        return [
+            Write(FINDINGS, insert=rows, delete=stale, key_column="case_id"),
+            Write(CUSTODY, insert=custody, delete=stale, key_column="case_id"),
+        ]
 
     def committed(self) -> None:
         self._committed.update(self._pending)

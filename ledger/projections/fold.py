@@ -188,6 +188,7 @@ class CaseFolder:
                 s.holder,
                 _opt(e.to_unit),
                 _opt(e.to_jurisdiction),
+                _i(e.actor.name),
             )
         )
         s.status = CaseStatus.TRANSFERRED
@@ -199,7 +200,12 @@ class CaseFolder:
             s.jurisdiction = jurisdiction
         s.acceptances.append(
             AcceptStep(
-                position, utc(e.occurred_at), _i(e.actor.staff_id), _i(e.actor.unit), jurisdiction
+                position,
+                utc(e.occurred_at),
+                _i(e.actor.staff_id),
+                _i(e.actor.unit),
+                jurisdiction,
+                _i(e.actor.name),
             )
         )
         s.holder = _i(e.actor.unit)

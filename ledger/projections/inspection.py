@@ -1,8 +1,11 @@
 """Assembling an inspection report from the rows the database returns (pure, no I/O).
 
 A report over a busy unit's year holds tens of thousands of findings, so this is written for
-speed: one pass over the rows, no per-row objects beyond the findings themselves (which the
-cyclic garbage collector does not track, see ``views.Finding``).
+speed: one pass over the rows, no per-row objects beyond the findings and cases themselves (which
+the cyclic garbage collector does not track, see ``views.Finding``).
+
+Each finding is listed under whom it is charged to (``ledger.projections.custody``): a staff
+member of a unit, or the unit alone when nobody there had taken the case (FR5).
 """
 
 from __future__ import annotations
@@ -10,31 +13,73 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from ledger.projections.views import Check, Finding, StaffInspection, UnitInspection
+from ledger.projections.views import (
+    CaseProof,
+    Check,
+    Finding,
+    StaffInspection,
+    UnitInspection,
+)
 
 _CHECKS = {check.value: check for check in Check}
 
-# (unit, staff id, staff name, cases received)
-Received = tuple[str, str, str, int]
-# (case, check, staff id, unit, proof positions, provisional): one holding finding interval
-FindingFact = tuple[UUID, str, str, str, list[int], bool]
+# (unit, staff id, staff name, case, registered position): a case received as first responder
+Received = tuple[str, str, str, UUID, int]
+# (unit, staff id, staff name, case, from position, to position): a custody period
+Held = tuple[str, str, str, UUID, int, int | None]
+# (case, check, charged staff id, charged unit, staff name, proof positions, provisional): one
+# holding finding interval
+FindingFact = tuple[UUID, str, str, str, str, list[int], bool]
+
+Key = tuple[str, str]  # (unit, staff id)
+
+
+class _Person:
+    __slots__ = ("findings", "held", "name", "received")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.received: list[CaseProof] = []
+        self.held: dict[UUID, list[int]] = {}
+        self.findings: list[Finding] = []
 
 
 def assemble(
-    received: Iterable[Received], facts: Iterable[FindingFact]
+    received: Iterable[Received],
+    facts: Iterable[FindingFact],
+    held: Iterable[Held] = (),
+    position: int | None = None,
 ) -> tuple[list[StaffInspection], list[UnitInspection]]:
-    """Per staff member (by unit, then staff id) and per unit: cases received and findings,
-    one finding per case and check (FR5 per transfer, FR9 per stretch of the log, … merge).
+    """Per staff member (by unit, then staff id) and per unit: cases received, cases held and
+    findings, one finding per case and check (FR5 per transfer, FR9 per stretch of the log, …
+    merge). ``position`` is the report's: a custody period ended after it is still open.
 
-    ``facts`` come ordered by check and case (the database sorts faster than Python), so the
-    intervals of one finding are adjacent, and a staff member's findings come in report order.
+    ``facts`` come ordered by check, case and whom they are charged to (the database sorts
+    faster than Python), so the intervals of one finding are adjacent.
     """
-    found: dict[tuple[str, str], list[Finding]] = {}
+    people: dict[Key, _Person] = {}
+
+    def person(key: Key, name: str) -> _Person:
+        found = people.get(key)
+        if found is None:
+            found = people[key] = _Person(name)
+        elif not found.name:
+            found.name = name
+        return found
+
+    for unit, staff_id, name, case_id, registered in received:
+        person((unit, staff_id), name).received.append(
+            CaseProof(case_id=case_id, positions=[registered])
+        )
+    for unit, staff_id, name, case_id, start, end in held:
+        proof = person((unit, staff_id), name).held.setdefault(case_id, [])
+        proof.append(start)
+        if end is not None and (position is None or end <= position):
+            proof.append(end)
+    last: tuple[str, UUID, str, str] | None = None
     findings: list[Finding] = []
-    last_unit = last_staff = last_check = None
-    last_case: UUID | None = None
-    for case_id, check, staff_id, unit, proof, provisional in facts:
-        if check == last_check and case_id == last_case:  # one more interval of that finding
+    for case_id, check, staff_id, unit, name, proof, provisional in facts:
+        if last == (check, case_id, unit, staff_id):  # one more interval of that finding
             previous = findings[-1]
             findings[-1] = Finding(
                 check=previous.check,
@@ -43,41 +88,63 @@ def assemble(
                 provisional=previous.provisional or provisional,
             )
             continue
-        if staff_id != last_staff or unit != last_unit:
-            findings = found.setdefault((unit, staff_id), [])
-            last_unit, last_staff = unit, staff_id
+        findings = person((unit, staff_id), name).findings
         # The proof list is taken over as it is: one interval's proof is in position order.
         findings.append(
             Finding(check=_CHECKS[check], case_id=case_id, positions=proof, provisional=provisional)
         )
-        last_check, last_case = check, case_id
+        last = (check, case_id, unit, staff_id)
     staff = []
-    for unit, staff_id, name, count in sorted(received):
-        mine = found.get((unit, staff_id), [])
-        counts = dict.fromkeys(Check, 0)
-        for finding in mine:
-            counts[finding.check] += 1
+    unit_only: dict[str, list[Finding]] = {}
+    for (unit, staff_id), p in sorted(people.items()):
+        if not staff_id:
+            unit_only[unit] = p.findings
+            continue
         staff.append(
             StaffInspection(
                 staff_id=staff_id,
-                name=name,
+                name=p.name,
                 unit=unit,
-                cases_received=count,
-                counts=counts,
-                findings=mine,
+                cases_received=len(p.received),
+                cases_held=len(p.held),
+                counts=_counts(p.findings),
+                findings=p.findings,
+                received=sorted(p.received, key=lambda c: c.positions),
+                held=[
+                    CaseProof(case_id=case_id, positions=sorted(positions))
+                    for case_id, positions in sorted(p.held.items(), key=lambda h: min(h[1]))
+                ],
             )
         )
-    return staff, _units(staff)
+    return staff, _units(staff, unit_only)
 
 
-def _units(staff: list[StaffInspection]) -> list[UnitInspection]:
-    totals: dict[str, tuple[int, dict[Check, int]]] = {}
+def _counts(findings: list[Finding]) -> dict[Check, int]:
+    counts = dict.fromkeys(Check, 0)
+    for finding in findings:
+        counts[finding.check] += 1
+    return counts
+
+
+def _units(
+    staff: list[StaffInspection], unit_only: dict[str, list[Finding]]
+) -> list[UnitInspection]:
+    totals: dict[str, tuple[int, set[UUID], dict[Check, int]]] = {}
+    for unit, findings in unit_only.items():
+        totals[unit] = (0, set(), _counts(findings))
     for s in staff:
-        cases, counts = totals.get(s.unit, (0, dict.fromkeys(Check, 0)))
+        cases, held, counts = totals.get(s.unit, (0, set(), dict.fromkeys(Check, 0)))
         for check, n in s.counts.items():
             counts[check] += n
-        totals[s.unit] = (cases + s.cases_received, counts)
+        held.update(h.case_id for h in s.held)
+        totals[s.unit] = (cases + s.cases_received, held, counts)
     return [
-        UnitInspection(unit=unit, cases_received=cases, counts=counts)
-        for unit, (cases, counts) in sorted(totals.items())
+        UnitInspection(
+            unit=unit,
+            cases_received=cases,
+            cases_held=len(held),
+            counts=counts,
+            findings=unit_only.get(unit, []),
+        )
+        for unit, (cases, held, counts) in sorted(totals.items())
     ]

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
+import msgspec
+
 from ledger.domain.context import SHANGHAI, Context, local_date
 from ledger.projections.caseview import case_view, trail
 from ledger.projections.db import ReadStore
@@ -132,9 +134,13 @@ class ReadModels:
         limit = max(1, min(limit, MAX_PAGE))
         now = self.clock()
         after = decode_cursor(cursor) if cursor else None
-        rows = await self.db.list_states(
-            filters or CaseFilters(), after, limit + 1, local_date(now)
-        )
+        filters = filters or CaseFilters()
+        if filters.due_within is not None:
+            # Due within n working days of today, on the working calendar (a provisional
+            # year is counted as the calendar counts it).
+            due_by = self.context.calendar.add_working_days(local_date(now), filters.due_within)
+            filters = msgspec.structs.replace(filters, due_by=due_by.due)
+        rows = await self.db.list_states(filters, after, limit + 1, local_date(now))
         states = [decode_state(row) for row in rows[:limit]]
         last = states[-1] if len(rows) > limit else None
         return CasePage(
@@ -164,8 +170,11 @@ class ReadModels:
         unit: str | None = None,
         as_of: datetime | None = None,
     ) -> InspectionReport:
-        """Findings FR1–FR9 per first responder and unit, for cases received from
-        ``period_from`` to ``period_to`` (Asia/Shanghai dates, inclusive), as of ``as_of``."""
+        """Per staff member and unit: the cases received from ``period_from`` to
+        ``period_to`` (Asia/Shanghai dates, inclusive), the cases held in that period, and the
+        findings FR1–FR9 of the cases received, each charged to whoever owed the duty; as of
+        ``as_of``. An ``as_of`` later than now is a forecast: the events recorded so far,
+        evaluated on that day (what will be overdue if nothing more happens)."""
         if period_to < period_from:
             raise ValueError("the period ends before it starts")
         position, moment = await self._as_of(as_of)
@@ -176,16 +185,19 @@ class ReadModels:
             position=position,
         )
         with _collector_paused():
-            received, facts = await asyncio.gather(
-                self.db.received(period), self.db.findings(period, local_date(moment))
+            received, facts, held = await asyncio.gather(
+                self.db.received(period),
+                self.db.findings(period, local_date(moment)),
+                self.db.held(period),
             )
-            staff, units = assemble(received, facts)
+            staff, units = assemble(received, facts, held, position)
         return InspectionReport(
             period_from=period_from,
             period_to=period_to,
             unit=unit,
             as_of=moment,
             position=position,
+            forecast=as_of is not None and as_of > self.clock(),
             staff=staff,
             units=units,
         )

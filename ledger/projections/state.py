@@ -58,6 +58,7 @@ class TransferStep(msgspec.Struct, array_like=True, frozen=True):
     from_unit: str
     to_unit: str | None
     to_jurisdiction: str | None
+    name: str = ""  # the sender's name (states folded before it was kept have none)
 
 
 class AcceptStep(msgspec.Struct, array_like=True, frozen=True):
@@ -66,6 +67,7 @@ class AcceptStep(msgspec.Struct, array_like=True, frozen=True):
     staff_id: str
     unit: str
     jurisdiction: str | None  # set when the transfer went to a jurisdiction
+    name: str = ""  # the accepting staff member's name (none in states folded before)
 
 
 class ExtensionStep(msgspec.Struct, array_like=True, frozen=True):

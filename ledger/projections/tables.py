@@ -3,7 +3,9 @@
 ``proj_cases``: one row per case, the columns the list filters and inspections need, plus the
 case state (msgpack) the runner folds into and views are built from.
 ``proj_findings``: one row per finding interval (``ledger.projections.checks``), with the case's
-first responder, unit and received time copied in so an inspection is one indexed range scan.
+first responder, unit and received time copied in so an inspection is one indexed range scan,
+and whom the finding is charged to (``ledger.projections.custody``).
+``proj_custody``: one row per custody period of a case (the inspections' cases held).
 ``proj_tracking``: per projection, the last log position applied and a fingerprint of what its
 rows were computed with (projection version; for the findings also policy, calendar, reference
 data). The tables themselves are declared by the projections (``cases.py``, ``findings.py``).
@@ -22,6 +24,8 @@ import msgspec
 
 from ledger.domain.context import Context
 from ledger.projections.checks import intervals
+from ledger.projections.custody import first_responder as first_responder_charge
+from ledger.projections.custody import holdings
 from ledger.projections.state import CaseState, encode_state
 from ledger.projections.views import CaseFilters
 
@@ -59,10 +63,29 @@ class FindingRow(NamedTuple):
     after_date: date | None
     provisional: bool
     proof: list[int]  # the positions proving it (a list: both drivers make arrays of lists)
+    # Whom it is charged to: whoever owed the duty when it fell due (ledger.projections.custody)
+    charged_unit: str
+    charged_staff: str  # empty: the unit as a whole (FR5: nobody there had taken the case)
+    charged_name: str
+
+
+class CustodyRow(NamedTuple):
+    """One custody period of a case (``ledger.projections.custody.Holding``)."""
+
+    case_id: UUID
+    seq: int
+    unit: str
+    staff_id: str
+    staff_name: str
+    from_position: int
+    from_at: datetime
+    to_position: int | None
+    to_at: datetime | None
 
 
 CASE_COLUMNS = CaseRow._fields
 FINDING_COLUMNS = FindingRow._fields
+CUSTODY_COLUMNS = CustodyRow._fields
 
 
 def case_row(s: CaseState) -> CaseRow:
@@ -88,8 +111,11 @@ def case_row(s: CaseState) -> CaseRow:
 
 
 def finding_rows(s: CaseState, ctx: Context) -> list[FindingRow]:
-    # Findings are grouped under the first responder and the unit that received the case
-    # (三(一): the first responder answers for registration, classification and transfer).
+    # Each finding carries the case's first responder and receiving unit (三(一): the first
+    # responder answers for registration, classification and transfer) and whom it is charged
+    # to: those for FR1–FR4, FR7 and FR8; the receiving unit for FR5, the sender for FR6, the
+    # holder when the deadline passed for FR9.
+    responder = first_responder_charge(s)
     return [
         FindingRow(
             case_id=s.case_id,
@@ -104,9 +130,16 @@ def finding_rows(s: CaseState, ctx: Context) -> list[FindingRow]:
             after_date=i.after,
             provisional=i.provisional,
             proof=list(i.proof),
+            charged_unit=(i.charge or responder).unit,
+            charged_staff=(i.charge or responder).staff_id,
+            charged_name=(i.charge or responder).name,
         )
         for seq, i in enumerate(intervals(s, ctx))
     ]
+
+
+def custody_rows(s: CaseState) -> list[CustodyRow]:
+    return [CustodyRow(s.case_id, seq, *h) for seq, h in enumerate(holdings(s))]
 
 
 # -- listing ----------------------------------------------------------------------------------
@@ -171,6 +204,8 @@ def case_conditions(
         # The same test as CaseView.overdue, on the query's own date.
         overdue = f"(NOT closed AND due IS NOT NULL AND due < {param(today)})"
         where.append(overdue if filters.overdue else f"NOT {overdue}")
+    if filters.due_by is not None:
+        where.append(f"NOT closed AND due >= {param(today)} AND due <= {param(filters.due_by)}")
     if cursor is not None:
         # The leading bound lets the (received_at, case_id) index seek straight to the page.
         at, again, case_id = (
@@ -194,16 +229,35 @@ class Period(NamedTuple):
     position: int
 
 
-def received_conditions(period: Period, param: Callable[[Any], str]) -> str:
+def received_conditions(
+    period: Period, param: Callable[[Any], str], unit_column: str = "receiving_unit"
+) -> str:
     """Cases (or their findings: the columns are the same) received in the period and
-    registered at or before its position."""
+    registered at or before its position; of the period's unit in ``unit_column`` (the
+    receiving unit, or for findings the charged unit)."""
     where = [
         f"received_at >= {param(period.start)}",
         f"received_at < {param(period.end)}",
         f"registered_position <= {param(period.position)}",
     ]
     if period.unit is not None:
-        where.append(f"receiving_unit = {param(period.unit)}")
+        where.append(f"{unit_column} = {param(period.unit)}")
+    return " AND ".join(where)
+
+
+def held_conditions(period: Period, param: Callable[[Any], str]) -> str:
+    """Custody periods that overlap the period as the log stood at its position: begun by
+    then, begun before the period ends, and not ended (as far as the position knows) before it
+    starts."""
+    position = period.position
+    where = [
+        f"from_position <= {param(position)}",
+        f"from_at < {param(period.end)}",
+        f"(to_position IS NULL OR to_position > {param(position)}"
+        f" OR to_at > {param(period.start)})",
+    ]
+    if period.unit is not None:
+        where.append(f"unit = {param(period.unit)}")
     return " AND ".join(where)
 
 
@@ -217,10 +271,15 @@ def holding_conditions(position: int, today: date, param: Callable[[Any], str]) 
 
 
 RECEIVED_SQL = (
-    "SELECT receiving_unit, first_responder, max(first_responder_name), count(*)"
-    " FROM proj_cases WHERE {where} GROUP BY receiving_unit, first_responder"
+    "SELECT receiving_unit, first_responder, first_responder_name, case_id, registered_position"
+    " FROM proj_cases WHERE {where}"
 )
 FINDINGS_SQL = (
-    "SELECT case_id, check_id, first_responder, receiving_unit, proof, provisional"
-    " FROM proj_findings WHERE {where} ORDER BY check_id, case_id"
+    "SELECT case_id, check_id, charged_staff, charged_unit, charged_name, proof, provisional"
+    " FROM proj_findings WHERE {where}"
+    " ORDER BY check_id, case_id, charged_unit, charged_staff"
+)
+HELD_SQL = (
+    "SELECT unit, staff_id, staff_name, case_id, from_position, to_position"
+    " FROM proj_custody WHERE {where}"
 )

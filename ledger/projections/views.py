@@ -197,6 +197,10 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     jurisdiction: str | None = None
     first_responder: str | None = None  # staff id
     overdue: bool | None = None  # as of the moment of the query
+    # Open cases due from today up to this many working days from today (预警); the list
+    # turns it into ``due_by``, the last day, on the working calendar.
+    due_within: int | None = None
+    due_by: date | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
     payer_identifier: str | None = None
@@ -254,29 +258,51 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     provisional: bool  # rests on a deadline counted on a provisional calendar year
 
 
+class CaseProof(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A case counted for someone: received (its registration), or held (the acceptance,
+    registration or reopening that began the custody and, once ended, the event that ended it)."""
+
+    case_id: UUID
+    positions: list[int]
+
+
 class StaffInspection(msgspec.Struct, frozen=True, kw_only=True):
+    """One staff member of one unit: the cases received as first responder, the cases held
+    (custody periods overlapping the period) and the findings charged to them."""
+
     staff_id: str
     name: str
     unit: str
     cases_received: int
-    counts: dict[Check, int]  # cases with each finding
+    cases_held: int
+    counts: dict[Check, int]  # cases with each finding charged to them
     findings: list[Finding]
+    received: list[CaseProof]
+    held: list[CaseProof]
 
 
 class UnitInspection(msgspec.Struct, frozen=True, kw_only=True):
+    """A unit: totals over its staff, plus the findings charged to the unit as a whole (FR5:
+    a transfer nobody there accepted in time), which are counted in ``counts`` too."""
+
     unit: str
     cases_received: int
+    cases_held: int
     counts: dict[Check, int]
+    findings: list[Finding]  # charged to the unit, to no staff member of it
 
 
 class InspectionReport(msgspec.Struct, frozen=True, kw_only=True):
-    """First-responder findings for cases received in ``period_from``–``period_to``
-    (Asia/Shanghai dates, both inclusive), computed from the events up to ``position``."""
+    """Findings for cases received in ``period_from``–``period_to`` (Asia/Shanghai dates, both
+    inclusive), computed from the events up to ``position``, each charged to whoever owed the
+    duty; with ``forecast`` (``as_of`` after the moment asked) what will hold by ``as_of`` if
+    nothing more is recorded."""
 
     period_from: date
     period_to: date
     unit: str | None
     as_of: datetime
     position: int
+    forecast: bool
     staff: list[StaffInspection]
     units: list[UnitInspection]

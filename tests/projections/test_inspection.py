@@ -7,33 +7,66 @@ from uuid import UUID
 from ledger.projections.inspection import assemble
 from ledger.projections.views import Check
 
-A, B = UUID(int=1), UUID(int=2)
+A, B, C = UUID(int=1), UUID(int=2), UUID(int=3)
 
 
 def test_intervals_of_one_finding_merge_and_each_staff_member_gets_their_own() -> None:
-    received = [("tax.hall", "T1", "王丽", 3), ("tax.branch1", "T2", "李强", 1)]
-    facts = [  # ordered by check, then case, as the database returns them
-        (A, "FR5", "T1", "tax.hall", [3, 4], False),
-        (A, "FR5", "T1", "tax.hall", [5, 9], True),  # a second transfer of the same case
-        (B, "FR5", "T2", "tax.branch1", [7], False),
-        (A, "FR9", "T1", "tax.hall", [1, 2], False),
+    received = [
+        ("tax.hall", "T1", "王丽", A, 1),
+        ("tax.hall", "T1", "王丽", C, 2),
+        ("tax.branch1", "T2", "李强", B, 6),
+    ]
+    facts = [  # ordered by check, case and charge, as the database returns them
+        (A, "FR6", "T1", "tax.hall", "王丽", [3, 4], False),
+        (A, "FR6", "T1", "tax.hall", "王丽", [5, 9], True),  # a second move of the same case
+        (B, "FR6", "T2", "tax.branch1", "李强", [7], False),
+        (A, "FR9", "T1", "tax.hall", "王丽", [1, 2], False),
     ]
     staff, units = assemble(received, facts)
     branch, hall = staff  # by unit, then staff id
     assert [(f.check, f.case_id, f.positions, f.provisional) for f in hall.findings] == [
-        (Check.FR5, A, [3, 4, 5, 9], True),
+        (Check.FR6, A, [3, 4, 5, 9], True),
         (Check.FR9, A, [1, 2], False),
     ]
-    assert (hall.cases_received, hall.counts[Check.FR5], hall.counts[Check.FR1]) == (3, 1, 0)
+    assert (hall.cases_received, hall.counts[Check.FR6], hall.counts[Check.FR1]) == (2, 1, 0)
+    assert [(c.case_id, c.positions) for c in hall.received] == [(A, [1]), (C, [2])]
     assert [f.case_id for f in branch.findings] == [B]
-    assert [(u.unit, u.cases_received, u.counts[Check.FR5]) for u in units] == [
+    assert [(u.unit, u.cases_received, u.counts[Check.FR6]) for u in units] == [
         ("tax.branch1", 1, 1),
-        ("tax.hall", 3, 1),
+        ("tax.hall", 2, 1),
     ]
+
+
+def test_findings_go_to_whom_they_are_charged_and_unit_only_ones_to_the_unit() -> None:
+    received = [("tax.hall", "T1", "王丽", A, 1)]
+    held = [
+        ("tax.hall", "T1", "王丽", A, 1, 4),
+        ("hrss.window", "H1", "赵敏", A, 4, None),
+        ("hrss.window", "H1", "赵敏", B, 8, 12),  # ended after the report's position: open
+    ]
+    facts = [
+        (A, "FR5", "", "hrss.window", "", [3], False),
+        (A, "FR9", "H1", "hrss.window", "赵敏", [1, 2], False),
+    ]
+    staff, units = assemble(received, facts, held, position=10)
+    handler, clerk = staff
+    assert (handler.unit, handler.staff_id, handler.name) == ("hrss.window", "H1", "赵敏")
+    assert (handler.cases_received, handler.cases_held) == (0, 2)
+    assert [(c.case_id, c.positions) for c in handler.held] == [(A, [4]), (B, [8])]
+    assert [(f.check, f.case_id) for f in handler.findings] == [(Check.FR9, A)]
+    assert (clerk.cases_received, clerk.cases_held, clerk.findings) == (1, 1, [])
+    assert [(c.case_id, c.positions) for c in clerk.held] == [(A, [1, 4])]
+    hrss, hall = units
+    assert (hrss.unit, hrss.cases_received, hrss.cases_held) == ("hrss.window", 0, 2)
+    assert (hrss.counts[Check.FR5], hrss.counts[Check.FR9]) == (1, 1)
+    assert [(f.check, f.case_id) for f in hrss.findings] == [(Check.FR5, A)]
+    assert (hall.cases_held, sum(hall.counts.values())) == (1, 0)
 
 
 def test_staff_without_findings_are_reported_with_zero_counts() -> None:
-    staff, units = assemble([("tax.hall", "T1", "王丽", 2)], [])
+    staff, units = assemble(
+        [("tax.hall", "T1", "王丽", A, 1), ("tax.hall", "T1", "王丽", B, 2)], []
+    )
     assert staff[0].findings == []
     assert set(staff[0].counts.values()) == {0}
     assert units[0].cases_received == 2

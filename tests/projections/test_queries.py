@@ -147,22 +147,38 @@ async def test_an_inspection_lists_findings_per_first_responder_and_unit(databas
         it.read_models.clock = lambda: datetime(2025, 3, 14, 18, tzinfo=SHANGHAI)
 
         report = await it.read_models.inspection(date(2025, 3, 1), date(2025, 3, 31))
-        branch, hall = report.staff  # by unit, then staff id
+        handler, branch, hall = report.staff  # by unit, then staff id
         assert (hall.staff_id, hall.unit, hall.cases_received) == ("T1001", "tax.hall", 2)
         assert {k for k, n in hall.counts.items() if n} == {Check.FR1, Check.FR2}
         assert {f.case_id for f in hall.findings} == {late}
         assert (branch.staff_id, branch.unit, branch.cases_received) == ("T2003", "tax.branch1", 1)
-        assert {f.check for f in branch.findings} == {Check.FR3, Check.FR5}
-        fr5 = next(f for f in branch.findings if f.check is Check.FR5)
+        # FR3 is the first responder's; FR5 (accepted two days late) the receiving unit's.
+        assert {f.check for f in branch.findings} == {Check.FR3}
+        assert (handler.unit, handler.cases_received, handler.cases_held) == (
+            "hrss.social_insurance",
+            0,
+            1,
+        )
+        assert handler.findings == []
+        hrss, branch_unit, _ = report.units
+        fr5 = next(f for f in hrss.findings if f.check is Check.FR5)
+        assert fr5.case_id == misrouted
         assert len(fr5.positions) == 2  # the transfer and the late acceptance
-        assert [(u.unit, u.cases_received) for u in report.units] == [
-            ("tax.branch1", 1),
-            ("tax.hall", 2),
+        assert [(u.unit, u.cases_received, u.cases_held) for u in report.units] == [
+            ("hrss.social_insurance", 0, 1),
+            ("tax.branch1", 1, 1),
+            ("tax.hall", 2, 2),
         ]
+        assert (hrss.counts[Check.FR5], branch_unit.counts[Check.FR5]) == (1, 0)
         only_branch = await it.read_models.inspection(
             date(2025, 3, 1), date(2025, 3, 31), unit="tax.branch1"
         )
         assert only_branch.staff == [branch]
+        only_hrss = await it.read_models.inspection(
+            date(2025, 3, 1), date(2025, 3, 31), unit="hrss.social_insurance"
+        )
+        assert only_hrss.staff == [handler]
+        assert only_hrss.units == [hrss]
 
 
 async def test_an_inspection_as_of_t_is_the_same_after_later_events(database_url: str) -> None:
