@@ -15,21 +15,13 @@ from ledger.bootstrap import open_ledger
 from ledger.config import Settings
 from ledger.demo import load_demo
 from ledger.domain.actor import Actor
-from ledger.domain.codes import Department, Role
+from ledger.domain.codes import Department
 from ledger.domain.reference import StaffMismatch, UnknownUnit
 from ledger.process import tune_gc
+from ledger.staff_cli import roles_argument
 from ledger.staff_demo import add_demo_accounts, sign_in_help
 
 DEMO_CASES = 60
-
-
-def _roles(text: str) -> tuple[Role, ...]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    try:
-        return tuple(Role(name) for name in names)
-    except ValueError:
-        known = ", ".join(r.value for r in Role)
-        raise argparse.ArgumentTypeError(f"roles are a comma-separated list of: {known}") from None
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
@@ -158,7 +150,7 @@ def register(commands: Any) -> None:
         choices=[d.value for d in Department],
         help="the unit's department (default: as the reference data says)",
     )
-    token.add_argument("--roles", required=True, type=_roles, help="e.g. intake,handler")
+    token.add_argument("--roles", required=True, type=roles_argument, help="e.g. intake,handler")
     token.add_argument(
         "--jurisdiction",
         default=None,
