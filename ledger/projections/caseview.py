@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from ledger.domain.context import Context, local_date
+from ledger.projections.custody import holdings
 from ledger.projections.duties import duties
 from ledger.projections.fold import CaseFolder
 from ledger.projections.state import CaseState
@@ -141,63 +142,31 @@ def trail(s: CaseState, ctx: Context, position: int, moment: datetime) -> Trail 
 
 
 def custody(s: CaseState, ctx: Context, position: int, today: date) -> list[CustodyPeriod]:
-    """Who held the case when: from registration or acceptance (签收) to the next acceptance or
-    the closure; a reopening starts a new period with the unit that closed it."""
-    moves = sorted(
-        [
-            *((a.position, a.at, CustodyEnd.TRANSFERRED, a.unit) for a in s.acceptances),
-            *((k.position, k.at, CustodyEnd.CLOSED, None) for k in s.closures),
-            *((r.position, r.at, CustodyEnd.OPEN, None) for r in s.reopenings),
-        ],
-        key=lambda move: move[0],
-    )
-    periods: list[CustodyPeriod] = []
-    unit, since, since_position = s.receiving_unit, s.registered_at, s.registered_position
-    holding = True
-    for move_position, at, kind, new_unit in moves:
-        if move_position > position:
+    """Who held the case when (``ledger.projections.custody``), as the log stood at
+    ``position``, each period with the working days it lasted (until ``today`` if it still does
+    then)."""
+    closures = {k.position for k in s.closures}
+    shown = []
+    for h in holdings(s):
+        if h.from_position > position:
             break
-        if holding and kind is not CustodyEnd.OPEN:
-            periods.append(_period(ctx, unit, since, since_position, at, move_position, kind))
-        if kind is CustodyEnd.CLOSED:
-            holding = False
-            continue
-        unit = new_unit or unit
-        since, since_position, holding = at, move_position, True
-    if holding:
-        days, provisional = ctx.calendar.working_days_between(local_date(since), today)
-        periods.append(
+        ended = h.to_position is not None and h.to_position <= position
+        until = local_date(h.to_at) if ended and h.to_at is not None else today
+        days, provisional = ctx.calendar.working_days_between(local_date(h.from_at), until)
+        shown.append(
             CustodyPeriod(
-                unit=unit,
-                from_at=since,
-                from_position=since_position,
-                to_at=None,
-                to_position=None,
+                unit=h.unit,
+                from_at=h.from_at,
+                from_position=h.from_position,
+                to_at=h.to_at if ended else None,
+                to_position=h.to_position if ended else None,
                 dwell_working_days=max(days, 0),
                 dwell_provisional=provisional,
-                ended=CustodyEnd.OPEN,
+                ended=CustodyEnd.OPEN
+                if not ended
+                else CustodyEnd.CLOSED
+                if h.to_position in closures
+                else CustodyEnd.TRANSFERRED,
             )
         )
-    return periods
-
-
-def _period(
-    ctx: Context,
-    unit: str,
-    since: datetime,
-    since_position: int,
-    until: datetime,
-    until_position: int,
-    ended: CustodyEnd,
-) -> CustodyPeriod:
-    days, provisional = ctx.calendar.working_days_between(local_date(since), local_date(until))
-    return CustodyPeriod(
-        unit=unit,
-        from_at=since,
-        from_position=since_position,
-        to_at=until,
-        to_position=until_position,
-        dwell_working_days=max(days, 0),
-        dwell_provisional=provisional,
-        ended=ended,
-    )
+    return shown

@@ -1,4 +1,4 @@
-"""Custody: who held a case when, and so who a finding is charged to (issue 14, item 1).
+"""Custody: who held a case when, and so who a finding is charged to (DOMAIN.md, custody).
 
 A custody period starts at the registration (the receiving unit, held by the first responder),
 at an acceptance (签收: the accepting unit and staff member) or at a reopening (the unit and staff

@@ -1,5 +1,5 @@
 """Findings charged by custody, forecasts and due-soon lists, through HTTP on SQLite and
-PostgreSQL (issue 14, items 1 and 2).
+PostgreSQL (DOMAIN.md, custody and early warning).
 
 The end-to-end case: a general case registered by a tax intake clerk (tax.hall), transferred to
 an hrss unit and accepted there by an hrss handler. An inspection as of a day past its deadline

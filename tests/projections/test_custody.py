@@ -1,4 +1,4 @@
-"""Custody, and whom each finding is charged to (issue 14, item 1), and FR4 from registration
+"""Custody, and whom each finding is charged to (DOMAIN.md, custody), and FR4 from registration
 (item 8): cases driven through LedgerService on an in-memory log, findings as the findings
 projection stores them (``tables.finding_rows``)."""
 
