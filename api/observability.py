@@ -57,6 +57,17 @@ CHECKPOINT_SIZE = Gauge("ledger_last_checkpoint_size", "Events covered by the la
 COSIGNATURES = Gauge(
     "ledger_last_checkpoint_cosignatures", "Witness co-signatures of the last checkpoint"
 )
+VERIFY_OK = Gauge(
+    "ledger_last_verify_ok",
+    "1 if the last verification of the whole ledger by this process found no fault, 0 if it "
+    "found one (NaN before any)",
+)
+VERIFY_AGE = Gauge(
+    "ledger_last_verify_age_seconds", "Seconds since this process last verified the whole ledger"
+)
+VERIFY_EVENTS = Gauge(
+    "ledger_last_verify_events", "Events the last verification of the whole ledger checked"
+)
 COSIGNATURE_AGE = Gauge(
     "ledger_last_cosignature_age_seconds",
     "Seconds since the newest witness co-signature of the last checkpoint was made",
@@ -153,6 +164,10 @@ async def _read(opened: Ledger) -> None:
     COSIGNATURES.set(len(lines))
     made = [cosignature_time(parse_signature_line(line.rstrip("\n") + "\n")) for line in lines]
     COSIGNATURE_AGE.set((now - max(made)).total_seconds() if made else math.nan)
+    verified = opened.audit.last_verified
+    VERIFY_OK.set(math.nan if verified is None else float(verified[1].ok))
+    VERIFY_AGE.set(math.nan if verified is None else (now - verified[0]).total_seconds())
+    VERIFY_EVENTS.set(math.nan if verified is None else verified[1].events_checked)
 
 
 class ObservabilityPlugin(InitPlugin):

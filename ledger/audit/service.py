@@ -66,6 +66,8 @@ class AuditService:
         self.origin = trusted.ledger.name
         self._owns_store = False
         self._verifying: asyncio.Future[VerifyReport] | None = None
+        # The last verification this process completed, and when (None: none yet).
+        self.last_verified: tuple[datetime, VerifyReport] | None = None
 
     @classmethod
     def from_store(
@@ -188,8 +190,9 @@ class AuditService:
         workers: int | None = None,
         ranges: int | None = None,
     ) -> VerifyReport:
-        """``verify_ledger`` over this service's store (``workers``, ``ranges``: see there)."""
-        return await verify_ledger(
+        """``verify_ledger`` over this service's store (``workers``, ``ranges``: see there); the
+        report and when it ended are kept as ``last_verified`` (the metrics show them)."""
+        report = await verify_ledger(
             self.store,
             self.db,
             self.trusted,
@@ -198,6 +201,8 @@ class AuditService:
             workers=workers,
             ranges=ranges,
         )
+        self.last_verified = (datetime.now(UTC), report)
+        return report
 
     async def verify_shared(self) -> VerifyReport:
         """``verify()`` one run at a time: a call made while a run is going joins it and gets

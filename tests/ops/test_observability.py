@@ -22,8 +22,18 @@ from ledger.audit.checkpoints import cosign, open_checkpoint
 from ledger.audit.keys import KeyConfig, init_keys, load_signer
 from ledger.audit.service import AuditService
 from ledger.config import Settings
+from ledger.domain.codes import Department, Role
 from tests.api.processes import free_port, output_of, served, server_env, wait_until_healthy
-from tests.api.support import IDENTIFIER, INTAKE, PHONE, SECRET, Api, bearer, registration
+from tests.api.support import (
+    IDENTIFIER,
+    INTAKE,
+    PHONE,
+    SECRET,
+    Api,
+    bearer,
+    registration,
+    staff,
+)
 
 
 @pytest.fixture
@@ -81,6 +91,21 @@ async def test_metrics_measure_routes_appends_batches_lag_and_checkpoints(
     text = (await client.get("/metrics")).text
     assert _samples(text, "ledger_last_checkpoint_cosignatures")[""] == 1
     assert 0 <= _samples(text, "ledger_last_cosignature_age_seconds")[""] < 30
+
+
+async def test_metrics_show_the_last_verification_of_the_whole_ledger(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    await Api(client).register()
+    text = (await client.get("/metrics")).text
+    assert str(_samples(text, "ledger_last_verify_ok")[""]) == "nan"  # none yet
+    auditor = staff("A0002", "审计员", "tax.office", Department.TAX, Role.AUDITOR)
+    report = (await client.get("/v1/ledger/verify", headers=bearer(auditor))).json()
+    assert report["ok"]
+    text = (await client.get("/metrics")).text
+    assert _samples(text, "ledger_last_verify_ok")[""] == 1.0
+    assert _samples(text, "ledger_last_verify_events")[""] == report["events_checked"] >= 1
+    assert 0 <= _samples(text, "ledger_last_verify_age_seconds")[""] < 30
 
 
 async def _cosign(url: str, key_dir: Path) -> None:
