@@ -559,6 +559,11 @@ def _offered(staff: Staff, view: CaseView) -> list[Form]:
             continue
         if closed and form.verb not in {"reopen", "correct", "link"}:
             continue
+        # R10: classify once, then a change of class is requested.
+        if form.verb == "reclassify" and view.classification is None:
+            continue
+        if form.verb == "classify" and view.classification is not None:
+            continue
         if form.verb in ("accept", "return"):
             pending = view.pending_transfer
             if pending is None or pending.to_unit not in (actor.unit, None):
