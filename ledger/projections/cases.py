@@ -123,8 +123,9 @@ def _uuid(value: Any) -> UUID:
 class CaseViews(Projection):
     name = "cases"
     # Bump when the state or the rows change meaning: the stored ones are then rebuilt.
-    # 3: the deadline is the one the Classified event carries. 4: case numbers.
-    version = 4
+    # 3: the deadline is the one the Classified event carries. 4: case numbers. 5: the
+    # satisfaction of every feedback (department statistics).
+    version = 5
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:

@@ -264,6 +264,7 @@ class CaseFolder:
 
     def _feedback(self, s: CaseState, position: int, e: Any) -> None:
         s.feedbacks.append(self._step(position, e))
+        s.feedback_satisfactions.append(e.satisfaction)
         s.satisfaction = e.satisfaction
         s.status = CaseStatus.FEEDBACK_GIVEN
 

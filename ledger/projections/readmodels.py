@@ -17,11 +17,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from ledger.domain.context import SHANGHAI, Context, local_date
+from ledger.projections import statistics
 from ledger.projections.caseview import case_view, trail
 from ledger.projections.db import ReadStore
 from ledger.projections.inspection import assemble
 from ledger.projections.runner import SETTLE_SECONDS, ProjectionRunner
 from ledger.projections.state import decode_state
+from ledger.projections.statistics import StatisticsReport
 from ledger.projections.tables import Cursor, Period, decode_cursor, encode_cursor
 from ledger.projections.views import (
     CaseFilters,
@@ -188,6 +190,17 @@ class ReadModels:
             position=position,
             staff=staff,
             units=units,
+        )
+
+    async def statistics(
+        self, period_from: date, period_to: date, as_of: datetime | None = None
+    ) -> StatisticsReport:
+        """Department statistics (考核) of ``period_from``–``period_to`` as of ``as_of``."""
+        if period_to < period_from:
+            raise ValueError("the period ends before it starts")
+        position, moment = await self._as_of(as_of)
+        return await statistics.report(
+            self.db, self.context, period_from, period_to, moment, position, self.store.position_at
         )
 
     async def _as_of(self, as_of: datetime | None) -> tuple[int, datetime]:

@@ -124,6 +124,8 @@ class CaseState(msgspec.Struct, kw_only=True):
     escalations: list[Step] = msgspec.field(default_factory=list)
     decisions: list[Step] = msgspec.field(default_factory=list)
     feedbacks: list[Step] = msgspec.field(default_factory=list)
+    # The satisfaction each feedback recorded, in the order of ``feedbacks`` (statistics).
+    feedback_satisfactions: list[Satisfaction] = msgspec.field(default_factory=list)
     closures: list[Step] = msgspec.field(default_factory=list)
     reopenings: list[Step] = msgspec.field(default_factory=list)
     extensions: list[ExtensionStep] = msgspec.field(default_factory=list)
