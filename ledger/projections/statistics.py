@@ -19,6 +19,8 @@ Whose a fact is:
 - ``held``: custody segments of the open case — its holding unit (custody passes on acceptance,
   签收) and the deadline in force; ``overdue`` is a held segment whose deadline has passed.
 - ``closed``, ``escalated``, ``feedback``: the unit holding the case when it happened.
+- ``follow_up``, ``follow_up_flag``: the unit that closed the case (it still holds it); an
+  unsatisfied follow-up flags the case until the office reopens it or records why not.
 - ``returned``: the unit that sent the transfer that came back as misrouted (退单) — it still
   holds the case when the return is recorded.
 """
@@ -91,9 +93,12 @@ FACTS = Table(
 
 RECEIVED, REPEAT, HELD, CLOSED = "received", "repeat", "held", "closed"
 ESCALATED, RETURNED, FEEDBACK = "escalated", "returned", "feedback"
+FOLLOW_UP, FLAG = "follow_up", "follow_up_flag"
 ON_TIME, LATE = "on_time", "late"
 # Facts counted in the period they fall in (by their business date).
-FLOWS = (RECEIVED, REPEAT, CLOSED, ESCALATED, RETURNED, FEEDBACK)
+FLOWS = (RECEIVED, REPEAT, CLOSED, ESCALATED, RETURNED, FEEDBACK, FOLLOW_UP)
+# Facts counted at a moment: those holding at its position.
+STOCKS = (HELD, FLAG)
 
 
 def _holder_at(s: CaseState, position: int) -> str:
@@ -174,6 +179,17 @@ def case_facts(s: CaseState, ctx: Context) -> list[Fact]:
     for i, f in enumerate(s.feedbacks):
         said = satisfactions[i] if i < len(satisfactions) else Satisfaction.UNKNOWN
         add(FEEDBACK, _holder_at(s, f.position), local_date(f.at), f.position, outcome=said.value)
+    # Follow-ups (回访) after closure; an unsatisfied one flags the case until the office
+    # reopens it or records why not (one flag at a time).
+    lowered = sorted(k.position for k in (*s.follow_up_resolutions, *s.reopenings))
+    flagged_until: int | None = 0
+    for visit in s.follow_ups:
+        unit, day = _holder_at(s, visit.position), local_date(visit.at)
+        add(FOLLOW_UP, unit, day, visit.position, outcome=visit.satisfaction.value)
+        flag_open = flagged_until is None or flagged_until > visit.position
+        if visit.satisfaction is Satisfaction.UNSATISFIED and not flag_open:
+            flagged_until = next((k for k in lowered if k > visit.position), None)
+            add(FLAG, unit, day, visit.position, flagged_until)
     return facts
 
 
@@ -257,6 +273,9 @@ class Measures(msgspec.Struct, kw_only=True):
     repeat_trips: int = 0
     returned_transfers: int = 0
     escalations: int = 0
+    follow_ups: int = 0  # follow-up visits (回访) after closure
+    # Cases whose unsatisfied follow-up awaits the office, at the moment asked about.
+    follow_up_flags: int = 0
 
 
 class MonthMeasures(Measures, kw_only=True):
@@ -289,7 +308,7 @@ class _Tally:
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str | None], int] = defaultdict(int)
         self.days: list[int] = []
-        self.held = self.overdue = 0
+        self.held = self.overdue = self.flags = 0
 
     def add(self, other: _Tally) -> None:
         for key, n in other.counts.items():
@@ -297,6 +316,7 @@ class _Tally:
         self.days.extend(other.days)
         self.held += other.held
         self.overdue += other.overdue
+        self.flags += other.flags
 
     def count(self, kind: str, outcome: str | None = None) -> int:
         if outcome is not None:
@@ -305,8 +325,11 @@ class _Tally:
 
     def values(self) -> dict[str, Any]:
         closed, on_time = self.count(CLOSED), self.count(CLOSED, ON_TIME)
-        satisfied = self.count(FEEDBACK, Satisfaction.SATISFIED.value)
-        unsatisfied = self.count(FEEDBACK, Satisfaction.UNSATISFIED.value)
+        # Satisfaction: of the feedback and the follow-up visits that recorded one.
+        satisfied, unsatisfied = (
+            self.count(FEEDBACK, said.value) + self.count(FOLLOW_UP, said.value)
+            for said in (Satisfaction.SATISFIED, Satisfaction.UNSATISFIED)
+        )
         return {
             "received": self.count(RECEIVED),
             "held": self.held,
@@ -321,6 +344,8 @@ class _Tally:
             "repeat_trips": self.count(REPEAT),
             "returned_transfers": self.count(RETURNED),
             "escalations": self.count(ESCALATED),
+            "follow_ups": self.count(FOLLOW_UP),
+            "follow_up_flags": self.flags,
         }
 
 
@@ -372,16 +397,25 @@ async def _flows(
 
 
 async def _stock(reader: Reader, position: int, today: date) -> list[Sequence[Any]]:
-    """Per unit: open cases held at ``position``, and those past their deadline on ``today``."""
-    params, p = _placeholders(reader.dialect)
+    """Per unit and kind: open cases held at ``position`` (and of those, how many were past
+    their deadline on ``today``), and flagged follow-ups."""
+    params, p = _placeholders(reader.dialect)  # bound in the order they appear
+    overdue = f"sum(CASE WHEN due IS NOT NULL AND due < {p(today)} THEN 1 ELSE 0 END)"
+    kinds = ", ".join(p(kind) for kind in STOCKS)
     sql = (
-        "SELECT unit, count(*), sum(CASE WHEN due IS NOT NULL AND due < "
-        f"{p(today)} THEN 1 ELSE 0 END) FROM proj_unit_facts"
-        f" WHERE kind = {p(HELD)} AND position <= {p(position)}"
+        f"SELECT unit, kind, count(*), {overdue} FROM proj_unit_facts"
+        f" WHERE kind IN ({kinds}) AND position <= {p(position)}"
         f" AND (until_position IS NULL OR until_position > {p(position)})"
-        " GROUP BY unit"
+        " GROUP BY unit, kind"
     )
     return await reader.fetch(sql, params)
+
+
+def _settle(tally: _Tally, kind: str, count: Any, overdue: Any) -> None:
+    if kind == FLAG:
+        tally.flags = int(count)
+    else:
+        tally.held, tally.overdue = int(count), int(overdue or 0)
 
 
 async def report(
@@ -405,8 +439,8 @@ async def report(
             if kind == CLOSED and days is not None:
                 tally.days.append(int(days))
     today = local_date(moment)
-    for unit, held, overdue in await _stock(reader, position, today):
-        whole[unit].held, whole[unit].overdue = int(held), int(overdue or 0)
+    for unit, kind, count, overdue in await _stock(reader, position, today):
+        _settle(whole[unit], kind, count, overdue)
     for month in months:
         end = _month_end(month)
         if end >= today:
@@ -414,9 +448,8 @@ async def report(
         else:
             cutoff = datetime.combine(end + timedelta(days=1), time(), SHANGHAI)
             at, day = min(position, await position_at(cutoff - timedelta(microseconds=1))), end
-        for unit, held, overdue in await _stock(reader, at, day):
-            tally = monthly[(unit, month)]
-            tally.held, tally.overdue = int(held), int(overdue or 0)
+        for unit, kind, count, overdue in await _stock(reader, at, day):
+            _settle(monthly[(unit, month)], kind, count, overdue)
 
     reference = context.reference
     codes = [u.code for u in reference.units]

@@ -185,6 +185,9 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     last_position: int
     case_number: str | None = None
+    follow_up_count: int = 0  # follow-up visits (回访) after closure
+    # An unsatisfied follow-up awaits the office: reopen the case, or record why not.
+    follow_up_flag: bool = False
 
 
 class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

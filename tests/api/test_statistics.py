@@ -51,6 +51,8 @@ ZERO: dict[str, Any] = {
     "repeat_trips": 0,
     "returned_transfers": 0,
     "escalations": 0,
+    "follow_ups": 0,
+    "follow_up_flags": 0,
 }
 
 
@@ -132,6 +134,9 @@ async def test_statistics_match_the_cases_counted_by_hand(api: Api) -> None:
     # D: the same payer and category again while C is open (重复跑), and linked to it.
     d = await register(api, "MA4900783", now() - timedelta(seconds=5))
     await api.do(INTAKE, d, "link", {"case_id": c.id, "relation": "duplicate"})
+    # Follow-up visits (回访): A's payer is now unsatisfied (flagged), B's satisfied.
+    await api.do(INTAKE, a, "follow-up", {**UNSATISFIED, "content": "回访：仍有异议"})
+    await api.do(HANDLER, b, "follow-up", {**FEEDBACK, "content": "回访：满意"})
 
     period_from = local_date(received_c) - timedelta(days=1)
     params = {"from": period_from.isoformat(), "to": today.isoformat()}
@@ -147,7 +152,10 @@ async def test_statistics_match_the_cases_counted_by_hand(api: Api) -> None:
         "overdue": 1,  # C
         "median_handling_working_days": float(days_a),
         "feedback_given": 1,
-        "satisfaction_percent": 100.0,
+        "satisfaction_percent": 50.0,  # A's feedback satisfied, its follow-up not
+        "unsatisfied": 1,
+        "follow_ups": 1,
+        "follow_up_flags": 1,  # A
         "repeat_trips": 1,  # D
         "returned_transfers": 1,  # B's first transfer
         "escalations": 1,  # C
@@ -159,8 +167,9 @@ async def test_statistics_match_the_cases_counted_by_hand(api: Api) -> None:
         "closed_on_time_percent": 100.0,
         "median_handling_working_days": float(days_a),
         "feedback_given": 1,
-        "satisfaction_percent": 0.0,
+        "satisfaction_percent": 50.0,  # B's feedback unsatisfied, its follow-up satisfied
         "unsatisfied": 1,
+        "follow_ups": 1,
     }
     assert measures(entry(body, "tax.hall")) == hall
     assert entry(body, "tax.hall")["department"] == "tax"
@@ -199,6 +208,17 @@ async def test_statistics_match_the_cases_counted_by_hand(api: Api) -> None:
     assert measures(entry(earlier, "hrss.social_insurance")) == ZERO
     again = await report(api, AUDITOR, **params, as_of=after_a.isoformat())
     assert again == earlier
+
+    # The office records why A is not reopened: the flag is down from then on, still up before.
+    await asyncio.sleep(0.01)
+    before_resolution = now()
+    await asyncio.sleep(0.01)
+    await api.do(OFFICE, a, "follow-up-resolved", {"reason": "已解释政策，诉求无法支持"})
+    body = await report(api, **params)
+    assert entry(body, "tax.hall")["follow_up_flags"] == 0
+    assert department(body, "tax")["follow_up_flags"] == 0
+    then = await report(api, **params, as_of=before_resolution.isoformat())
+    assert measures(entry(then, "tax.hall")) == hall
 
 
 async def test_statistics_are_for_the_office_inspectors_and_auditors(api: Api) -> None:
