@@ -61,6 +61,8 @@ CASES = Table(
     ),
     indexes=(
         "CREATE INDEX IF NOT EXISTS proj_cases_number ON proj_cases (case_number)",
+        # A registration is answered with the payer's open and recent cases (FR7).
+        "CREATE INDEX IF NOT EXISTS proj_cases_payer_all ON proj_cases (payer_identifier)",
         "CREATE INDEX IF NOT EXISTS proj_cases_status ON proj_cases (status, received_at DESC)",
         "CREATE INDEX IF NOT EXISTS proj_cases_class"
         " ON proj_cases (classification, received_at DESC)",
