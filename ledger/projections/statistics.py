@@ -28,8 +28,7 @@ Whose a fact is:
 from __future__ import annotations
 
 import hashlib
-import statistics as stats
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
@@ -43,6 +42,7 @@ from ledger.domain.reference import UnknownUnit
 from ledger.projections.cases import CaseStates
 from ledger.projections.findings import settings_fingerprint
 from ledger.projections.projection import (
+    TYPES,
     Applier,
     Batch,
     Dialect,
@@ -97,6 +97,7 @@ FOLLOW_UP, FLAG = "follow_up", "follow_up_flag"
 ON_TIME, LATE = "on_time", "late"
 # Facts counted in the period they fall in (by their business date).
 FLOWS = (RECEIVED, REPEAT, CLOSED, ESCALATED, RETURNED, FEEDBACK, FOLLOW_UP)
+WHOLE = "*"  # the label of the report's own moment among the stocks' cutoffs
 # Facts counted at a moment: those holding at its position.
 STOCKS = (HELD, FLAG)
 
@@ -307,13 +308,13 @@ class _Tally:
 
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str | None], int] = defaultdict(int)
-        self.days: list[int] = []
+        self.days: Counter[int] = Counter()  # closures by handling time in working days
         self.held = self.overdue = self.flags = 0
 
     def add(self, other: _Tally) -> None:
         for key, n in other.counts.items():
             self.counts[key] += n
-        self.days.extend(other.days)
+        self.days.update(other.days)
         self.held += other.held
         self.overdue += other.overdue
         self.flags += other.flags
@@ -337,7 +338,7 @@ class _Tally:
             "closed_on_time": on_time,
             "closed_on_time_percent": _percent(on_time, closed),
             "overdue": self.overdue,
-            "median_handling_working_days": float(stats.median(self.days)) if self.days else None,
+            "median_handling_working_days": _median(self.days),
             "feedback_given": self.count(FEEDBACK),
             "satisfaction_percent": _percent(satisfied, satisfied + unsatisfied),
             "unsatisfied": unsatisfied,
@@ -347,6 +348,21 @@ class _Tally:
             "follow_ups": self.count(FOLLOW_UP),
             "follow_up_flags": self.flags,
         }
+
+
+def _median(histogram: Counter[int]) -> float | None:
+    """The median of the values counted in ``histogram`` (value → how many)."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    wanted = ((total - 1) // 2, total // 2)  # the middle one, or the middle two
+    found: list[int] = []
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        while len(found) < 2 and wanted[len(found)] < seen:
+            found.append(value)
+    return (found[0] + found[1]) / 2
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -384,34 +400,51 @@ def _month_sql(dialect: Dialect) -> str:
 async def _flows(
     reader: Reader, period_from: date, period_to: date, position: int
 ) -> list[Sequence[Any]]:
-    params, p = _placeholders(reader.dialect)
+    """The period's facts standing at ``position``, counted per unit, kind, outcome, month and
+    handling time (a histogram: medians without fetching every closure)."""
+    params, p = _placeholders(reader.dialect)  # bound in the order they appear
     kinds = ", ".join(p(kind) for kind in FLOWS)
+    month = _month_sql(reader.dialect)
     sql = (
-        f"SELECT unit, kind, outcome, {_month_sql(reader.dialect)} AS month, days"
+        f"SELECT unit, kind, outcome, {month} AS month, days, count(*)"
         f" FROM proj_unit_facts WHERE kind IN ({kinds})"
         f" AND day >= {p(period_from)} AND day <= {p(period_to)}"
         f" AND position <= {p(position)}"
         f" AND (until_position IS NULL OR until_position > {p(position)})"
+        f" GROUP BY unit, kind, outcome, {month}, days"
     )
     return await reader.fetch(sql, params)
 
 
-async def _stock(reader: Reader, position: int, today: date) -> list[Sequence[Any]]:
-    """Per unit and kind: open cases held at ``position`` (and of those, how many were past
-    their deadline on ``today``), and flagged follow-ups."""
+async def _stocks(
+    reader: Reader, cutoffs: Sequence[tuple[str, int, date]], since: int
+) -> list[Sequence[Any]]:
+    """Per cutoff (label, log position, day), unit and kind: the open cases held at the
+    position (and of those, how many were past their deadline on the day), and the flagged
+    follow-ups. ``since``: no cutoff lies before this position (older facts are skipped)."""
     params, p = _placeholders(reader.dialect)  # bound in the order they appear
-    overdue = f"sum(CASE WHEN due IS NOT NULL AND due < {p(today)} THEN 1 ELSE 0 END)"
+    types = TYPES[reader.dialect]
+    rows = ", ".join(
+        f"(CAST({p(label)} AS TEXT), CAST({p(at)} AS {types['bigint']}),"
+        f" CAST({p(day)} AS {types['date']}))"
+        for label, at, day in cutoffs
+    )
     kinds = ", ".join(p(kind) for kind in STOCKS)
     sql = (
-        f"SELECT unit, kind, count(*), {overdue} FROM proj_unit_facts"
-        f" WHERE kind IN ({kinds}) AND position <= {p(position)}"
-        f" AND (until_position IS NULL OR until_position > {p(position)})"
-        " GROUP BY unit, kind"
+        f"WITH m (label, pos, day) AS (VALUES {rows})"
+        " SELECT m.label, f.unit, f.kind, count(*),"
+        " sum(CASE WHEN f.due IS NOT NULL AND f.due < m.day THEN 1 ELSE 0 END)"
+        " FROM proj_unit_facts f JOIN m ON f.position <= m.pos"
+        " AND (f.until_position IS NULL OR f.until_position > m.pos)"
+        f" WHERE f.kind IN ({kinds})"
+        f" AND (f.until_position IS NULL OR f.until_position > {p(since)})"
+        " GROUP BY m.label, f.unit, f.kind"
     )
     return await reader.fetch(sql, params)
 
 
 def _settle(tally: _Tally, kind: str, count: Any, overdue: Any) -> None:
+    """A stock of ``tally`` (held and overdue, or flagged) from one row of :func:`_stocks`."""
     if kind == FLAG:
         tally.flags = int(count)
     else:
@@ -433,23 +466,27 @@ async def report(
     months = months_of(period_from, period_to)
     whole: dict[str, _Tally] = defaultdict(_Tally)
     monthly: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
-    for unit, kind, outcome, month, days in await _flows(reader, period_from, period_to, position):
+    for unit, kind, outcome, month, days, count in await _flows(
+        reader, period_from, period_to, position
+    ):
         for tally in (whole[unit], monthly[(unit, month)]):
-            tally.counts[(kind, outcome)] += 1
+            tally.counts[(kind, outcome)] += count
             if kind == CLOSED and days is not None:
-                tally.days.append(int(days))
+                tally.days[int(days)] += count
+    # The stocks: now (as of), and at each month's end before it.
     today = local_date(moment)
-    for unit, kind, count, overdue in await _stock(reader, position, today):
-        _settle(whole[unit], kind, count, overdue)
+    cutoffs = [(WHOLE, position, today)]
     for month in months:
         end = _month_end(month)
         if end >= today:
-            at, day = position, today
+            cutoffs.append((month, position, today))
         else:
             cutoff = datetime.combine(end + timedelta(days=1), time(), SHANGHAI)
-            at, day = min(position, await position_at(cutoff - timedelta(microseconds=1))), end
-        for unit, kind, count, overdue in await _stock(reader, at, day):
-            _settle(monthly[(unit, month)], kind, count, overdue)
+            at = await position_at(cutoff - timedelta(microseconds=1))
+            cutoffs.append((month, min(position, at), end))
+    since = min(at for _, at, _ in cutoffs)
+    for label, unit, kind, count, overdue in await _stocks(reader, cutoffs, since):
+        _settle(whole[unit] if label == WHOLE else monthly[(unit, label)], kind, count, overdue)
 
     reference = context.reference
     codes = [u.code for u in reference.units]
