@@ -36,7 +36,7 @@ from uuid import UUID
 
 import msgspec
 
-from ledger.domain.codes import Satisfaction
+from ledger.domain.codes import LinkRelation, Satisfaction
 from ledger.domain.context import SHANGHAI, Context, local_date
 from ledger.domain.reference import UnknownUnit
 from ledger.projections.cases import CaseStates
@@ -131,7 +131,9 @@ def case_facts(s: CaseState, ctx: Context) -> list[Fact]:
         facts.append(fact)
 
     add(RECEIVED, s.receiving_unit, received, s.registered_position)
-    duplicates = [k.position for k in s.links if k.outgoing and k.relation.value == "duplicate"]
+    duplicates = [
+        k.position for k in s.links if k.outgoing and k.relation is LinkRelation.DUPLICATE
+    ]
     if s.earlier_open_cases:
         add(REPEAT, s.receiving_unit, received, s.registered_position)
     elif duplicates:
