@@ -36,6 +36,7 @@ from api.observability import ObservabilityPlugin
 from api.params import check_parameters
 from api.problems import problem_response
 from api.reference import ReferenceController
+from api.statistics import StatisticsController
 from api.stream import StreamController
 from ledger.bootstrap import Ledger, open_ledger
 from ledger.config import DEVELOPMENT_JWT_SECRET, ConfigError, Settings
@@ -140,6 +141,7 @@ def create_app(
         route_handlers=[
             cases_router(),
             InspectionController,
+            StatisticsController,
             ReferenceController,
             StreamController,
             GuardedAuditController,

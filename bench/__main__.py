@@ -49,6 +49,10 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "verify": ("7: ledger verify vs plain SHA-256", s_audit.scenario_verify),
         "inspection": ("8: inspection report on 100k cases", s_projections.scenario_inspection),
         "memory": ("9: peak RSS of API, rebuild and verify", s_http.scenario_memory),
+        "statistics": (
+            "10: department statistics of all units for one year",
+            s_projections.scenario_statistics,
+        ),
     }
 
 

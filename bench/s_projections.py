@@ -179,3 +179,83 @@ def scenario_inspection(ctx: Context) -> list[Row]:
             f"{m['findings']:,} finding rows; median of runs; ratio = plain read / report",
         )
     ]
+
+
+async def _statistics(url: str, runs: int) -> dict[str, Any]:
+    """Median seconds of ``ReadModels.statistics`` (all units, one year) and of a plain count
+    of the same facts per unit and kind."""
+    import asyncpg
+
+    from ledger.domain.context import SHANGHAI
+    from ledger.domain.context import Context as DomainContext
+    from ledger.projections import open_read_models
+
+    read_models = await open_read_models(url, DomainContext())
+    conn = await asyncpg.connect(url)
+    try:
+        last = await conn.fetchval("SELECT max(received_at) FROM proj_cases")
+        period_to = last.astimezone(SHANGHAI).date()
+        period_from = period_to - timedelta(days=364)
+        facts = await conn.fetchval(
+            "SELECT count(*) FROM proj_unit_facts WHERE day >= $1 AND day <= $2",
+            period_from,
+            period_to,
+        )
+
+        async def report() -> Any:
+            return await read_models.statistics(period_from, period_to)
+
+        async def plain() -> Any:
+            return await conn.fetch(
+                "SELECT unit, kind, count(*) FROM proj_unit_facts"
+                " WHERE day >= $1 AND day <= $2 GROUP BY unit, kind",
+                period_from,
+                period_to,
+            )
+
+        await report()
+        ours: list[float] = []
+        base: list[float] = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            await report()
+            ours.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            await plain()
+            base.append(time.perf_counter() - t0)
+    finally:
+        await conn.close()
+        await read_models.close()
+    return {
+        "ours": median(ours),
+        "plain": median(base),
+        "facts": facts,
+        "period": f"{period_from}..{period_to}",
+    }
+
+
+def measure_statistics(ctx: Context) -> dict[str, Any]:
+    def compute() -> dict[str, Any]:
+        measure_rebuild(ctx)  # the read models must be built
+        return asyncio.run(_statistics(dataset(ctx).url, 5 if ctx.config.quick else 15))
+
+    return ctx.once("statistics", compute)
+
+
+def scenario_statistics(ctx: Context) -> list[Row]:
+    m = measure_statistics(ctx)
+    data = dataset(ctx)
+    return [
+        ratio_row(
+            f"10 statistics, {data.cases:,} cases / {data.events:,} events",
+            "all units, one year",
+            "ms",
+            m["ours"] * 1000,
+            m["plain"] * 1000,
+            "plain count of the period's facts per unit and kind",
+            better="lower",
+            limit=300,
+            notes=f"{m['period']}: {m['facts']:,} facts; per unit and department, monthly "
+            "series with month-end stocks; median of runs; ratio = plain count / report",
+        )
+    ]

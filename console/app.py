@@ -547,6 +547,9 @@ def _timeline(opened: Ledger, records: list[RecordedEvent], labels: Labels) -> l
     return entries
 
 
+_AFTER_CLOSURE = frozenset({"reopen", "follow-up", "follow-up-resolved"})
+
+
 def _offered(staff: Staff, view: CaseView) -> list[Form]:
     """The commands offered on this case to this member of staff (the rules still decide)."""
     actor = staff.actor
@@ -555,9 +558,11 @@ def _offered(staff: Staff, view: CaseView) -> list[Form]:
     for form in COMMAND_FORMS:
         if not staff.may(form.verb):
             continue
-        if form.verb == "reopen" and not closed:
+        if form.verb in _AFTER_CLOSURE and not closed:
             continue
-        if closed and form.verb not in {"reopen", "correct", "link"}:
+        if closed and form.verb not in {*_AFTER_CLOSURE, "correct", "link"}:
+            continue
+        if form.verb == "follow-up-resolved" and not view.follow_up_flag:
             continue
         # R10: classify once, then a change of class is requested.
         if form.verb == "reclassify" and view.classification is None:

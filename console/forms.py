@@ -199,6 +199,17 @@ COMMAND_FORMS = (
     Form("close", "办结", c.Close, (Field("summary", "办结摘要", "textarea"),)),
     Form("reopen", "重新办理", c.Reopen, (REASON,)),
     Form(
+        "follow-up",
+        "办结后回访",
+        c.FollowUp,
+        (
+            Field("channel", "回访渠道", "select", Channel),
+            Field("content", "回访内容", "textarea"),
+            Field("satisfaction", "满意度", "select", Satisfaction),
+        ),
+    ),
+    Form("follow-up-resolved", "回访不满意：不予重新办理", c.ResolveFollowUp, (REASON,)),
+    Form(
         "link",
         "关联案件",
         c.Link,

@@ -49,6 +49,8 @@ EVENT_LABELS = {
     "ledger.FeedbackGiven": "反馈回访",
     "ledger.Closed": "办结",
     "ledger.Reopened": "重新办理",
+    "ledger.FollowUpVisited": "办结后回访",
+    "ledger.FollowUpResolved": "回访不满意不予重新办理",
     "ledger.Linked": "关联案件",
     "ledger.Corrected": "更正",
     "ledger.IdentifiersRevealed": "查看证件号码",

@@ -25,6 +25,8 @@ choice and its reason):
 - enforcement serves demand notices, confirms arrears, refers to court, records the outcome.
 - correct: anyone who records events on cases may record a correction — it never edits anything
   (R7) and names its author.
+- follow-up (回访): whoever may give feedback, on a closed case (the unit that closed it, or the
+  office); deciding on an unsatisfied one without reopening (follow-up-resolved): the office.
 - reveal: the auditor only (个人信息保护法: a recorded, reasoned look at one case's identifiers).
 """
 
@@ -351,6 +353,28 @@ class GiveFeedback(Command):
 @command("close", Dispute.close, roles=CASEWORK, summary="Close the case (办结, R6)")
 class Close(Command):
     summary: Text
+
+
+@command(
+    "follow-up",
+    Dispute.follow_up,
+    roles=CASEWORK,
+    summary="Record a follow-up visit (回访) on a closed case, which stays closed",
+)
+class FollowUp(Command):
+    channel: Channel
+    content: Text
+    satisfaction: Satisfaction = Satisfaction.UNKNOWN
+
+
+@command(
+    "follow-up-resolved",
+    Dispute.resolve_follow_up,
+    roles=(OFFICE,),
+    summary="Record why an unsatisfied follow-up does not reopen the case (office)",
+)
+class ResolveFollowUp(Command):
+    reason: Text
 
 
 @command("reopen", Dispute.reopen, roles=(OFFICE,), summary="Reopen a closed case")

@@ -187,10 +187,19 @@ async def _general(run: _Run, case: _Case, *, reopen: bool = False) -> None:
         minutes=60,
     )
     await case.do("handler_hrss", c.Close(summary="已核实并督促单位补报"), minutes=10)
-    if not reopen:
-        return
     case.later(working_days=2)
-    await case.do("office", c.Reopen(reason="回访不满意：单位至今未补报"))
+    if not reopen:
+        await _follow_up(run, case)
+        return
+    await case.do(
+        "handler_hrss",
+        c.FollowUp(
+            channel=Channel.DEPARTMENT_HOTLINE,
+            content="回访：单位至今未补报，缴费人不满意",
+            satisfaction=Satisfaction.UNSATISFIED,
+        ),
+    )
+    await case.do("office", c.Reopen(reason="回访不满意：单位至今未补报"), minutes=90)
     case.later(working_days=3)
     await case.do(
         "handler_hrss",
@@ -206,6 +215,29 @@ async def _general(run: _Run, case: _Case, *, reopen: bool = False) -> None:
     )
     await case.do("handler_hrss", c.Close(summary="重新办理后办结"))
     run.summary.paths["reopened"] += 1
+
+
+async def _follow_up(run: _Run, case: _Case) -> None:
+    """A follow-up visit (回访) after closure: mostly satisfied; an unsatisfied one is left
+    flagged for the office, or the office records why the case is not reopened."""
+    draw = run.rng.random()
+    unsatisfied = draw < 0.4
+    await case.do(
+        "handler_hrss",
+        c.FollowUp(
+            channel=Channel.DEPARTMENT_HOTLINE,
+            content="回访：对补缴安排仍有疑问" if unsatisfied else "回访：记录已补齐，表示满意",
+            satisfaction=Satisfaction.UNSATISFIED if unsatisfied else Satisfaction.SATISFIED,
+        ),
+    )
+    run.summary.paths["follow_up_unsatisfied" if unsatisfied else "follow_up_satisfied"] += 1
+    if unsatisfied and draw < 0.2:
+        await case.do(
+            "office",
+            c.ResolveFollowUp(reason="已再次解释补缴安排，属政策咨询，不予重新办理"),
+            minutes=120,
+        )
+        run.summary.paths["follow_up_resolved"] += 1
 
 
 async def _major(run: _Run, case: _Case) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
+import msgspec
 from litestar import Response, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
@@ -30,6 +31,8 @@ from api.cases.reveal import reveal_handler
 from api.cases.views import CaseView
 from api.problems import problem_responses
 from ledger import commands as c
+from ledger.projections import ReadModels
+from ledger.projections.views import RegisteredCase
 from ledger.service import LedgerService
 
 _WRITE_ERRORS = problem_responses(400, 403, 404, 409, 412, 415, 422, 428)
@@ -42,11 +45,18 @@ def register_handler(spec: c.CommandSpec) -> HTTPRouteHandler:
         request: ActorRequest,
         data: JSONBody[Any],
         service: NamedDependency[LedgerService],
+        read_models: NamedDependency[ReadModels],
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[CaseView]:
+    ) -> Response[RegisteredCase]:
         actor = actor_of(request)
         result = await service.register(actor, data, request_meta(idempotency_key))
-        return written(result, await view_after(service, result), actor, service.context, 201)
+        view = await view_after(service, result)
+        others = await read_models.payer_cases(view.payer.identifier, exclude=view.case_id)
+        registered = RegisteredCase(**msgspec.structs.asdict(view), payer_cases=others)
+        return cast(
+            Response[RegisteredCase],
+            written(result, registered, actor, service.context, 201),
+        )
 
     _name(handler, spec)
     return post(
@@ -55,7 +65,8 @@ def register_handler(spec: c.CommandSpec) -> HTTPRouteHandler:
         guards=[allow(spec.roles)],
         summary=spec.summary,
         description="The receiving unit and the first responder come from the token (R2). "
-        + roles_note(spec.roles),
+        "The answer lists the payer's open and recently closed cases (`payer_cases`), to link "
+        "the new one to (重复跑). " + roles_note(spec.roles),
         operation_id=f"{spec.operation}_case",
         responses=problem_responses(400, 403, 409, 415, 422),
         response_headers=[

@@ -76,6 +76,8 @@ class Dispute(Aggregate):
     FeedbackGiven = ev.FeedbackGiven
     Closed = ev.Closed
     Reopened = ev.Reopened
+    FollowUpVisited = ev.FollowUpVisited
+    FollowUpResolved = ev.FollowUpResolved
     Linked = ev.Linked
     Corrected = ev.Corrected
     IdentifiersRevealed = ev.IdentifiersRevealed
@@ -119,6 +121,7 @@ class Dispute(Aggregate):
     court_outcome_detail: str
     court_outcome_version: int | None
     closed: bool
+    follow_up_flag: bool  # an unsatisfied follow-up awaits the office (reopen, or why not)
     links: dict[UUID, LinkRelation]
 
     def __init__(self) -> None:
@@ -212,6 +215,7 @@ class Dispute(Aggregate):
         self.court_outcome_detail = ""
         self.court_outcome_version = None
         self.closed = False
+        self.follow_up_flag = False
         self.links = {}
 
     # -- classification and routing (三(二)) --------------------------------------------------
@@ -682,7 +686,49 @@ class Dispute(Aggregate):
         # R3: a reopening is its own event; the matter needs a new decision and feedback (R6).
         self.closed = False
         self.decided = self.feedback_given = False
+        self.follow_up_flag = False
         self.status = CaseStatus.REOPENED
+
+    def follow_up(
+        self,
+        actor: Actor,
+        channel: Channel,
+        content: str,
+        satisfaction: Satisfaction,
+        now: datetime,
+        context: Context,
+    ) -> None:
+        """A follow-up visit (回访) on a closed case, which stays closed."""
+        guards.followed_up_case(self)
+        guards.may_follow_up(self, actor, context)
+        self.trigger_event(
+            self.FollowUpVisited,
+            actor=actor,
+            channel=channel,
+            content=guards.text("content", content),
+            satisfaction=satisfaction,
+            occurred_at=now,
+        )
+
+    @applies(ev.FollowUpVisited)
+    def _follow_up_visited(self, e: ev.FollowUpVisited) -> None:
+        if e.satisfaction is Satisfaction.UNSATISFIED:
+            self.follow_up_flag = True
+
+    def resolve_follow_up(self, actor: Actor, reason: str, now: datetime, context: Context) -> None:
+        """The office records why an unsatisfied follow-up does not reopen the case."""
+        guards.office(actor, context, "decide on an unsatisfied follow-up visit")
+        guards.unsatisfied_follow_up(self)
+        self.trigger_event(
+            self.FollowUpResolved,
+            actor=actor,
+            reason=guards.text("reason", reason),
+            occurred_at=now,
+        )
+
+    @applies(ev.FollowUpResolved)
+    def _follow_up_resolved(self, e: ev.FollowUpResolved) -> None:
+        self.follow_up_flag = False
 
     # -- records about the record ---------------------------------------------------------------
 

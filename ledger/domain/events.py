@@ -264,6 +264,24 @@ class Reopened(CaseEvent):
     reason: str
 
 
+class FollowUpVisited(CaseEvent):
+    """A follow-up visit (回访) after closure: how the payer now sees the result. The case stays
+    closed; an unsatisfied result is flagged until the office reopens the case or records why
+    not (``FollowUpResolved``)."""
+
+    TOPIC = "ledger.FollowUpVisited"
+    channel: Channel
+    content: str
+    satisfaction: Satisfaction
+
+
+class FollowUpResolved(CaseEvent):
+    """The office recorded why an unsatisfied follow-up does not reopen the case."""
+
+    TOPIC = "ledger.FollowUpResolved"
+    reason: str
+
+
 # -- records about the record -------------------------------------------------------------------
 
 

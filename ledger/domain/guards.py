@@ -302,6 +302,25 @@ def closed_case(case: Dispute) -> None:
         raise InvalidTransition("only a closed case can be reopened")
 
 
+def followed_up_case(case: Dispute) -> None:
+    if not case.closed:
+        raise InvalidTransition(
+            "a follow-up visit (回访) is made on a closed case; an open one is fed back"
+        )
+
+
+def may_follow_up(case: Dispute, actor: Actor, context: Context) -> None:
+    """The unit that closed the case, or the leading-group office, visits the payer again."""
+    if actor.unit == case.holder or _is_office(actor, context):
+        return
+    raise r4(f"the case was closed by {case.holder}, not by {actor.unit}")
+
+
+def unsatisfied_follow_up(case: Dispute) -> None:
+    if not case.follow_up_flag:
+        raise InvalidTransition("no unsatisfied follow-up visit awaits the office's decision")
+
+
 def classified(case: Dispute) -> None:
     if case.classification is None:
         raise InvalidTransition("classify the case first (三(二): 分类 precedes handling)")

@@ -61,6 +61,8 @@ CASES = Table(
     ),
     indexes=(
         "CREATE INDEX IF NOT EXISTS proj_cases_number ON proj_cases (case_number)",
+        # A registration is answered with the payer's open and recent cases (FR7).
+        "CREATE INDEX IF NOT EXISTS proj_cases_payer_all ON proj_cases (payer_identifier)",
         "CREATE INDEX IF NOT EXISTS proj_cases_status ON proj_cases (status, received_at DESC)",
         "CREATE INDEX IF NOT EXISTS proj_cases_class"
         " ON proj_cases (classification, received_at DESC)",
@@ -124,7 +126,8 @@ class CaseViews(Projection):
     name = "cases"
     # Bump when the state or the rows change meaning: the stored ones are then rebuilt.
     # 3: the deadline is the one the Classified event carries. 4: case numbers.
-    # 5: transfers and acceptances keep the staff member's name (custody, charged findings).
+    # 5: the staff member's name on transfers and acceptances (custody, charged findings), and
+    # the satisfaction of every feedback (department statistics).
     version = 5
     partitionable = True
 

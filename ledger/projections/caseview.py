@@ -75,6 +75,8 @@ def case_view(s: CaseState, now: datetime) -> CaseView:
         version=s.version,
         last_position=s.last_position,
         case_number=s.case_number,
+        follow_up_count=len(s.follow_ups),
+        follow_up_flag=s.follow_up_flag,
     )
 
 

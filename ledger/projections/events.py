@@ -193,6 +193,8 @@ FeedbackGiven = projected(
 )
 Closed = projected("ledger.Closed", *_STEP)
 Reopened = projected("ledger.Reopened", *_STEP)
+FollowUpVisited = projected("ledger.FollowUpVisited", *_STEP, "satisfaction")
+FollowUpResolved = projected("ledger.FollowUpResolved", *_STEP)
 Linked = projected("ledger.Linked", *_STEP, "case_id", "relation")
 Corrected = projected("ledger.Corrected", *_STEP, "position")
 

@@ -26,6 +26,7 @@ from ledger.projections.state import (
     ClassifiedStep,
     EarlierCase,
     ExtensionStep,
+    FollowUpStep,
     LinkStep,
     Step,
     TransferStep,
@@ -270,6 +271,7 @@ class CaseFolder:
 
     def _feedback(self, s: CaseState, position: int, e: Any) -> None:
         s.feedbacks.append(self._step(position, e))
+        s.feedback_satisfactions.append(e.satisfaction)
         s.satisfaction = e.satisfaction
         s.status = CaseStatus.FEEDBACK_GIVEN
 
@@ -282,6 +284,17 @@ class CaseFolder:
         s.status = CaseStatus.REOPENED
         # Open again: a later registration of the same payer and category is a repeat trip.
         self.payers.setdefault((s.payer.identifier, s.category), set()).add(s.case_id)
+
+    def _follow_up(self, s: CaseState, position: int, e: Any) -> None:
+        actor = e.actor
+        s.follow_ups.append(
+            FollowUpStep(
+                position, utc(e.occurred_at), _i(actor.staff_id), _i(actor.unit), e.satisfaction
+            )
+        )  # the case stays closed: no change of status
+
+    def _follow_up_resolved(self, s: CaseState, position: int, e: Any) -> None:
+        s.follow_up_resolutions.append(self._step(position, e))
 
     def link_back(self, record: RecordedEvent, e: Any) -> tuple[UUID, ...]:
         """Only the other side of a link recorded on a case folded elsewhere (a partitioned
@@ -324,6 +337,8 @@ _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID
     ev.FeedbackGiven: CaseFolder._feedback,
     ev.Closed: CaseFolder._closed,
     ev.Reopened: CaseFolder._reopened,
+    ev.FollowUpVisited: CaseFolder._follow_up,
+    ev.FollowUpResolved: CaseFolder._follow_up_resolved,
     ev.Linked: CaseFolder._linked,
     ev.Corrected: CaseFolder._corrected,
 }

@@ -19,22 +19,29 @@ from uuid import UUID
 import msgspec
 
 from ledger.domain.context import SHANGHAI, Context, local_date
+from ledger.projections import statistics
 from ledger.projections.caseview import case_view, trail
 from ledger.projections.db import ReadStore
 from ledger.projections.inspection import assemble
+from ledger.projections.projection import Dialect
 from ledger.projections.runner import SETTLE_SECONDS, ProjectionRunner
 from ledger.projections.state import decode_state
+from ledger.projections.statistics import StatisticsReport
 from ledger.projections.tables import Cursor, Period, decode_cursor, encode_cursor
 from ledger.projections.views import (
     CaseFilters,
     CasePage,
     CaseView,
     InspectionReport,
+    PayerCase,
     Trail,
 )
 from ledger.store.port import EventStore
 
 MAX_PAGE = 200
+# A payer coming back this many working days after a case was closed is shown that case when
+# registered again (a repeat trip to link, 重复跑).
+REPEAT_WINDOW_WORKING_DAYS = 20
 
 
 class ProjectionsBehind(Exception):
@@ -161,6 +168,44 @@ class ReadModels:
             return None
         return trail(decode_state(data), self.context, position, moment)
 
+    async def payer_cases(
+        self, identifier: str, exclude: UUID | None = None, limit: int = 20
+    ) -> list[PayerCase]:
+        """The payer's open cases and those closed within ``REPEAT_WINDOW_WORKING_DAYS``
+        working days, newest first (FR7: the ones a new registration may repeat)."""
+        param = "?" if self.db.dialect is Dialect.SQLITE else "$1"
+        rows = await self.db.fetch(
+            f"SELECT state FROM proj_cases WHERE payer_identifier = {param}"
+            " ORDER BY received_at DESC",
+            [identifier],
+        )
+        today = local_date(self.clock())
+        found: list[PayerCase] = []
+        for (data,) in rows:
+            s = decode_state(bytes(data))
+            closed_at = s.closures[-1].at if s.closed else None
+            if s.case_id == exclude:
+                continue
+            if closed_at is not None:
+                since, _ = self.context.calendar.working_days_between(local_date(closed_at), today)
+                if since > REPEAT_WINDOW_WORKING_DAYS:
+                    continue
+            found.append(
+                PayerCase(
+                    case_id=s.case_id,
+                    case_number=s.case_number,
+                    status=s.status,
+                    category=s.category,
+                    channel=s.channel,
+                    holding_unit=s.holder,
+                    received_at=s.received_at,
+                    closed_at=closed_at,
+                )
+            )
+            if len(found) == limit:
+                break
+        return found
+
     # -- inspections --------------------------------------------------------------------------
 
     async def inspection(
@@ -200,6 +245,17 @@ class ReadModels:
             forecast=as_of is not None and as_of > self.clock(),
             staff=staff,
             units=units,
+        )
+
+    async def statistics(
+        self, period_from: date, period_to: date, as_of: datetime | None = None
+    ) -> StatisticsReport:
+        """Department statistics (考核) of ``period_from``–``period_to`` as of ``as_of``."""
+        if period_to < period_from:
+            raise ValueError("the period ends before it starts")
+        position, moment = await self._as_of(as_of)
+        return await statistics.report(
+            self.db, self.context, period_from, period_to, moment, position, self.store.position_at
         )
 
     async def _as_of(self, as_of: datetime | None) -> tuple[int, datetime]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from ledger.projections.cases import CaseViews
 from ledger.projections.findings import Findings
 from ledger.projections.projection import Projection
+from ledger.projections.statistics import UnitFacts
 
 PROJECTIONS: tuple[Projection, ...] = (
     CaseViews(),
     Findings(),
+    UnitFacts(),
 )

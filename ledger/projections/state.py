@@ -42,6 +42,16 @@ class Step(msgspec.Struct, array_like=True, frozen=True):
     unit: str
 
 
+class FollowUpStep(msgspec.Struct, array_like=True, frozen=True):
+    """A follow-up visit (回访) after closure, and how satisfied the payer was."""
+
+    position: int
+    at: datetime
+    staff_id: str
+    unit: str
+    satisfaction: Satisfaction
+
+
 class ClassifiedStep(msgspec.Struct, array_like=True, frozen=True):
     position: int
     at: datetime
@@ -126,16 +136,26 @@ class CaseState(msgspec.Struct, kw_only=True):
     escalations: list[Step] = msgspec.field(default_factory=list)
     decisions: list[Step] = msgspec.field(default_factory=list)
     feedbacks: list[Step] = msgspec.field(default_factory=list)
+    # The satisfaction each feedback recorded, in the order of ``feedbacks`` (statistics).
+    feedback_satisfactions: list[Satisfaction] = msgspec.field(default_factory=list)
     closures: list[Step] = msgspec.field(default_factory=list)
     reopenings: list[Step] = msgspec.field(default_factory=list)
     extensions: list[ExtensionStep] = msgspec.field(default_factory=list)
     returns: list[Step] = msgspec.field(default_factory=list)  # transfers sent back (退单)
     links: list[LinkStep] = msgspec.field(default_factory=list)
     case_number: str | None = None
+    follow_ups: list[FollowUpStep] = msgspec.field(default_factory=list)
+    # The office's decisions that an unsatisfied follow-up does not reopen the case.
+    follow_up_resolutions: list[Step] = msgspec.field(default_factory=list)
 
     @property
     def closed(self) -> bool:
         return self.status is CaseStatus.CLOSED
+
+    @property
+    def follow_up_flag(self) -> bool:
+        """An unsatisfied follow-up since the last reopening or the office's decision on it."""
+        return follow_up_flag(self, self.last_position)
 
     @property
     def pending_transfer(self) -> TransferStep | None:
@@ -148,6 +168,21 @@ class CaseState(msgspec.Struct, kw_only=True):
         if self.returns and self.returns[-1].position > last.position:
             return None
         return last
+
+
+def follow_up_flag(s: CaseState, position: int) -> bool:
+    """Whether an unsatisfied follow-up awaits the office at log ``position``."""
+    raised = [
+        f.position
+        for f in s.follow_ups
+        if f.satisfaction is Satisfaction.UNSATISFIED and f.position <= position
+    ]
+    if not raised:
+        return False
+    lowered = [
+        k.position for k in (*s.follow_up_resolutions, *s.reopenings) if k.position <= position
+    ]
+    return max(raised) > max(lowered, default=0)
 
 
 _ENCODER = msgspec.msgpack.Encoder()

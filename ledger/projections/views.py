@@ -185,6 +185,29 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     last_position: int
     case_number: str | None = None
+    follow_up_count: int = 0  # follow-up visits (回访) after closure
+    # An unsatisfied follow-up awaits the office: reopen the case, or record why not.
+    follow_up_flag: bool = False
+
+
+class PayerCase(msgspec.Struct, frozen=True, kw_only=True):
+    """Another case of the same payer: open, or closed recently (FR7: link, not duplicate)."""
+
+    case_id: UUID
+    case_number: str | None
+    status: CaseStatus
+    category: Category
+    channel: Channel
+    holding_unit: str
+    received_at: datetime
+    closed_at: datetime | None
+
+
+class RegisteredCase(CaseView, frozen=True, kw_only=True):
+    """A registration's answer: the new case, and the payer's open and recently closed cases,
+    so that the clerk links the new one to them (重复跑) instead of opening a duplicate."""
+
+    payer_cases: list[PayerCase] = msgspec.field(default_factory=list)
 
 
 class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

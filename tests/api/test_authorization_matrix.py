@@ -35,6 +35,8 @@ MAY = {
     "feedback": {"intake", "handler", "office"},
     "close": {"intake", "handler", "office"},
     "reopen": {"office"},
+    "follow-up": {"intake", "handler", "office"},
+    "follow-up-resolved": {"office"},
     "link": {"intake", "handler", "office"},
     "correct": {"intake", "handler", "office", "enforcement"},
     "reveal": {"auditor"},

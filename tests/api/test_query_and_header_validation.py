@@ -157,6 +157,13 @@ async def test_well_formed_text_filters_are_still_answered(both: Api) -> None:
         ("/v1/inspections/first-responders", {"from": "9999-01-01", "to": "9999-12-31"}, "from,to"),
         ("/v1/inspections/first-responders", {"from": "1989-12-31", "to": "1990-01-01"}, "from"),
         ("/v1/inspections/first-responders", {"from": "8999-12-31", "to": "9999-12-31"}, "to"),
+        (
+            "/v1/statistics/units",
+            {"from": "2026-01-01", "to": "2026-01-31", "as_of": "9999-12-31T23:59:59Z"},
+            "as_of",
+        ),
+        ("/v1/statistics/units", {"from": "1989-12-31", "to": "1990-01-01"}, "from"),
+        ("/v1/statistics/units", {"from": "8999-12-31", "to": "9999-12-31"}, "to"),
     ],
 )
 async def test_a_time_or_date_outside_any_ledgers_life_is_400_naming_the_range(

@@ -1,0 +1,68 @@
+"""GET /v1/statistics/units: department statistics (考核) per unit and per department.
+
+The leading group's 督导、检查、考核 (clause 四): for a period, what each unit and department
+received, held, closed on time or late, fed back, and how often payers came again, transfers
+came back and matters went up to the leading group, with a monthly series of each for charts.
+``as_of`` makes a report reproducible later: it is computed from the events recorded up to then.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from api.access import allow, roles_note
+from api.cases.reads import Moment
+from api.params import DATE_RANGE, invalid_parameters, inverted
+from api.problems import FieldError, problem_responses
+from ledger.domain.codes import Role
+from ledger.projections import ReadModels
+from ledger.projections.statistics import StatisticsReport
+
+# As for inspections: a report over decades would read the whole ledger in one request.
+MAX_PERIOD_DAYS = 3660
+
+READ_STATISTICS = frozenset({Role.OFFICE, Role.INSPECTOR, Role.AUDITOR})
+
+
+class StatisticsController(Controller):
+    path = "/v1/statistics"
+    tags = ("statistics",)
+
+    @get(
+        "/units",
+        guards=[allow(READ_STATISTICS)],
+        operation_id="unit_statistics",
+        summary="Department statistics per unit and department (考核)",
+        description="From `from` to `to` (Asia/Shanghai dates, inclusive), as of `as_of` "
+        "(default now): cases received, repeat trips, closures (on time, handling time), "
+        "feedback and satisfaction, returned transfers and escalations of the period; cases "
+        "held and overdue at `as_of` (in the monthly series: at each month's end). "
+        + roles_note(READ_STATISTICS),
+        responses=problem_responses(400, 403),
+    )
+    async def units(
+        self,
+        read_models: NamedDependency[ReadModels],
+        period_from: Annotated[
+            date, QueryParameter(name="from", description=f"YYYY-MM-DD, {DATE_RANGE}")
+        ],
+        period_to: Annotated[
+            date, QueryParameter(name="to", description=f"YYYY-MM-DD, {DATE_RANGE}")
+        ],
+        as_of: Moment = None,
+    ) -> StatisticsReport:
+        if period_from > period_to:
+            raise inverted("from", "to", period_from, period_to)
+        if (period_to - period_from).days > MAX_PERIOD_DAYS:
+            longest = f"a period spans at most {MAX_PERIOD_DAYS} days"
+            raise invalid_parameters(
+                FieldError(field="from", message=longest, source="query"),
+                FieldError(field="to", message=longest, source="query"),
+                detail=f"from and to: {longest}",
+            )
+        return await read_models.statistics(period_from, period_to, as_of)
