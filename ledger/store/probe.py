@@ -9,6 +9,8 @@ The probe meets the same refusal (``ledger.store.failures`` names it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 
 from ledger.store.port import EventStore
@@ -52,7 +54,13 @@ async def probe_write(store: EventStore) -> None:
         raise TypeError(f"no write probe for {type(store).__name__}")
 
 
+# An overwrite of the probe row may fit in pages and WAL space the file already has, while the
+# next append needs more: the probe also writes this much to a file beside the database.
+SQLITE_ROOM_BYTES = 64 * 1024
+
+
 def _probe_sqlite(path: str) -> None:
+    _room_beside(path)
     conn = sqlite3.connect(path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None)
     try:
         conn.execute("PRAGMA synchronous = FULL")
@@ -67,3 +75,17 @@ def _probe_sqlite(path: str) -> None:
             raise
     finally:
         conn.close()
+
+
+def _room_beside(path: str) -> None:
+    """Whether the database's file system takes ``SQLITE_ROOM_BYTES`` more, durably (an
+    ``OSError``, ENOSPC or EROFS, if not); the file is removed again."""
+    room = os.path.join(os.path.dirname(os.path.abspath(path)), ".ledger-write-probe")
+    try:
+        with open(room, "wb") as out:
+            out.write(bytes(SQLITE_ROOM_BYTES))
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(room)
