@@ -236,12 +236,6 @@ class PostgresStore(StoreBase):
             plan = await self._plan(conn, requests)
             if plan.records:
                 await conn.execute(PG_WRITE, *_write_args(plan))
-                if plan.counters:
-                    await conn.executemany(
-                        "INSERT INTO ledger_case_numbers (year, last) VALUES ($1, $2)"
-                        " ON CONFLICT (year) DO UPDATE SET last = excluded.last",
-                        list(plan.counters.items()),
-                    )
                 for hook in self.hooks:
                     await hook.on_append_postgres(conn, plan.records)
         return plan
@@ -270,8 +264,10 @@ class PostgresStore(StoreBase):
         cases = list(dict.fromkeys(request.case_id for request in requests))
         tips: dict[UUID, CaseTip] = {}
         now: datetime = locked["recorded_at"]
+        given: dict[int, int] = {}
         for row in await conn.fetch(PG_TIPS, cases):
             now = row["now"]
+            given = dict(zip(row["number_years"] or (), row["number_lasts"] or (), strict=True))
             if row["version"] is not None:
                 tips[row["case_id"]] = CaseTip(row["version"], row["hash"])
         used: dict[tuple[UUID, str], IdempotencyRecord] = {}
@@ -286,13 +282,7 @@ class PostgresStore(StoreBase):
         recorded_at = max(now, locked["recorded_at"])
         # Read under the head's lock, which every append takes first: no two batches give out
         # the same number.
-        years = numbering_years(requests)
-        counters = {year: 0 for year in years}
-        if years:
-            rows = await conn.fetch(
-                "SELECT year, last FROM ledger_case_numbers WHERE year = ANY($1::integer[])", years
-            )
-            counters.update({row["year"]: row["last"] for row in rows})
+        counters = {year: given.get(year, 0) for year in numbering_years(requests)}
         return plan_batch(
             requests,
             head=locked["position"],
@@ -395,6 +385,8 @@ def _write_args(plan: BatchPlan) -> list[Any]:
         [k[2] for k in plan.keys],
         [k[3] for k in plan.keys],
         plan.head,
+        list(plan.counters),  # the last case number given out, per year numbered in the batch
+        list(plan.counters.values()),
     ]
 
 

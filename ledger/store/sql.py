@@ -147,9 +147,13 @@ CREATE TABLE IF NOT EXISTS ledger_snapshots (
 PG_LOCK_HEAD = "SELECT position, recorded_at FROM ledger_head FOR UPDATE"
 
 # One row per case of the batch: its last version and hash (NULL for a new case), plus the
-# database clock, read after the lock was granted (one clock for every process).
+# database clock and the case numbers given out so far per year (a few rows, one a year), all
+# read by a statement that starts after the head's lock was granted, so it sees every batch
+# committed before (the lock's own statement would read them as of before its wait).
 PG_TIPS = """
-SELECT c.case_id, t.version, t.hash, clock_timestamp() AS now
+SELECT c.case_id, t.version, t.hash, clock_timestamp() AS now,
+       (SELECT array_agg(n.year ORDER BY n.year) FROM ledger_case_numbers n) AS number_years,
+       (SELECT array_agg(n.last ORDER BY n.year) FROM ledger_case_numbers n) AS number_lasts
 FROM unnest($1::uuid[]) AS c(case_id)
 LEFT JOIN LATERAL (
     SELECT e.version, e.hash FROM ledger_events e
@@ -176,6 +180,10 @@ WITH inserted AS (
 ), keys AS (
     INSERT INTO ledger_idempotency (case_id, key, fingerprint, result)
     SELECT * FROM unnest($10::uuid[], $11::text[], $12::text[], $13::bytea[])
+), numbers AS (
+    INSERT INTO ledger_case_numbers (year, last)
+    SELECT * FROM unnest($15::integer[], $16::bigint[])
+    ON CONFLICT (year) DO UPDATE SET last = excluded.last
 )
 UPDATE ledger_head SET position = $14::bigint, recorded_at = $7::timestamptz
 RETURNING pg_notify('ledger_events', position::text)
