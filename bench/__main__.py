@@ -31,7 +31,7 @@ Scenario = Callable[[Context], list[Row]]
 
 
 def _scenarios() -> dict[str, tuple[str, Scenario]]:
-    from bench import s_append, s_audit, s_http, s_projections, s_replay
+    from bench import s_append, s_audit, s_console, s_http, s_projections, s_replay
 
     return {
         "append": (
@@ -52,6 +52,10 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "statistics": (
             "10: department statistics of all units for one year",
             s_projections.scenario_statistics,
+        ),
+        "console": (
+            "11: console pages /, /cases, a 1,000-event case vs GET /health",
+            s_console.scenario_console,
         ),
     }
 
