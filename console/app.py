@@ -266,13 +266,7 @@ async def _all(
 async def todo(request: Request[Any, Any, Any]) -> Template:
     staff = await signed_in(request)
     actor = staff.actor
-    held = [
-        v
-        for v in await _all(request, CaseFilters(unit=actor.unit))
-        if v.status is not CaseStatus.CLOSED and v.pending_transfer is None
-    ]
-    far = date.max
-    held.sort(key=lambda v: (v.deadline.due if v.deadline else far, v.received_at))
+    held = await _ledger(request).read_models.held_by_deadline(actor.unit, 200)
     incoming = [
         v
         for v in await _all(request, CaseFilters(status=CaseStatus.TRANSFERRED))

@@ -47,6 +47,10 @@ class ReadStore(Reader, Protocol):
         self, filters: CaseFilters, cursor: Cursor | None, limit: int, today: date
     ) -> list[bytes]: ...
 
+    async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
+        """The open cases ``unit`` holds (not awaiting another unit's acceptance), the nearest
+        deadline first, those without one last."""
+
     async def received(self, period: Period) -> Sequence[Received]:
         """(unit, staff id, staff name, case, registered position) of each case received in
         the period."""

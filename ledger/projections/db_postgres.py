@@ -367,6 +367,10 @@ class PostgresReadStore:
         )
         return [row[0] for row in await self.pool.fetch(sql, *params)]
 
+    async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
+        sql = t.HELD_BY_DEADLINE_SQL.format(unit="$1", limit="$2")
+        return [row[0] for row in await self.pool.fetch(sql, unit, limit)]
+
     # asyncpg's records unpack like the tuples the port promises: no copy of ten thousands rows.
 
     async def received(self, period: t.Period) -> Sequence[Received]:

@@ -272,6 +272,11 @@ class SQLiteReadStore:
         rows = await self._run(lambda conn: conn.execute(sql, (*params, limit)).fetchall())
         return [bytes(r[0]) for r in rows]
 
+    async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
+        sql = t.HELD_BY_DEADLINE_SQL.format(unit="?", limit="?")
+        rows = await self._run(lambda conn: conn.execute(sql, (unit, limit)).fetchall())
+        return [bytes(r[0]) for r in rows]
+
     async def received(self, period: t.Period) -> Sequence[Received]:
         params: list[Any] = []
         sql = t.RECEIVED_SQL.format(where=t.received_conditions(period, _binder(params)))

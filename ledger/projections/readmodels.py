@@ -155,6 +155,13 @@ class ReadModels:
             next_cursor=encode_cursor(Cursor(last.received_at, last.case_id)) if last else None,
         )
 
+    async def held_by_deadline(self, unit: str, limit: int = 50) -> list[CaseView]:
+        """The open cases ``unit`` holds (not in transit to another), nearest deadline first:
+        a unit's work list, whatever it received long ago."""
+        now = self.clock()
+        rows = await self.db.held_by_deadline(unit, max(1, min(limit, MAX_PAGE)))
+        return [case_view(decode_state(row), now) for row in rows]
+
     async def case_view(self, case_id: UUID) -> CaseView | None:
         data = await self.db.case_state(case_id)
         return None if data is None else case_view(decode_state(data), self.clock())

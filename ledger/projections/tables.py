@@ -283,3 +283,12 @@ HELD_SQL = (
     "SELECT unit, staff_id, staff_name, case_id, from_position, to_position"
     " FROM proj_custody WHERE {where}"
 )
+
+
+# The open cases a unit holds, not awaiting another unit's acceptance: nearest deadline first.
+HELD_BY_DEADLINE_SQL = """
+SELECT state FROM proj_cases
+WHERE holding_unit = {unit} AND NOT closed AND status <> 'transferred'
+ORDER BY due IS NULL, due, received_at
+LIMIT {limit}
+"""

@@ -212,3 +212,28 @@ async def test_asking_as_of_a_moment_the_read_models_have_not_reached_fails_clea
             await it.read_models.inspection(
                 date(2025, 1, 1), date(2025, 12, 31), as_of=datetime.now(UTC)
             )
+
+
+async def test_a_units_work_list_is_its_open_cases_nearest_deadline_first(
+    database_url: str,
+) -> None:
+    """Whatever it received long ago: the list is ordered by deadline, not by receipt."""
+    async with ledger(database_url) as it:
+        desk = it.desk
+        major = c.Classify(classification=Classification.MAJOR, route=3, reason="重大")
+        late = await desk.register(FIRST_RESPONDER)  # received first, due last (major)
+        await desk.do(late, FIRST_RESPONDER, major)
+        soon = await desk.later(days=1).register(FIRST_RESPONDER)  # general: due in 10 days
+        await desk.do(soon, FIRST_RESPONDER, GENERAL)
+        unclassified = await desk.later(days=1).register(FIRST_RESPONDER)  # no deadline yet
+        leaving = await desk.register(FIRST_RESPONDER)  # in transit to hrss: not on the list
+        await desk.do(leaving, FIRST_RESPONDER, GENERAL)
+        await desk.do(leaving, FIRST_RESPONDER, c.Transfer(to_unit="hrss.window", reason="转"))
+        done = await desk.register(FIRST_RESPONDER)  # closed: not on the list
+        await desk.do(done, FIRST_RESPONDER, SIMPLE)
+        await resolve_on_the_spot(desk, done, FIRST_RESPONDER)
+        await caught_up(it)
+        work = await it.read_models.held_by_deadline(FIRST_RESPONDER.unit)
+        assert [v.case_id for v in work] == [soon, late, unclassified]
+        assert [v.case_id for v in await it.read_models.held_by_deadline("tax.hall", 1)] == [soon]
+        assert await it.read_models.held_by_deadline("hrss.window") == []
