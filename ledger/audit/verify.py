@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -85,6 +86,8 @@ class _Checkpoints:
         self.after, self.exhausted = -1, False
         self.external = sorted(external, key=lambda c: c.size)
         self.checked = self.cosigs = 0
+        # Witness mismatches: (first position in doubt, the witnessed size, the witnessed time).
+        self.rewritten: list[tuple[int, int, datetime]] = []
         self.last_good = self.last_witnessed = 0
         self.last_cosigned: tuple[int, bytes] | None = None
 
@@ -107,10 +110,12 @@ class _Checkpoints:
         while self.page and self.page[-1].size == size:
             await self._check(self.page.pop(), root)
         while self.external and self.external[0].size == size:
-            if self.external.pop(0).root == root:
+            held = self.external.pop(0)
+            if held.root == root:
                 self.last_witnessed = max(self.last_witnessed, size)
                 continue
             start = self.last_witnessed + 1
+            self.rewritten.append((start, size, held.time))
             self.walker.fault(
                 start,
                 "witness",
@@ -224,6 +229,35 @@ def _leaves_end(page: Any) -> int:
     return int(page[-1][0])
 
 
+async def _place_rewrite(
+    store: EventStore, walker: LogWalker, start: int, size: int, held_at: datetime
+) -> None:
+    """A witnessed size whose root the log no longer has says only that something at or after
+    the last size a witness vouched for changed. When the log holds, at or below the witnessed
+    size, events recorded after the witness's checkpoint was made — a restored older dump,
+    written on — the rewriting starts at the first of them: before it, nothing was recorded
+    that the witness had not seen."""
+    after = held_at + timedelta(seconds=1)  # checkpoint times are whole seconds
+    first = None
+    async for record in store.iter_log(start - 1):
+        if record.position > size:
+            break
+        if record.recorded_at >= after:
+            first = record.position
+            break
+    if first is None or first <= start:
+        return
+    for i, fault in enumerate(walker.faults):
+        if (fault.kind, fault.position, fault.until) == ("witness", start, size):
+            walker.faults[i] = msgspec.structs.replace(
+                fault,
+                position=first,
+                detail=f"a checkpoint held outside the database (size {size}) has another "
+                f"root: positions {first}..{size} were recorded after the witness saw size "
+                f"{size} at {held_at.isoformat()}: they were rewritten",
+            )
+
+
 async def verify_ledger(
     store: EventStore,
     db: AuditDB,
@@ -305,6 +339,8 @@ async def verify_ledger(
             await asyncio.gather(chains, return_exceptions=True)
     complete = not walker.full  # stopped early: the tail was not read, so not judged
     await walker.finish(stored_tree, complete)
+    for start, size, held_at in cps.rewritten:
+        await _place_rewrite(store, walker, start, size, held_at)
     unchecked = 0
     while due is not None:  # checkpoints the rebuilt tree never reached
         if walker.merkle_ok and complete:

@@ -12,13 +12,16 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from ledger.audit.keys import init_keys
+from ledger.audit.checkpoints import verify_signed
+from ledger.audit.keys import init_keys, load_signer
+from ledger.audit.witness import cosign, load_state
 from ledger.backup import BackupError, backup, restore
 from ledger.bootstrap import open_ledger
 from ledger.config import Settings
 from ledger.demo import load_demo
 from tests.api.processes import LEDGER, ROOT, create_database, drop_database, server_env
 from tests.api.support import SECRET
+from tests.audit.helpers import local_transport
 
 
 @pytest.fixture
@@ -104,3 +107,38 @@ def test_the_commands_back_up_and_restore_an_embedded_ledger(key_dir: Path, tmp_
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "--force" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+async def test_a_restored_older_dump_written_on_is_placed_by_the_witness_at_its_first_rewrite(
+    database_url: str, key_dir: Path, tmp_path: Path
+) -> None:
+    """A witness co-signed size S; the ledger is then restored from a dump taken at D < S and
+    written on past S. Verifying against the witness's state names D + 1, the first position the
+    witness saw otherwise, not position 1."""
+    settings = _settings(database_url, key_dir)
+    file = tmp_path / "older.backup"
+    state = tmp_path / "witness-tax.json"
+    async with open_ledger(settings, audit=True, signing=True) as ledger:
+        await load_demo(ledger.service, cases=4, seed=1)
+        await ledger.audit.make_checkpoint()
+        await backup(settings, file)
+        dumped = await ledger.store.head()
+        await load_demo(ledger.service, cases=4, seed=2)
+        await ledger.audit.make_checkpoint()
+        witness = load_signer(key_dir / "witness-tax.key")
+        await cosign(witness, ledger.audit.trusted.ledger, state, *local_transport(ledger.audit))
+        witnessed = await ledger.store.head()
+    assert witnessed > dumped
+    await asyncio.sleep(1.1)  # checkpoint times are whole seconds
+    assert (await restore(settings, file, force=True)).ok
+    async with open_ledger(settings, audit=True) as ledger:
+        while await ledger.store.head() <= witnessed:  # written on, past what the witness saw
+            await load_demo(ledger.service, cases=4, seed=3)
+        held = load_state(state)
+        assert held is not None
+        checkpoint = verify_signed(held.note, ledger.audit.trusted)[0]
+        report = await ledger.audit.verify(external=[checkpoint])
+    assert not report.ok
+    assert report.first_bad_position == dumped + 1, report.problem
+    assert report.problem is not None
+    assert f"positions {dumped + 1}..{witnessed}" in report.problem
