@@ -22,16 +22,12 @@ from litestar.params import FromPath, QueryParameter
 from api.access import allow, roles_note
 from api.cases.event_records import EventOut, event_out
 from api.cases.reads import CodeFilter, Moment
-from api.params import DATE_RANGE, invalid_parameters, inverted
-from api.problems import ApiProblem, FieldError, problem_responses
+from api.params import DATE_RANGE, check_period
+from api.problems import ApiProblem, problem_responses
 from ledger.domain.codes import Role
 from ledger.projections import ReadModels
 from ledger.projections.views import InspectionReport
 from ledger.service import LedgerService
-
-# One inspection covers at most this many days: a report over decades would read the whole
-# ledger in one request.
-MAX_PERIOD_DAYS = 3660
 
 # Inspection reports: inspectors, auditors and the leading group's office (四: 督导、检查、考核).
 READ_INSPECTIONS = frozenset({Role.INSPECTOR, Role.AUDITOR, Role.OFFICE})
@@ -69,15 +65,7 @@ class InspectionController(Controller):
         unit: CodeFilter = None,
         as_of: Moment = None,
     ) -> InspectionReport:
-        if period_from > period_to:
-            raise inverted("from", "to", period_from, period_to)
-        if (period_to - period_from).days > MAX_PERIOD_DAYS:
-            longest = f"a period spans at most {MAX_PERIOD_DAYS} days"
-            raise invalid_parameters(
-                FieldError(field="from", message=longest, source="query"),
-                FieldError(field="to", message=longest, source="query"),
-                detail=f"from and to: {longest}",
-            )
+        check_period(period_from, period_to)
         return await read_models.inspection(period_from, period_to, unit, as_of)
 
     @get(

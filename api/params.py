@@ -192,6 +192,25 @@ def inverted(first: str, second: str, start: date, end: date) -> ApiProblem:
     )
 
 
+# A report covers at most this many days: one over decades would read the whole ledger in one
+# request (inspections, statistics).
+MAX_PERIOD_DAYS = 3660
+
+
+def check_period(period_from: date, period_to: date) -> None:
+    """A report's period, ``from`` to ``to``: not inverted, and at most ``MAX_PERIOD_DAYS``
+    long (400 naming both parameters otherwise)."""
+    if period_from > period_to:
+        raise inverted("from", "to", period_from, period_to)
+    if (period_to - period_from).days > MAX_PERIOD_DAYS:
+        longest = f"a period spans at most {MAX_PERIOD_DAYS} days"
+        raise invalid_parameters(
+            FieldError(field="from", message=longest, source="query"),
+            FieldError(field="to", message=longest, source="query"),
+            detail=f"from and to: {longest}",
+        )
+
+
 async def check_parameters(request: Request[Any, Any, Any]) -> None:
     """The ``before_request`` hook: refuse a time, date, integer or text parameter given in
     another form or out of range, before Litestar converts it (see the module docstring)."""

@@ -17,14 +17,11 @@ from litestar.params import QueryParameter
 
 from api.access import allow, roles_note
 from api.cases.reads import Moment
-from api.params import DATE_RANGE, invalid_parameters, inverted
-from api.problems import FieldError, problem_responses
+from api.params import DATE_RANGE, check_period
+from api.problems import problem_responses
 from ledger.domain.codes import Role
 from ledger.projections import ReadModels
 from ledger.projections.statistics import StatisticsReport
-
-# As for inspections: a report over decades would read the whole ledger in one request.
-MAX_PERIOD_DAYS = 3660
 
 READ_STATISTICS = frozenset({Role.OFFICE, Role.INSPECTOR, Role.AUDITOR})
 
@@ -56,13 +53,5 @@ class StatisticsController(Controller):
         ],
         as_of: Moment = None,
     ) -> StatisticsReport:
-        if period_from > period_to:
-            raise inverted("from", "to", period_from, period_to)
-        if (period_to - period_from).days > MAX_PERIOD_DAYS:
-            longest = f"a period spans at most {MAX_PERIOD_DAYS} days"
-            raise invalid_parameters(
-                FieldError(field="from", message=longest, source="query"),
-                FieldError(field="to", message=longest, source="query"),
-                detail=f"from and to: {longest}",
-            )
+        check_period(period_from, period_to)
         return await read_models.statistics(period_from, period_to, as_of)

@@ -226,3 +226,56 @@ class CaseStates(Applier):
         self._payers.clear()
         self._touched = {}
         self.evicted = []
+
+
+class RowsOfCases(Applier):
+    """The rows a projection derives from each case state the case view projection changed, one
+    tuple of rows per table of ``targets``: a case's rows are rewritten only when they differ
+    from those last committed (most events leave them as they were)."""
+
+    targets: tuple[Table, ...] = ()
+
+    def __init__(self, context: Context, cases: CaseStates) -> None:
+        self.context, self.cases = context, cases
+        self._committed: dict[UUID, tuple[tuple[Any, ...], ...]] = {}
+        self._pending: dict[UUID, tuple[tuple[Any, ...], ...]] = {}
+
+    def rows(self, state: CaseState) -> tuple[tuple[Any, ...], ...]:
+        """The case's rows, a tuple of them per table of ``targets``."""
+        raise NotImplementedError
+
+    async def fold(
+        self, batch: Batch, reader: Reader, owned: Container[UUID] | None = None
+    ) -> None:
+        pass  # the case states are folded by the case view projection
+
+    def writes(self, expected: int) -> list[Write]:
+        committed = self._committed
+        changed: dict[UUID, tuple[tuple[Any, ...], ...]] = {}
+        stale: list[UUID] = []  # cases with stored rows to replace
+        per_table: list[list[Any]] = [[] for _ in self.targets]
+        for state in self.cases.changed:
+            found = self.rows(state)
+            case_id = state.case_id
+            if committed.get(case_id) == found:
+                continue
+            changed[case_id] = found
+            for out, rows in zip(per_table, found, strict=True):
+                out.extend(rows)
+            if state.registered_position <= expected:  # else never written
+                stale.append(case_id)
+        self._pending = changed
+        return [
+            Write(table, insert=rows, delete=stale, key_column="case_id")
+            for table, rows in zip(self.targets, per_table, strict=True)
+        ]
+
+    def committed(self) -> None:
+        self._committed.update(self._pending)
+        self._pending = {}
+        for case_id in self.cases.evicted:
+            self._committed.pop(case_id, None)
+
+    def forget(self) -> None:
+        self._committed.clear()
+        self._pending = {}

@@ -11,14 +11,14 @@ always rebuilt together), and its fingerprint covers those settings.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Container, Mapping
-from uuid import UUID
+from collections.abc import Mapping
 
 import msgspec
 
 from ledger.domain.context import Context
-from ledger.projections.cases import CaseStates
-from ledger.projections.projection import Applier, Batch, Projection, Reader, Table, Write
+from ledger.projections.cases import CaseStates, RowsOfCases
+from ledger.projections.projection import Applier, Projection, Table
+from ledger.projections.state import CaseState
 from ledger.projections.tables import (
     CUSTODY_COLUMNS,
     FINDING_COLUMNS,
@@ -123,50 +123,10 @@ class Findings(Projection):
         return FindingIntervals(context, cases)
 
 
-Rows = tuple[tuple[FindingRow, ...], tuple[CustodyRow, ...]]
+class FindingIntervals(RowsOfCases):
+    """A case's findings and custody periods, rewritten when they change."""
 
+    targets = (FINDINGS, CUSTODY)
 
-class FindingIntervals(Applier):
-    def __init__(self, context: Context, cases: CaseStates) -> None:
-        self.context, self.cases = context, cases
-        # The rows last committed for cached cases: an event that leaves a case's findings as
-        # they were (most do) costs no delete and re-insert of them.
-        self._committed: dict[UUID, Rows] = {}
-        self._pending: dict[UUID, Rows] = {}
-
-    async def fold(
-        self, batch: Batch, reader: Reader, owned: Container[UUID] | None = None
-    ) -> None:
-        pass  # the case states are folded by the case view projection
-
-    def writes(self, expected: int) -> list[Write]:
-        context, committed = self.context, self._committed
-        changed: dict[UUID, Rows] = {}
-        stale: list[UUID] = []  # cases with stored findings to replace
-        rows: list[FindingRow] = []
-        custody: list[CustodyRow] = []
-        for state in self.cases.changed:
-            found = (tuple(finding_rows(state, context)), tuple(custody_rows(state)))
-            case_id = state.case_id
-            if committed.get(case_id) == found:
-                continue
-            changed[case_id] = found
-            rows.extend(found[0])
-            custody.extend(found[1])
-            if state.registered_position <= expected:  # else never written
-                stale.append(case_id)
-        self._pending = changed
-        return [
-            Write(FINDINGS, insert=rows, delete=stale, key_column="case_id"),
-            Write(CUSTODY, insert=custody, delete=stale, key_column="case_id"),
-        ]
-
-    def committed(self) -> None:
-        self._committed.update(self._pending)
-        self._pending = {}
-        for case_id in self.cases.evicted:
-            self._committed.pop(case_id, None)
-
-    def forget(self) -> None:
-        self._committed.clear()
-        self._pending = {}
+    def rows(self, state: CaseState) -> tuple[tuple[FindingRow, ...], tuple[CustodyRow, ...]]:
+        return tuple(finding_rows(state, self.context)), tuple(custody_rows(state))

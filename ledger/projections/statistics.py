@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -39,17 +39,15 @@ import msgspec
 from ledger.domain.codes import LinkRelation, Satisfaction
 from ledger.domain.context import SHANGHAI, Context, local_date
 from ledger.domain.reference import UnknownUnit
-from ledger.projections.cases import CaseStates
+from ledger.projections.cases import CaseStates, RowsOfCases
 from ledger.projections.findings import settings_fingerprint
 from ledger.projections.projection import (
     TYPES,
     Applier,
-    Batch,
     Dialect,
     Projection,
     Reader,
     Table,
-    Write,
 )
 from ledger.projections.state import CaseState
 
@@ -218,43 +216,13 @@ class UnitFacts(Projection):
         return FactsOfCases(context, cases)
 
 
-class FactsOfCases(Applier):
-    """Rewrites the facts of every case the case view projection changed (as the findings)."""
+class FactsOfCases(RowsOfCases):
+    """A case's facts, rewritten when they change (as the findings)."""
 
-    def __init__(self, context: Context, cases: CaseStates) -> None:
-        self.context, self.cases = context, cases
-        self._committed: dict[UUID, tuple[Fact, ...]] = {}
-        self._pending: dict[UUID, tuple[Fact, ...]] = {}
+    targets = (FACTS,)
 
-    async def fold(
-        self, batch: Batch, reader: Reader, owned: Container[UUID] | None = None
-    ) -> None:
-        pass  # the case states are folded by the case view projection
-
-    def writes(self, expected: int) -> list[Write]:
-        changed: dict[UUID, tuple[Fact, ...]] = {}
-        stale: list[UUID] = []
-        rows: list[Fact] = []
-        for state in self.cases.changed:
-            found = tuple(case_facts(state, self.context))
-            if self._committed.get(state.case_id) == found:
-                continue
-            changed[state.case_id] = found
-            rows.extend(found)
-            if state.registered_position <= expected:
-                stale.append(state.case_id)
-        self._pending = changed
-        return [Write(FACTS, insert=rows, delete=stale, key_column="case_id")]
-
-    def committed(self) -> None:
-        self._committed.update(self._pending)
-        self._pending = {}
-        for case_id in self.cases.evicted:
-            self._committed.pop(case_id, None)
-
-    def forget(self) -> None:
-        self._committed.clear()
-        self._pending = {}
+    def rows(self, state: CaseState) -> tuple[tuple[Fact, ...]]:
+        return (tuple(case_facts(state, self.context)),)
 
 
 # -- the report ---------------------------------------------------------------------------------
