@@ -11,18 +11,16 @@ forecast (预警): what will be overdue by then if nothing more is recorded.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 
 from api.access import allow, roles_note
 from api.cases.event_records import EventOut, event_out
 from api.cases.reads import CodeFilter, Moment
-from api.params import DATE_RANGE, check_period
+from api.params import PeriodFrom, PeriodTo, check_period
 from api.problems import ApiProblem, problem_responses
 from ledger.domain.codes import Role
 from ledger.projections import ReadModels
@@ -56,12 +54,8 @@ class InspectionController(Controller):
     async def first_responders(
         self,
         read_models: NamedDependency[ReadModels],
-        period_from: Annotated[
-            date, QueryParameter(name="from", description=f"YYYY-MM-DD, {DATE_RANGE}")
-        ],
-        period_to: Annotated[
-            date, QueryParameter(name="to", description=f"YYYY-MM-DD, {DATE_RANGE}")
-        ],
+        period_from: PeriodFrom,
+        period_to: PeriodTo,
         unit: CodeFilter = None,
         as_of: Moment = None,
     ) -> InspectionReport:

@@ -28,12 +28,12 @@ from __future__ import annotations
 import re
 import weakref
 from datetime import UTC, date, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from litestar import Request
 from litestar.enums import ParamType
-from litestar.params import ParameterKwarg
+from litestar.params import ParameterKwarg, QueryParameter
 from litestar.typing import FieldDefinition
 
 from api.problems import ApiProblem, FieldError
@@ -195,6 +195,11 @@ def inverted(first: str, second: str, start: date, end: date) -> ApiProblem:
 # A report covers at most this many days: one over decades would read the whole ledger in one
 # request (inspections, statistics).
 MAX_PERIOD_DAYS = 3660
+
+
+# A report's period, as its query parameters ``from`` and ``to`` (both days included).
+PeriodFrom = Annotated[date, QueryParameter(name="from", description=f"YYYY-MM-DD, {DATE_RANGE}")]
+PeriodTo = Annotated[date, QueryParameter(name="to", description=f"YYYY-MM-DD, {DATE_RANGE}")]
 
 
 def check_period(period_from: date, period_to: date) -> None:

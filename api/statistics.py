@@ -8,16 +8,12 @@ came back and matters went up to the leading group, with a monthly series of eac
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
-
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
 
 from api.access import allow, roles_note
 from api.cases.reads import Moment
-from api.params import DATE_RANGE, check_period
+from api.params import PeriodFrom, PeriodTo, check_period
 from api.problems import problem_responses
 from ledger.domain.codes import Role
 from ledger.projections import ReadModels
@@ -45,12 +41,8 @@ class StatisticsController(Controller):
     async def units(
         self,
         read_models: NamedDependency[ReadModels],
-        period_from: Annotated[
-            date, QueryParameter(name="from", description=f"YYYY-MM-DD, {DATE_RANGE}")
-        ],
-        period_to: Annotated[
-            date, QueryParameter(name="to", description=f"YYYY-MM-DD, {DATE_RANGE}")
-        ],
+        period_from: PeriodFrom,
+        period_to: PeriodTo,
         as_of: Moment = None,
     ) -> StatisticsReport:
         check_period(period_from, period_to)
