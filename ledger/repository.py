@@ -92,13 +92,6 @@ class LoadedCase:
 
 
 @dataclass(frozen=True)
-class Saved:
-    """What an append did."""
-
-    result: AppendResult
-
-
-@dataclass(frozen=True)
 class SnapshotRefresh:
     """What ``CaseRepository.refresh_snapshots`` did."""
 
@@ -164,9 +157,9 @@ class CaseRepository:
         metadata: bytes,
         idempotency: Idempotency | None = None,
         numbering: tuple[int, Callable[[int], Dispute]] | None = None,
-    ) -> Saved:
+    ) -> AppendResult:
         """Appends the case's new events (``VersionConflict`` if it moved on meanwhile) and puts
-        the case back in the cache; the projection state after them comes back with the result.
+        the case back in the cache with the records appended (``kept_state`` folds them).
 
         ``numbering``: for a registration, the year and how to make the case with the n-th case
         number of that year; the store gives the number out under its append lock (no gaps, no
@@ -188,13 +181,13 @@ class CaseRepository:
         if made:
             case = made[-1]
         if result.replayed:  # what another request stored: ``case`` is not what the log holds
-            return Saved(result)
+            return result
         kept = self._advance(loaded, case, result)
         due = self._snapshot_due(case, kept, loaded.version, result)  # before anyone touches it
         self._remember(kept)
         if due is not None:
             await self._keep_snapshot(*due)
-        return Saved(result)
+        return result
 
     def _advance(self, loaded: LoadedCase, case: Dispute, result: AppendResult) -> LoadedCase:
         """What to keep of the case after the append: the records just appended after those

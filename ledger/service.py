@@ -227,8 +227,7 @@ class LedgerService:
             if meta.idempotency_key
             else None
         )
-        saved = await self.cases.save(loaded, encode_metadata(metadata), idempotency, numbering)
-        return saved.result
+        return await self.cases.save(loaded, encode_metadata(metadata), idempotency, numbering)
 
     async def state_after(self, result: AppendResult) -> CaseState:
         """The case's projection state as the append of ``result`` left it (for the write's
