@@ -45,6 +45,7 @@ from ledger.audit.errors import (
     CosignatureRejected,
     SigningUnavailable,
 )
+from ledger.audit.jobs import VerificationNotFound
 from ledger.domain.errors import DomainError, InvalidTransition, RuleViolation
 from ledger.projections import InvalidCursor, ProjectionsBehind
 from ledger.store import failures
@@ -70,6 +71,7 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (IdempotencyKeyReused, 422),
     (InvalidCursor, 400),
     (CheckpointNotFound, 404),
+    (VerificationNotFound, 404),
     (CosignatureRejected, 422),
     (SigningUnavailable, 503),
     (AuditError, 400),  # a proof asked with sizes that cannot be, a witness refusal

@@ -14,8 +14,8 @@ deciding who may take a case's events out as stored (payer identifiers included)
 
 Errors are ``ledger.audit.errors.AuditError`` subclasses (and the store's ``CaseNotFound``),
 each with a ``code``; ``api.problems.STATUS`` gives their HTTP status (``INVALID_PROOF_REQUEST``
-400, ``CHECKPOINT_NOT_FOUND``/``CASE_NOT_FOUND`` 404, ``COSIGNATURE_REJECTED`` 422,
-``LEDGER_KEY_UNAVAILABLE`` 503).
+400, ``CHECKPOINT_NOT_FOUND``/``CASE_NOT_FOUND``/``VERIFICATION_NOT_FOUND`` 404,
+``COSIGNATURE_REJECTED`` 422, ``LEDGER_KEY_UNAVAILABLE`` 503).
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.types import Guard
 
+from api.access import actor_of
 from api.problems import problem_responses
 from ledger.audit.errors import CheckpointNotFound, ProofError
+from ledger.audit.jobs import VerificationJob
 from ledger.audit.service import AuditService
 from ledger.audit.verify import VerifyReport
 from ledger.audit.views import (
@@ -140,6 +142,46 @@ class AuditController(Controller):
         names the first bad position, if any. Reads the whole log (seconds per million events);
         a request made while a verification runs shares its report."""
         return await audit.verify_shared()
+
+    @post(
+        "/ledger/verifications",
+        opt={"audit": "verify"},
+        status_code=202,
+        summary="Start verifying the whole ledger (a job)",
+        responses=problem_responses(403),
+    )
+    async def start_verification(
+        self, request: Request[Any, Any, Any], audit: NamedDependency[AuditService]
+    ) -> Response[VerificationJob]:
+        """Start ``GET /ledger/verify``'s verification as a background job and answer at once
+        (202) with the job and its ``Location``; poll it there until ``status`` is ``done``
+        (its ``report``) or ``failed`` (its ``error``). One job runs at a time per ledger: while
+        one is queued or running, in any process, this answers with that job (``requested_by``
+        says who started it) instead of starting a second pass over the whole log. The job's
+        state lives in the database, so any API process answers the poll."""
+        actor = actor_of(request)
+        job, _ = await audit.verifications.start(actor.staff_id, actor.name)
+        return Response(
+            job,
+            status_code=202,
+            headers={"Location": f"/v1/ledger/verifications/{job.id}", "Retry-After": "1"},
+        )
+
+    @get(
+        "/ledger/verifications/{job_id:uuid}",
+        opt={"audit": "verify"},
+        summary="A verification job: status, progress, report",
+        responses=problem_responses(403, 404),
+    )
+    async def verification(
+        self, audit: NamedDependency[AuditService], job_id: FromPath[UUID]
+    ) -> VerificationJob:
+        """``status`` (queued, running, done, failed); ``progress``: events verified of the
+        log's size when the run began, and their fraction, written by the running process
+        every second with its heartbeat; ``started_at``, ``finished_at``; when done, ``report``
+        (as ``GET /ledger/verify`` reports: ``ok`` false names the first bad position); when
+        failed, ``error``. A job whose process stopped (no heartbeat for 30 s) is failed."""
+        return await audit.verifications.get(job_id)
 
     @get(
         "/cases/{case_id:uuid}/evidence",

@@ -11,7 +11,10 @@ Tables (created by ``MerkleHook`` when the store opens, in the store's schema tr
   leaves costs 32 bytes an event but buys two things: proofs never touch the event table, and
   ``verify_ledger`` names the exact position whose event no longer matches the tree;
 - ``ledger_checkpoints``: signed checkpoints, one per size; ``ledger_cosignatures``: witness
-  cosignatures of stored checkpoints.
+  cosignatures of stored checkpoints;
+- ``ledger_verifications``: whole-ledger verifications run as jobs (``ledger.audit.jobs``), their
+  progress, heartbeat and report — mutable bookkeeping, never evidence; at most one queued or
+  running (a unique partial index).
 Nodes, checkpoints and cosignatures are append-only, enforced by triggers: a stray UPDATE or
 DELETE fails loudly (an attacker with DDL rights can drop them; the signatures are the real
 defence).
@@ -63,6 +66,26 @@ CREATE TABLE IF NOT EXISTS ledger_cosignatures (
     line      TEXT        NOT NULL,
     PRIMARY KEY (size, witness, key_id)
 );
+CREATE TABLE IF NOT EXISTS ledger_verifications (
+    id                UUID        PRIMARY KEY,
+    status            TEXT        NOT NULL,
+    requested_by      TEXT        NOT NULL,
+    requested_by_name TEXT        NOT NULL,
+    requested_at      TIMESTAMPTZ NOT NULL,
+    started_at        TIMESTAMPTZ,
+    finished_at       TIMESTAMPTZ,
+    heartbeat_at      TIMESTAMPTZ NOT NULL,
+    owner             TEXT        NOT NULL,
+    events_checked    BIGINT      NOT NULL DEFAULT 0,
+    events_total      BIGINT      NOT NULL DEFAULT 0,
+    report            TEXT,
+    error             TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS ledger_verifications_one_active
+    ON ledger_verifications ((status IN ('queued', 'running')))
+    WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS ledger_verifications_requested
+    ON ledger_verifications (requested_at);
 CREATE OR REPLACE FUNCTION ledger_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
@@ -109,6 +132,26 @@ CREATE TABLE IF NOT EXISTS ledger_cosignatures (
     line      TEXT    NOT NULL,
     PRIMARY KEY (size, witness, key_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_verifications (
+    id                TEXT        PRIMARY KEY,
+    status            TEXT        NOT NULL,
+    requested_by      TEXT        NOT NULL,
+    requested_by_name TEXT        NOT NULL,
+    requested_at      TEXT        NOT NULL,
+    started_at        TEXT,
+    finished_at       TEXT,
+    heartbeat_at      TEXT        NOT NULL,
+    owner             TEXT        NOT NULL,
+    events_checked    INTEGER     NOT NULL DEFAULT 0,
+    events_total      INTEGER     NOT NULL DEFAULT 0,
+    report            TEXT,
+    error             TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS ledger_verifications_one_active
+    ON ledger_verifications ((status IN ('queued', 'running')))
+    WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS ledger_verifications_requested
+    ON ledger_verifications (requested_at);
 """ + "".join(
     f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t}\n"
     f"    BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;\n"

@@ -36,6 +36,7 @@ from ledger.audit.errors import (
     CosignatureRejected,
     SigningUnavailable,
 )
+from ledger.audit.jobs import VerificationJobs, open_job_table
 from ledger.audit.keys import KeyConfig, PublicKey, Signer, TrustedKeys, load_signer, load_trusted
 from ledger.audit.log_hook import MerkleHook
 from ledger.audit.note import NoteError, parse_signature_line
@@ -68,6 +69,10 @@ class AuditService:
         self._verifying: asyncio.Future[VerifyReport] | None = None
         # The last verification this process completed, and when (None: none yet).
         self.last_verified: tuple[datetime, VerifyReport] | None = None
+        # Whole-ledger verifications as jobs, their state in the database (``jobs``).
+        self.verifications = VerificationJobs(
+            open_job_table(db), lambda progress: self.verify(progress)
+        )
 
     @classmethod
     def from_store(
@@ -95,6 +100,7 @@ class AuditService:
         if self._verifying is not None and not self._verifying.done():
             self._verifying.cancel()
             await asyncio.gather(self._verifying, return_exceptions=True)
+        await self.verifications.close()
         await self.db.close()
         if self._owns_store:
             await self.store.close()

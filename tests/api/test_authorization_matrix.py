@@ -4,10 +4,13 @@ The table below is the specification, written out from API.md's role table on pu
 than imported from ``ledger.commands``: if the two drift apart, this test says so. Each request
 carries an empty body, so an allowed role gets past the guard and is then refused for the body
 (422) — and nothing is ever recorded (accept, whose body is all optional, is refused by the
-lifecycle instead: no transfer awaits acceptance).
+lifecycle instead: no transfer awaits acceptance). The whole-ledger verification routes, which
+take no body, are in a table of their own.
 """
 
 from __future__ import annotations
+
+from uuid import uuid4
 
 import pytest
 from litestar import Litestar
@@ -62,6 +65,32 @@ async def test_every_write_route_admits_exactly_the_roles_of_api_md(
                 assert response.status_code in (409, 422), (verb, role, body)
         assert refused.get(verb, set()) == ALL - allowed, verb
     assert await _head(client) == head_before  # no refusal recorded anything
+
+
+# The whole-ledger verification routes (no body): auditors only. A job started here is no event.
+AUDIT_MAY = {
+    ("GET", "/v1/ledger/verify"): {"auditor"},
+    ("POST", "/v1/ledger/verifications"): {"auditor"},
+    ("GET", f"/v1/ledger/verifications/{uuid4()}"): {"auditor"},  # allowed: 404, no such job
+}
+
+
+async def test_whole_ledger_verification_admits_exactly_the_auditor(
+    client: AsyncTestClient[Litestar], api: Api
+) -> None:
+    await api.register()
+    head_before = await _head(client)
+    for (method, path), allowed in AUDIT_MAY.items():
+        refused = set()
+        for role, actor in ONE_ROLE.items():
+            response = await client.request(method, path, headers=bearer(actor))
+            if response.status_code == 403:
+                assert response.json()["code"] == "FORBIDDEN_ROLE"
+                refused.add(role)
+            else:
+                assert response.status_code in (200, 202, 404), (path, role, response.text)
+        assert refused == ALL - allowed, path
+    assert await _head(client) == head_before
 
 
 @pytest.mark.parametrize("path", ["/v1/cases", "/v1/events/stream", "/v1/reference"])
