@@ -739,6 +739,8 @@ def _error_page(status: int, title: str) -> Callable[[Request[Any, Any, Any], Ex
 
 
 def console_router(settings: Settings) -> Router:
+    from console.audit import AUDIT_ROUTES  # it builds on this module's pages and sign-in
+
     csrf = CSRFConfig(
         secret=session_key(settings.jwt_secret).hex(),
         cookie_name=CSRF_COOKIE,
@@ -759,6 +761,7 @@ def console_router(settings: Settings) -> Router:
             register,
             case_page,
             command,
+            *AUDIT_ROUTES,
         ],
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
         # The console signs in with its own session, not the API's bearer token.
