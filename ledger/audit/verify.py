@@ -196,6 +196,30 @@ class _Checkpoints:
             )
 
 
+class _Tally:
+    """``progress`` of one run: the events checked by the walk over the log, and — on
+    PostgreSQL, where the chains are checked by a pass of their own — the fewer of the two
+    passes' counts (an event is verified when both have checked it). Called once per page."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total = progress, total
+        self.walked = 0
+        self.chained: int | None = None  # None: no chain pass apart
+
+    def tree(self, seen: int) -> None:
+        self.walked = seen
+        self._say()
+
+    def chains(self, rows: int) -> None:
+        self.chained = rows
+        self._say()
+
+    def _say(self) -> None:
+        if self.progress is not None:
+            done = self.walked if self.chained is None else min(self.walked, self.chained)
+            self.progress(done, self.total)
+
+
 async def _pages(
     read: Callable[[int, int], Awaitable[Sequence[T]]],
     last_position: Callable[[Sequence[T]], int],
@@ -279,6 +303,9 @@ async def verify_ledger(
     ``workers=0`` the chains are checked in this process, over ``ranges`` ranges (default 1);
     ``ranges=0``: no separate chain pass, one serial walk over whole records (as on SQLite).
     All of them report the same faults (``verify_chains``).
+    ``progress(done, total)``: after each page, the events verified so far (on PostgreSQL: the
+    fewer of the two passes' counts) of the log's size when the run began; it should only
+    take note (it runs in the verifier's loop).
     """
     started = time.perf_counter()
     stored_tree = await db.state()
@@ -287,6 +314,7 @@ async def verify_ledger(
     walker = LogWalker(db, stored_tree.size, max_faults)
     cps = _Checkpoints(db, trusted, walker, external)
     chains: asyncio.Task[list[ChainPart]] | None = None
+    tally = _Tally(progress, expected_total)
     if db.dialect == "postgresql" and ranges != 0:  # chains apart: this pass reads the hashes
         from ledger.audit.db_postgres import PostgresAuditDB
         from ledger.audit.verify_chains import check_chains, stitch
@@ -301,8 +329,10 @@ async def verify_ledger(
                 ranges=ranges,
                 batch=max(batch, 10_000),
                 max_faults=max_faults,
+                progress=None if progress is None else tally.chains,
             )
         )
+        tally.chains(0)  # an event counts as verified once both passes have checked it
         leaves = getattr(db, "leaves")  # noqa: B009
         pages: AsyncIterator[Sequence[Any]] = _pages(leaves, _leaves_end, batch)
         add: Callable[[Any, int, int], int] = walker.add_leaves
@@ -325,7 +355,7 @@ async def verify_ledger(
                     await cps.check_due(due, walker.root())
                     due = await cps.next_size()
             if progress is not None:
-                progress(walker.seen, expected_total)
+                tally.tree(walker.seen)
             if walker.full:
                 break
         if chains is not None:

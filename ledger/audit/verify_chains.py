@@ -26,11 +26,12 @@ slow path, never let a bad one pass (a test pins it to ``canonical_bytes`` on re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import select
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
@@ -48,6 +49,7 @@ _DAWN = datetime(1, 1, 1, tzinfo=UTC)
 _START = (1, GENESIS)  # the tip of a case not seen yet
 _encode = msgspec.json.Encoder().encode
 _ROOT = str(Path(__file__).resolve().parents[2])  # where the ``ledger`` package lives
+_PROGRESS = b"progress "  # a child's progress line on its error output: ``progress <rows>``
 
 
 class ChainRange(msgspec.Struct, frozen=True):
@@ -125,10 +127,15 @@ async def _pages(db: Reader, after: int, upto: int, batch: int) -> AsyncIterator
 
 
 async def check_range(
-    db: Reader, rng: ChainRange, batch: int = 10_000, max_faults: int = 100
+    db: Reader,
+    rng: ChainRange,
+    batch: int = 10_000,
+    max_faults: int = 100,
+    progress: Callable[[int], None] | None = None,
 ) -> ChainPart:
     """Check the chains and times of one range of positions (``db``: a pool, or a connection
-    when ``batch`` covers the whole range — reading ahead needs two connections)."""
+    when ``batch`` covers the whole range — reading ahead needs two connections).
+    ``progress(rows)``: called after each page with the rows checked so far."""
     faults: list[Fault] = []
     cases: dict[str, tuple[int, bytes]] = {}
     openings: dict[str, tuple[int, int, bytes]] = {}
@@ -171,6 +178,8 @@ async def check_range(
                         faults, full = rank(faults)[:max_faults], True
             last_ts = ts
             cases[case] = (ver + 1, digest)
+        if progress is not None:
+            progress(rows_seen)
         if full:
             break
     tips = cases if rng.upto < MAX_POSITION else {}  # nothing comes after the last range
@@ -202,8 +211,28 @@ def split(head: int, parts: int) -> list[ChainRange]:
     return [ChainRange(bounds[k], bounds[k + 1], k == 0) for k in range(parts)]
 
 
-async def check_in_child(url: str, rng: ChainRange, batch: int, max_faults: int) -> ChainPart:
-    """``check_range`` in a child process of its own (the URL travels on stdin, not argv)."""
+async def _stderr(stream: asyncio.StreamReader, progress: Callable[[int], None] | None) -> bytes:
+    """A child's error output, less the progress lines it writes there (``progress <rows>``),
+    which go to ``progress``."""
+    kept = bytearray()
+    async for line in stream:
+        if line.startswith(_PROGRESS) and line[len(_PROGRESS) :].strip().isdigit():
+            if progress is not None:
+                progress(int(line[len(_PROGRESS) :]))
+        else:
+            kept += line
+    return bytes(kept)
+
+
+async def check_in_child(
+    url: str,
+    rng: ChainRange,
+    batch: int,
+    max_faults: int,
+    progress: Callable[[int], None] | None = None,
+) -> ChainPart:
+    """``check_range`` in a child process of its own (the URL travels on stdin, not argv); its
+    progress comes back as lines on its error output."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
     proc = await asyncio.create_subprocess_exec(
@@ -215,10 +244,16 @@ async def check_in_child(url: str, rng: ChainRange, batch: int, max_faults: int)
         stderr=asyncio.subprocess.PIPE,
         env=env,
     )
+    assert proc.stdin is not None  # the three pipes were asked for
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     try:
-        out, err = await proc.communicate(
-            msgspec.msgpack.encode(_Request(url, rng, batch, max_faults))
-        )
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it died: see below
+            proc.stdin.write(msgspec.msgpack.encode(_Request(url, rng, batch, max_faults)))
+            await proc.stdin.drain()
+            proc.stdin.close()
+        out, err = await asyncio.gather(proc.stdout.read(), _stderr(proc.stderr, progress))
+        await proc.wait()
     finally:
         if proc.returncode is None:  # cancelled (or failed) while it ran
             proc.kill()
@@ -244,26 +279,48 @@ async def check_chains(
     ranges: int | None = None,
     batch: int = 10_000,
     max_faults: int = 100,
+    progress: Callable[[int], None] | None = None,
 ) -> list[ChainPart]:
     """Every chain of the log, over ``ranges`` ranges: in ``workers`` child processes (one per
     range) or, with ``workers=0``, in tasks of this event loop over ``db``. ``workers=None``:
-    two processes for a log of ``PARALLEL_MIN`` events or more on a multi-core machine."""
+    two processes for a log of ``PARALLEL_MIN`` events or more on a multi-core machine.
+    ``progress(rows)``: the rows checked so far, over all ranges, after each range's page."""
     if workers is None:
         workers = 2 if head >= PARALLEL_MIN and (os.cpu_count() or 1) >= 2 else 0
     if url is None:
         workers = 0
     rngs = split(head, workers or ranges or 1)
+    seen = [0] * len(rngs)
+
+    def counter(k: int) -> Callable[[int], None] | None:
+        if progress is None:
+            return None
+
+        def count(rows: int) -> None:
+            seen[k] = rows
+            progress(sum(seen))
+
+        return count
+
     try:
         async with asyncio.TaskGroup() as tasks:  # one fails: the others are stopped (killed)
             if workers and url is not None:
                 running = [
-                    tasks.create_task(check_in_child(url, r, batch, max_faults)) for r in rngs
+                    tasks.create_task(check_in_child(url, r, batch, max_faults, counter(k)))
+                    for k, r in enumerate(rngs)
                 ]
             else:
-                running = [tasks.create_task(check_range(db, r, batch, max_faults)) for r in rngs]
+                running = [
+                    tasks.create_task(check_range(db, r, batch, max_faults, counter(k)))
+                    for k, r in enumerate(rngs)
+                ]
     except ExceptionGroup as group:  # the caller gets the error itself, as from one pass
         raise group.exceptions[0] from None
     return [t.result() for t in running]
+
+
+def _report_progress(rows: int) -> None:
+    _write_all(sys.stderr.fileno(), _PROGRESS + b"%d\n" % rows)
 
 
 async def _child(request: _Request) -> ChainPart:
@@ -271,7 +328,9 @@ async def _child(request: _Request) -> ChainPart:
 
     pool = await asyncpg.create_pool(request.url, min_size=2, max_size=2)
     try:
-        return await check_range(pool, request.range, request.batch, request.max_faults)
+        return await check_range(
+            pool, request.range, request.batch, request.max_faults, _report_progress
+        )
     finally:
         await pool.close()
 

@@ -24,7 +24,13 @@ from ledger.audit.db import open_audit_db
 from ledger.audit.keys import KeyConfig
 from ledger.audit.service import AuditService
 from ledger.audit.verify import VerifyReport, verify_ledger
-from ledger.audit.verify_chains import MAX_POSITION, ChainRange, check_range, split
+from ledger.audit.verify_chains import (
+    MAX_POSITION,
+    ChainRange,
+    check_chains,
+    check_range,
+    split,
+)
 from ledger.store import RecordedEvent
 from ledger.store.chain import GENESIS, record_hash
 
@@ -264,3 +270,49 @@ async def test_every_split_reports_what_the_serial_walk_reports(
         assert serial.faults_truncated or how != "many faults"
     finally:
         await service.close()
+
+
+@pytest.mark.parametrize("name", list(MODES))
+async def test_progress_counts_an_event_once_both_passes_checked_it(
+    postgres_url: str, key_config: KeyConfig, tmp_path: Path, name: str
+) -> None:
+    """The chain pass reports its rows (from child processes, on their error output) and the
+    verifier reports, page by page, the fewer of the two passes' counts: rising, ending at the
+    whole log, and the report is the same as without a callback."""
+    await populate(postgres_url, key_config, tmp_path)
+    service = await AuditService.open(postgres_url, key_config, signing=False)
+    try:
+        seen: list[tuple[int, int]] = []
+        with_progress = await service.verify(
+            lambda done, total: seen.append((done, total)), **MODES[name]
+        )
+        without = await service.verify(**MODES[name])
+    finally:
+        await service.close()
+    assert with_progress.ok
+    assert _comparable(with_progress) == _comparable(without)
+    assert seen[0] == (0, 334)  # nothing counts before the chain pass has checked it
+    assert seen[-1] == (334, 334)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+async def test_child_processes_report_their_rows_as_they_go(postgres_url: str) -> None:
+    await load(postgres_url, odd_log(300))
+    store = await opened(postgres_url)
+    db = open_audit_db(store)
+    try:
+        rows: list[int] = []
+        parts = await check_chains(
+            getattr(db, "pool"),  # noqa: B009
+            postgres_url,
+            300,
+            workers=2,
+            batch=50,
+            progress=rows.append,
+        )
+    finally:
+        await store.close()
+    assert sum(part.rows for part in parts) == 300
+    assert rows[-1] == 300
+    assert len(rows) >= 6  # a line per page of 50, from each of the two processes
+    assert rows == sorted(rows)
