@@ -279,9 +279,7 @@ async def reveal(request: Request[Any, Any, Any], case_id: FromPath[UUID]) -> Te
     except DomainError as exc:
         failed, code = _refusal(exc), _status(exc)
     if failed:
-        return await _audit_page(
-            request, staff, code, case_text=str(case_id), reveal_failed=failed
-        )
+        return await _audit_page(request, staff, code, case_text=str(case_id), reveal_failed=failed)
     return Redirect(f"/audit?case={case_id}#evidence", status_code=303)
 
 
