@@ -9,12 +9,15 @@ Screenshots go to the artifacts directory (see conftest) for a person to look at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import msgspec
@@ -38,11 +41,16 @@ assert HRSS_WITNESS.department is H
 
 
 class Served:
-    def __init__(self, url: str, keys: Path) -> None:
-        self.url, self.keys = url, keys
+    def __init__(self, url: str, db: Path) -> None:
+        self.url, self.db = url, db
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.url + path, headers=bearer(AUDITOR), timeout=30)
+
+    def sql(self, statement: str, *params: object) -> None:
+        """Straight into the served database, as another API process would write it."""
+        with contextlib.closing(sqlite3.connect(self.db, timeout=30)) as conn, conn:
+            conn.execute(statement, params)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +65,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with served(args, env) as process:
         url = f"http://127.0.0.1:{port}"
         wait_until_healthy(url, process, seconds=120)
-        server = Served(url, home / "keys")
+        server = Served(url, home / "ledger.db")
         head = httpx.get(url + "/ready", timeout=30).json()["head"]
         for _ in range(300):  # the signer signs the whole demo log at once
             latest = server.get("/v1/ledger/checkpoint")
@@ -138,6 +146,29 @@ def test_an_auditor_checks_the_checkpoint_verifies_the_ledger_and_checks_bundles
         expect(row).to_contain_text(re.compile(r"刚刚|\d+ 分钟前"))
     expect(page.locator("#checkpoint")).to_contain_text("台账签名有效")
     screenshot(page, "audit-checkpoint")
+
+    # Another process runs a verification: the page follows it (htmx polls the job) and offers
+    # no second one. Then that process is killed: once its heartbeat is old, the next poll finds
+    # the job failed, and a new one may start.
+    other, beat = uuid4(), datetime.now(UTC)
+    audited.sql(
+        "INSERT INTO ledger_verifications (id, status, requested_by, requested_by_name, "
+        "requested_at, started_at, heartbeat_at, owner, events_checked, events_total) "
+        "VALUES (?, 'running', 'A0002', '郑审计', ?, ?, ?, 'elsewhere:4242:0', 7, 20)",
+        str(other),
+        *[beat.isoformat(timespec="microseconds")] * 3,
+    )
+    page.reload()
+    expect(page.locator("#verify-progress-text")).to_have_text("35.0%")
+    expect(page.locator("#verification")).to_contain_text("郑审计（A0002）")
+    expect(page.get_by_role("button", name="核验进行中…")).to_be_disabled()
+    page.locator("#verification").scroll_into_view_if_needed()
+    screenshot(page, "audit-verifying", full_page=False)
+    old = (beat - timedelta(minutes=1)).isoformat(timespec="microseconds")
+    audited.sql("UPDATE ledger_verifications SET heartbeat_at = ? WHERE id = ?", old, str(other))
+    expect(page.locator("#verification")).to_contain_text("未完成", timeout=15_000)
+    expect(page.locator("#verification")).to_contain_text("no heartbeat since")
+    screenshot(page, "audit-verification-abandoned", full_page=False)
 
     # Verification of the whole ledger, as a job: the bar runs to 100 % and the report shows.
     page.get_by_role("button", name="核验全部台账").click()
