@@ -475,7 +475,7 @@ def _stored_fact(row: Sequence[Any]) -> Fact:
         int(position),
         None if until is None else int(until),
         None if days is None else int(days),
-        None if due is None or isinstance(due, date) else date.fromisoformat(due),
+        due if due is None or isinstance(due, date) else date.fromisoformat(due),
         outcome,
     )
 
@@ -798,7 +798,6 @@ async def _stocks(reader: Reader, cutoffs: Sequence[Cutoff], log: LogMonths) -> 
     types = TYPES[reader.dialect]
     days = sorted({c.day for c in cutoffs})
     bucket = _before([f"CAST({p(day)} AS {types['date']})" for day in days], "due")
-    kinds = ", ".join(p(kind) for kind in STOCKS)
     spans = {c.position: log.span(c.position) for c in cutoffs}
     since = min(month for month, _ in spans.values())
     parts = [
@@ -807,9 +806,11 @@ async def _stocks(reader: Reader, cutoffs: Sequence[Cutoff], log: LogMonths) -> 
         f"SELECT 1, month, unit, kind, {bucket} AS bucket, sum(n) FROM proj_unit_stock_moves"
         f" WHERE month > {p(since)} GROUP BY month, unit, kind, bucket",
     ]
+    kinds = ""  # bound when used: PostgreSQL cannot type a parameter no statement uses
     for position, (_, following) in spans.items():
         if following <= position + 1:
             continue  # no position of the cutoff's month after it
+        kinds = kinds or ", ".join(p(kind) for kind in STOCKS)
         at, upto = p(position), p(following)
         cutoff = f"CAST({at} AS {types['bigint']})"
         parts += [
