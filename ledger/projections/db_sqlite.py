@@ -273,8 +273,14 @@ class SQLiteReadStore:
             conn = self._pool.get_nowait()
         except queue.Empty:
             conn = await asyncio.to_thread(self._connect)
+
+        def begin() -> None:
+            if conn.in_transaction:  # left open by a reader cancelled mid-way
+                conn.execute("ROLLBACK")
+            conn.execute("BEGIN")
+
         try:
-            await asyncio.to_thread(conn.execute, "BEGIN")
+            await asyncio.to_thread(begin)
             try:
                 yield _Snapshot(conn)
             finally:
