@@ -38,7 +38,9 @@ ADMIN_URL = os.environ.get(
     "LEDGER_BENCH_POSTGRES_URL",
     os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
 )
-DB_PREFIX = "ledger_bench_"
+# Every scenario's databases are named with this prefix; another prefix
+# (``LEDGER_BENCH_DB_PREFIX``) keeps two runs on one server from dropping each other's.
+DB_PREFIX = os.environ.get("LEDGER_BENCH_DB_PREFIX", "ledger_bench_")
 
 T = TypeVar("T")
 Better = Literal["higher", "lower"]
@@ -250,7 +252,7 @@ class Context:
         return self.memo[key]
 
     def fresh_database(self, purpose: str) -> str:
-        """Create an empty database ``ledger_bench_<purpose>`` (dropped at the end of the run)."""
+        """Create an empty database ``<DB_PREFIX><purpose>`` (dropped at the end of the run)."""
         name = DB_PREFIX + purpose
         asyncio.run(recreate_database(name))
         self.databases.append(name)

@@ -37,6 +37,7 @@ from bench import es_baseline
 from bench.data import StopRun, drive_cases, template_cases
 from bench.framework import (
     ADMIN_URL,
+    DB_PREFIX,
     SNAPSHOT_KEY,
     Row,
     percentile,
@@ -447,7 +448,7 @@ def measure_service(ctx: RunContext) -> tuple[Figures, Figures]:
         url = ctx.fresh_database("append_ours")
         ours = run_as_served(service_ours(url, cfg.warmup, cfg.seconds))
         ctx.fresh_database("append_es")
-        theirs = run_as_served(service_es("ledger_bench_append_es", cfg.warmup, cfg.seconds))
+        theirs = run_as_served(service_es(DB_PREFIX + "append_es", cfg.warmup, cfg.seconds))
         return ours, theirs
 
     return ctx.once("append.service", compute)
@@ -460,9 +461,7 @@ def measure_store(ctx: RunContext) -> tuple[Figures, Figures]:
         url = ctx.fresh_database("store_ours")
         ours = run_as_served(store_ours(url, templates, cfg.warmup, cfg.seconds))
         ctx.fresh_database("store_es")
-        theirs = run_as_served(
-            store_es("ledger_bench_store_es", templates, cfg.warmup, cfg.seconds)
-        )
+        theirs = run_as_served(store_es(DB_PREFIX + "store_es", templates, cfg.warmup, cfg.seconds))
         return ours, theirs
 
     return ctx.once("append.store", compute)
@@ -529,7 +528,7 @@ def scenario_pgbench(ctx: RunContext) -> list[Row]:
 
     def compute() -> tuple[float, float]:
         url = ctx.fresh_database("pgbench")
-        return run_pgbench("ledger_bench_pgbench", url, ctx.config.seconds)
+        return run_pgbench(DB_PREFIX + "pgbench", url, ctx.config.seconds)
 
     tps, latency = ctx.once("pgbench", compute)
     baseline = f"pgbench INSERT, {PGBENCH_CLIENTS} clients"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import date
 from typing import Protocol, runtime_checkable
 from uuid import UUID
@@ -40,6 +41,10 @@ class ReadStore(Reader, Protocol):
         name → (expected, position)) and apply ``writes``, in one transaction; False if a
         position was not the one expected (another runner got there first), and then
         nothing is written."""
+
+    def snapshot(self) -> AbstractAsyncContextManager[Reader]:
+        """A reader whose statements all see the read models as one commit left them (a
+        report that reads several tables, or a table and what changed after it)."""
 
     async def case_state(self, case_id: UUID) -> bytes | None: ...
 

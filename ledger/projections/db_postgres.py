@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any, cast
 from uuid import UUID
 
@@ -59,8 +59,6 @@ def _indexes(tables: Iterable[Table]) -> list[str]:
 # builds its indexes: processes starting together must not race on the catalog.
 _SCHEMA_LOCK = "hashtext('ledger.projections')"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 # Held (session level) by the process leading a partitioned rebuild.
 _REBUILD_LOCK = 0x6C65_6467_6572_7062  # "ledgerpb"
 
@@ -89,6 +87,31 @@ def _upsert_staged(table: Table) -> str:
     )
 
 
+def _stage_added(table: Table) -> str:
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS added_{table.name} (LIKE {table.name})"
+        " ON COMMIT DELETE ROWS"
+    )
+
+
+def _add_staged(table: Table) -> str:
+    """The staged rows added to the stored ones, in key order: processes adding to the same
+    rows at once (a partitioned rebuild) lock them in one order, so neither waits for the other
+    in a cycle."""
+    names, key = ", ".join(table.names), ", ".join(table.key)
+    added = ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in table.adds)
+    return (
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM added_{table.name}"
+        f" ORDER BY {key} ON CONFLICT ({key}) DO UPDATE SET {added}"
+    )
+
+
+def _drop_zeros(table: Table) -> str:
+    same = " AND ".join(f"t.{c} = a.{c}" for c in table.key)
+    zeros = " AND ".join(f"t.{c} = 0" for c in table.adds)
+    return f"DELETE FROM {table.name} t USING added_{table.name} a WHERE {same} AND {zeros}"
+
+
 class _NotMoved(Exception):
     """A tracked position was not the one a commit expected."""
 
@@ -99,6 +122,24 @@ def _binder(params: list[Any]) -> Any:
         return f"${len(params)}"
 
     return param
+
+
+class _Snapshot:
+    """The statements of :meth:`PostgresReadStore.snapshot`, in its transaction."""
+
+    dialect = _DIALECT
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return list(await self.conn.fetch(sql, *params))
+
+    async def fetch_each(self, sql: str, params: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
+        found: list[Sequence[Any]] = []
+        for values in params:
+            found.extend(await self.conn.fetch(sql, *values))
+        return found
 
 
 class PostgresReadStore:
@@ -223,6 +264,15 @@ class PostgresReadStore:
                 found.extend(await conn.fetch(sql, *values))
         return found
 
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[_Snapshot]:
+        """One read-only transaction, every statement in it seeing the same commits."""
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield _Snapshot(conn)
+
     async def commit(self, moves: Mapping[str, tuple[int, int]], writes: Sequence[Write]) -> bool:
         """Move each projection's position from the expected one and write the batch, in one
         transaction; False (nothing written) if another runner moved one first."""
@@ -330,16 +380,16 @@ class PostgresReadStore:
 
     async def read_events(self, after: int, until: int) -> list[RecordedEvent]:
         """The log's events after ``after`` up to ``until``, with only what projections read:
-        position, case, version, topic and state (the rest is left empty). A partitioned
-        rebuild reads the whole log in every worker; the full rows (metadata, times, hashes)
-        would triple what each worker decodes."""
+        position, case, version, topic, state and the time recorded (the rest is left empty).
+        A partitioned rebuild reads the whole log in every worker; the full rows (metadata,
+        hashes) would triple what each worker decodes."""
         rows = await self.pool.fetch(
-            "SELECT position, case_id, version, topic, state FROM ledger_events"
+            "SELECT position, case_id, version, topic, state, recorded_at FROM ledger_events"
             " WHERE position > $1 AND position <= $2 ORDER BY position",
             after,
             until,
         )
-        return [RecordedEvent(p, c, v, t, s, b"", _EPOCH, b"", b"") for p, c, v, t, s in rows]
+        return [RecordedEvent(p, c, v, t, s, b"", at, b"", b"") for p, c, v, t, s, at in rows]
 
     async def rebuilding_elsewhere(self) -> bool:
         """Whether a partitioned rebuild is in progress in a live process."""
@@ -431,7 +481,8 @@ async def _upgrade_layout(conn: asyncpg.Connection, tables: Iterable[Table]) -> 
 
 async def _write(conn: asyncpg.Connection, writes: Sequence[Write]) -> None:
     """``writes`` in ``conn``'s transaction: deletions, upserts (copied to a staging table,
-    then merged), insertions (copied straight in)."""
+    then merged), insertions (copied straight in), additions to totals (staged, then
+    merged)."""
     for write in writes:
         table = write.table
         if write.delete:
@@ -446,6 +497,13 @@ async def _write(conn: asyncpg.Connection, writes: Sequence[Write]) -> None:
             await conn.execute(_upsert_staged(table))
         if write.insert:
             await conn.copy_records_to_table(table.name, records=write.insert, columns=table.names)
+        if write.add:
+            await conn.execute(_stage_added(table))
+            await conn.copy_records_to_table(
+                f"added_{table.name}", records=write.add, columns=table.names
+            )
+            await conn.execute(_add_staged(table))
+            await conn.execute(_drop_zeros(table))
 
 
 async def _session(conn: asyncpg.Connection) -> None:

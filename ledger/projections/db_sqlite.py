@@ -10,9 +10,10 @@ never half of one, and the runner simply applies them again from the tracked pos
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -71,6 +72,21 @@ def _insert(table: Table) -> str:
     return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
 
+def _add(table: Table) -> str:
+    names = table.names
+    added = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in table.adds)
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {added}"
+    )
+
+
+def _drop_zeros(table: Table) -> str:
+    keys = " AND ".join(f"{c} = ?" for c in table.key)
+    zeros = " AND ".join(f"{c} = 0" for c in table.adds)
+    return f"DELETE FROM {table.name} WHERE {keys} AND {zeros}"
+
+
 def _apply(conn: sqlite3.Connection, write: Write) -> None:
     table = write.table
     if write.delete:
@@ -82,6 +98,11 @@ def _apply(conn: sqlite3.Connection, write: Write) -> None:
         conn.executemany(_upsert(table), ([_value(v) for v in row] for row in write.upsert))
     if write.insert:
         conn.executemany(_insert(table), ([_value(v) for v in row] for row in write.insert))
+    if write.add:
+        rows = [[_value(v) for v in row] for row in write.add]
+        conn.executemany(_add(table), rows)
+        keys = [table.names.index(c) for c in table.key]
+        conn.executemany(_drop_zeros(table), ([row[i] for i in keys] for row in rows))
 
 
 def _value(value: Any) -> Any:
@@ -104,6 +125,25 @@ def _binder(params: list[Any]) -> Callable[[Any], str]:
         return "?"
 
     return param
+
+
+class _Snapshot:
+    """The statements of :meth:`SQLiteReadStore.snapshot`, in its transaction."""
+
+    dialect = _DIALECT
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        values = [_value(v) for v in params]
+        return await asyncio.to_thread(lambda: self.conn.execute(sql, values).fetchall())
+
+    async def fetch_each(self, sql: str, params: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
+        found: list[Sequence[Any]] = []
+        for one in params:
+            found.extend(await self.fetch(sql, one))
+        return found
 
 
 class SQLiteReadStore:
@@ -225,6 +265,28 @@ class SQLiteReadStore:
             return found
 
         return await self._run(fetch) if each else []
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[_Snapshot]:
+        """One read transaction on one connection (in WAL mode it sees one commit)."""
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = await asyncio.to_thread(self._connect)
+
+        def begin() -> None:
+            if conn.in_transaction:  # left open by a reader cancelled mid-way
+                conn.execute("ROLLBACK")
+            conn.execute("BEGIN")
+
+        try:
+            await asyncio.to_thread(begin)
+            try:
+                yield _Snapshot(conn)
+            finally:
+                await asyncio.to_thread(conn.execute, "ROLLBACK")
+        finally:
+            self._pool.put(conn)
 
     async def commit(self, moves: Mapping[str, tuple[int, int]], writes: Sequence[Write]) -> bool:
         """Move each projection's position from the expected one and write the batch, in one

@@ -68,13 +68,15 @@ class Table:
     key (upserts); ``storage`` PostgreSQL storage parameters (``fillfactor=75``);
     ``indexes`` the secondary indexes, built after a rebuild's bulk load (``eager_indexes``:
     the ones the fold itself reads through, created with the table). An index written for one
-    dialect only goes into ``dialect_indexes``."""
+    dialect only goes into ``dialect_indexes``. ``adds``: the count columns of a table of
+    totals, which :attr:`Write.add` adds to (the other columns are its key)."""
 
     name: str
     columns: str
     names: tuple[str, ...]
     key: tuple[str, ...]
     storage: str | None = None
+    adds: tuple[str, ...] = ()
     eager_indexes: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()
     dialect_indexes: Mapping[Dialect, tuple[str, ...]] = field(default_factory=dict)
@@ -92,16 +94,20 @@ class Table:
 class Write:
     """Changes to one table in a commit, applied in this order: rows whose ``key_column`` is
     among ``delete`` are deleted, ``upsert`` rows inserted or updated (by the table's key),
-    ``insert`` rows inserted (known to be new: bulk-copied on PostgreSQL)."""
+    ``insert`` rows inserted (known to be new: bulk-copied on PostgreSQL), ``add`` rows added
+    to a table of totals: each row's ``table.adds`` columns are added to the stored row of the
+    same key (a new key is inserted), and a row whose counts all become 0 is deleted. Adding
+    commutes, so processes of a partitioned rebuild may add to the same rows."""
 
     table: Table
     insert: Sequence[Sequence[Any]] = ()
     upsert: Sequence[Sequence[Any]] = ()
     delete: Collection[Any] = ()
     key_column: str = ""
+    add: Sequence[Sequence[Any]] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.insert or self.upsert or self.delete)
+        return bool(self.insert or self.upsert or self.delete or self.add)
 
 
 class Reader(Protocol):

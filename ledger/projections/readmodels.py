@@ -261,9 +261,15 @@ class ReadModels:
         if period_to < period_from:
             raise ValueError("the period ends before it starts")
         position, moment = await self._as_of(as_of)
-        return await statistics.report(
-            self.db, self.context, period_from, period_to, moment, position, self.store.position_at
-        )
+        async with self.db.snapshot() as reader:
+            return await statistics.report(
+                reader,
+                self.context,
+                period_from,
+                period_to,
+                moment,
+                position,
+            )
 
     async def _as_of(self, as_of: datetime | None) -> tuple[int, datetime]:
         """The log position and the moment a question is asked at."""

@@ -69,12 +69,25 @@ async def wipe(url: str) -> None:
         await conn.close()
 
 
-async def dump(url: str) -> tuple[Rows, Rows, Rows]:
-    """Every read-model row, in key order, and the tracked positions."""
+async def dump(url: str) -> tuple[Rows, Rows, Rows, Rows]:
+    """Every read-model row, in key order, and the tracked positions: cases, findings,
+    positions, and the statistics' facts and totals (and the first position of each month of
+    the log, which processes of a partitioned rebuild each write as they saw it)."""
     queries = (
         "SELECT * FROM proj_cases ORDER BY case_id",
         "SELECT * FROM proj_findings ORDER BY case_id, seq",
         "SELECT name, position FROM proj_tracking ORDER BY name",
+        "SELECT 'fact', case_id, seq, kind, unit, day, position, until_position, days, due,"
+        " outcome, 0 FROM proj_unit_facts"
+        " UNION ALL SELECT 'count', NULL, NULL, kind, unit, day, NULL, NULL, days, NULL,"
+        " outcome, n FROM proj_unit_counts"
+        " UNION ALL SELECT 'stock', NULL, NULL, kind, unit, NULL, NULL, NULL, NULL, due, NULL, n"
+        " FROM proj_unit_stocks"
+        " UNION ALL SELECT 'moved', NULL, NULL, kind, unit, NULL, month, NULL, NULL, due, NULL, n"
+        " FROM proj_unit_stock_moves"
+        " UNION ALL SELECT 'month', NULL, NULL, NULL, NULL, NULL, month, NULL, NULL, NULL, NULL,"
+        " min(position) FROM proj_unit_log_months GROUP BY month"
+        " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11",
     )
     if url.startswith("sqlite"):
         path = sqlite_path(url)
@@ -86,11 +99,12 @@ async def dump(url: str) -> tuple[Rows, Rows, Rows]:
             finally:
                 conn.close()
 
-        cases, findings, tracking = await asyncio.to_thread(read)
+        cases, findings, tracking, statistics = await asyncio.to_thread(read)
     else:
         conn = await asyncpg.connect(url)
         try:
-            cases, findings, tracking = [[tuple(r) for r in await conn.fetch(q)] for q in queries]
+            found = [[tuple(r) for r in await conn.fetch(q)] for q in queries]
         finally:
             await conn.close()
-    return cases, findings, tracking
+        cases, findings, tracking, statistics = found
+    return cases, findings, tracking, statistics

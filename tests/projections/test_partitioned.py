@@ -55,7 +55,7 @@ def runner(it: Ledger, workers: int, **options: int) -> ProjectionRunner:
 
 async def serial_and_partitioned(
     it: Ledger, workers: int, **options: int
-) -> tuple[tuple[Rows, Rows, Rows], tuple[Rows, Rows, Rows]]:
+) -> tuple[tuple[Rows, Rows, Rows, Rows], tuple[Rows, Rows, Rows, Rows]]:
     serial = runner(it, 1)
     assert await serial.rebuild() == await it.store.head()
     expected = await dump(it.url)
