@@ -505,3 +505,10 @@ async def test_an_export_of_no_rows_is_a_header_and_a_record(api: Api) -> None:
     data, _ = await recorded(api, response)
     assert data["rows"] == 0
     assert data["filters"] == {"status": "closed"}
+
+
+async def test_an_export_record_is_not_a_case(api: Api) -> None:
+    response = await api.get(AUDITOR, "/v1/exports/cases.xlsx")
+    record = response.headers["x-export-record"]
+    for path in ("", "/events", "/trail", "/evidence"):
+        problem(await api.get(AUDITOR, f"/v1/cases/{record}{path}"), 404, "CASE_NOT_FOUND")
