@@ -219,6 +219,43 @@ def scenario_exports(ctx: Context) -> list[Row]:
     ]
 
 
+async def _writer_alone(n: int) -> dict[str, Any]:
+    """The spreadsheet writer alone (``api.xlsx``), ``n`` synthetic rows of the 台账's shape in
+    pages of 500 written in worker threads as the route writes them: the Python heap's peak
+    (tracemalloc) and the RSS after. ``python -m bench.s_exports writer N``."""
+    import tracemalloc
+    import uuid
+    from datetime import date, datetime
+
+    import psutil
+
+    from api.xlsx import Book
+
+    def row(i: int) -> list[Any]:
+        moment = datetime(2026, 1, 1, 9, 30, 5)
+        return [
+            f"潜社争〔2026〕{i:06d}号", str(uuid.uuid4()), moment, moment,
+            *["办事服务窗口"] * 10, date(2026, 1, 31), "否", None,
+            f"缴费人{i}", "9142**********7776", "138****1234", "用人单位",
+            1, 0, 2, "否", None, 0, 5,
+        ]  # fmt: skip
+
+    tracemalloc.start()
+    book = Book()
+    sheet = book.sheet("台账", [f"列{i}" for i in range(28)])
+    for start in range(0, n, 500):
+        await asyncio.to_thread(sheet.extend, [row(i) for i in range(start, min(n, start + 500))])
+    size = 0
+    async for chunk in book.chunks():
+        size += len(chunk)
+    _, peak = tracemalloc.get_traced_memory()
+    rss = psutil.Process().memory_info().rss
+    return {"rows": n, "bytes": size, "heap_peak_mb": peak / 2**20, "rss_mb": rss / 2**20}
+
+
 if __name__ == "__main__":
-    url, received_from, mode = sys.argv[1:4]
-    print(json.dumps(run_as_served(_child(url, received_from, mode))))
+    if sys.argv[1] == "writer":
+        print(json.dumps(asyncio.run(_writer_alone(int(sys.argv[2])))))
+    else:
+        url, received_from, mode = sys.argv[1:4]
+        print(json.dumps(run_as_served(_child(url, received_from, mode))))
