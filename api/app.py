@@ -29,6 +29,7 @@ from api.cases import cases_router
 from api.deadline import RequestDeadline
 from api.dependencies import DEPENDENCIES
 from api.election import elected
+from api.exports import ExportController
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
@@ -142,6 +143,7 @@ def create_app(
             cases_router(),
             InspectionController,
             StatisticsController,
+            ExportController,
             ReferenceController,
             StreamController,
             GuardedAuditController,

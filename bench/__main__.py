@@ -31,7 +31,7 @@ Scenario = Callable[[Context], list[Row]]
 
 
 def _scenarios() -> dict[str, tuple[str, Scenario]]:
-    from bench import s_append, s_audit, s_console, s_http, s_projections, s_replay
+    from bench import s_append, s_audit, s_console, s_exports, s_http, s_projections, s_replay
 
     return {
         "append": (
@@ -56,6 +56,10 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
         "console": (
             "11: console pages /, /cases, a 1,000-event case vs GET /health",
             s_console.scenario_console,
+        ),
+        "exports": (
+            "12: the 100k-case 台账 export, time and peak memory, vs the JSON list and 10k",
+            s_exports.scenario_exports,
         ),
     }
 

@@ -57,6 +57,68 @@ StaffFilter = Annotated[
 # A time parameter: api.params holds it to the form and the range this describes.
 Moment = Annotated[datetime | None, QueryParameter(description=f"{TIME_FORMAT}, {TIME_RANGE}")]
 
+# The filters of a case listing (``GET /v1/cases``, and its export ``GET
+# /v1/exports/cases.xlsx``): declared once, checked once (``case_filters``).
+StatusFilter = Annotated[CaseStatus | None, QueryParameter()]
+ClassFilter = Annotated[Classification | None, QueryParameter(name="class")]
+CategoryFilter = Annotated[Category | None, QueryParameter()]
+OverdueFilter = Annotated[bool | None, QueryParameter()]
+DueWithinFilter = Annotated[
+    int | None,
+    QueryParameter(
+        ge=0, le=250, description="open cases due from today to this many working days from today"
+    ),
+]
+CaseNumberFilter = Annotated[
+    str | None, QueryParameter(min_length=1, max_length=64, description="case number")
+]
+CASE_FILTERS_NOTE = (
+    "`unit` (or `holding_unit`) is the holding unit; `received_from` is inclusive, "
+    "`received_to` exclusive; `due_within` (预警) keeps the open cases whose deadline falls from "
+    "today to that many working days from today."
+)
+
+
+def case_filters(
+    *,
+    status: CaseStatus | None,
+    classification: Classification | None,
+    category: Category | None,
+    unit: str | None,
+    jurisdiction: str | None,
+    first_responder: str | None,
+    overdue: bool | None,
+    due_within: int | None,
+    holding_unit: str | None,
+    received_from: datetime | None,
+    received_to: datetime | None,
+    case_number: str | None,
+) -> CaseFilters:
+    """The filters of a case listing from its query parameters; 400 for a contradiction
+    (an inverted period, two different holding units)."""
+    if received_from is not None and received_to is not None and received_to < received_from:
+        raise inverted("received_from", "received_to", received_from, received_to)
+    if unit is not None and holding_unit is not None and unit != holding_unit:
+        both = "unit and holding_unit both name the holding unit: give one"
+        raise invalid_parameters(
+            FieldError(field="unit", message=both, source="query"),
+            FieldError(field="holding_unit", message=both, source="query"),
+        )
+    return CaseFilters(
+        status=status,
+        classification=classification,
+        category=category,
+        unit=unit or holding_unit,
+        jurisdiction=jurisdiction,
+        first_responder=first_responder,
+        overdue=overdue,
+        due_within=due_within,
+        received_from=received_from,
+        received_to=received_to,
+        case_number=case_number,
+    )
+
+
 _STAFF = (Role.INTAKE, Role.HANDLER, Role.OFFICE, Role.ENFORCEMENT)
 # Case views and trails: everyone who works cases, audits or inspects them.
 READ_CASES = frozenset({*_STAFF, Role.AUDITOR, Role.INSPECTOR})
@@ -85,62 +147,43 @@ class CaseReadController(Controller):
         guards=[allow(READ_CASES)],
         operation_id="list_cases",
         summary="List case views (filters, cursor pagination)",
-        description="From the read model. `unit` (or `holding_unit`) is the holding unit; "
-        "`received_from` is inclusive, `received_to` exclusive; `due_within` (预警) keeps the "
-        "open cases whose deadline falls from today to that many working days from today. "
-        + roles_note(READ_CASES),
+        description="From the read model. " + CASE_FILTERS_NOTE + " " + roles_note(READ_CASES),
         responses=problem_responses(400, 403),
     )
     async def list_cases(
         self,
         request: ActorRequest,
         read_models: NamedDependency[ReadModels],
-        status: Annotated[CaseStatus | None, QueryParameter()] = None,
-        classification: Annotated[Classification | None, QueryParameter(name="class")] = None,
-        category: Annotated[Category | None, QueryParameter()] = None,
+        status: StatusFilter = None,
+        classification: ClassFilter = None,
+        category: CategoryFilter = None,
         unit: CodeFilter = None,
         jurisdiction: CodeFilter = None,
         first_responder: StaffFilter = None,
-        overdue: Annotated[bool | None, QueryParameter()] = None,
-        due_within: Annotated[
-            int | None,
-            QueryParameter(
-                ge=0,
-                le=250,
-                description="open cases due from today to this many working days from today",
-            ),
-        ] = None,
+        overdue: OverdueFilter = None,
+        due_within: DueWithinFilter = None,
         holding_unit: CodeFilter = None,
         received_from: Moment = None,
         received_to: Moment = None,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        case_number: Annotated[
-            str | None, QueryParameter(min_length=1, max_length=64, description="case number")
-        ] = None,
+        case_number: CaseNumberFilter = None,
     ) -> CasePage:
-        if received_from is not None and received_to is not None and received_to < received_from:
-            raise inverted("received_from", "received_to", received_from, received_to)
-        if unit is not None and holding_unit is not None and unit != holding_unit:
-            both = "unit and holding_unit both name the holding unit: give one"
-            raise invalid_parameters(
-                FieldError(field="unit", message=both, source="query"),
-                FieldError(field="holding_unit", message=both, source="query"),
-            )
-        actor = actor_of(request)
-        filters = CaseFilters(
+        filters = case_filters(
             status=status,
             classification=classification,
             category=category,
-            unit=unit or holding_unit,
+            unit=unit,
             jurisdiction=jurisdiction,
             first_responder=first_responder,
             overdue=overdue,
             due_within=due_within,
+            holding_unit=holding_unit,
             received_from=received_from,
             received_to=received_to,
             case_number=case_number,
         )
+        actor = actor_of(request)
         page = await read_models.list_cases(filters, checked_cursor(cursor), limit)
         items = [case_body(view, actor, read_models.context) for view in page.items]
         return msgspec.structs.replace(page, items=items)

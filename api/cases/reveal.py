@@ -25,6 +25,7 @@ from api.dependencies import opened
 from api.problems import ApiProblem, problem_responses
 from ledger import commands as c
 from ledger.projections.views import PayerView
+from ledger.repository import REGISTERED
 from ledger.service import LedgerService
 from ledger.store.port import RecordedEvent
 
@@ -54,6 +55,8 @@ async def require_reveal(request: ActorRequest, events: Sequence[RecordedEvent])
     """Let a case's events leave as stored (in an evidence bundle) only to staff who see its
     payer unmasked anyway, or who revealed its identifiers themselves, on the record (403)."""
     actor = actor_of(request)
+    if events[0].topic != REGISTERED:  # another stream of the log (an account, an export)
+        raise ApiProblem(404, "CASE_NOT_FOUND", f"no case {events[0].case_id}")
     service = opened(request.app.state).service
     view = view_of(list(events), service.clock(), service.context)
     if shows_payer(view, actor, service.context) or revealed_by(events, actor.staff_id):

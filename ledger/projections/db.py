@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, runtime_checkable
 from uuid import UUID
@@ -14,6 +15,17 @@ from ledger.projections.tables import Cursor, Period
 from ledger.projections.views import CaseFilters
 from ledger.store import sqlite_path
 from ledger.store.port import RecordedEvent
+
+
+@dataclass(frozen=True)
+class CaseRows:
+    """A case listing as one read snapshot holds it: how many rows match, the log position the
+    case rows reflect, and the rows themselves (case states), in the list's order, page by
+    page — all three from the same snapshot, whatever the runner commits meanwhile."""
+
+    count: int
+    position: int
+    pages: AsyncIterator[list[bytes]]
 
 
 class ReadStore(Reader, Protocol):
@@ -51,6 +63,13 @@ class ReadStore(Reader, Protocol):
     async def list_states(
         self, filters: CaseFilters, cursor: Cursor | None, limit: int, today: date
     ) -> list[bytes]: ...
+
+    def case_rows(
+        self, filters: CaseFilters, today: date, page: int
+    ) -> AbstractAsyncContextManager[CaseRows]:
+        """Every case ``list_states`` would list under ``filters``, from one read snapshot
+        (its count and position first), ``page`` states at a time; the snapshot is held until
+        the context exits."""
 
     async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
         """The open cases ``unit`` holds (not awaiting another unit's acceptance), the nearest

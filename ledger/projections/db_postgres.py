@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
 
 from ledger.projections import tables as t
+from ledger.projections.db import CaseRows
 from ledger.projections.inspection import FindingFact, Held, Received
 from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
@@ -411,11 +412,40 @@ class PostgresReadStore:
         params: list[Any] = []
         param = _binder(params)
         where = t.case_conditions(filters, cursor, today, param)
-        sql = (
-            f"SELECT state FROM proj_cases WHERE {where}"
-            f" ORDER BY received_at DESC, case_id DESC LIMIT {param(limit)}"
-        )
+        sql = f"SELECT state FROM proj_cases WHERE {where} {t.CASE_ORDER} LIMIT {param(limit)}"
         return [row[0] for row in await self.pool.fetch(sql, *params)]
+
+    @contextlib.asynccontextmanager
+    async def case_rows(
+        self, filters: CaseFilters, today: date, page: int
+    ) -> AsyncIterator[CaseRows]:
+        """One read-only REPEATABLE READ transaction on a pooled connection, held until the
+        context exits: the count, the position and every row see one snapshot; the rows come
+        through a server-side cursor."""
+        params: list[Any] = []
+        where = t.case_conditions(filters, None, today, _binder(params))
+        async with self.pool.acquire() as conn:
+            transaction = conn.transaction(isolation="repeatable_read", readonly=True)
+            await transaction.start()
+            try:
+                count = await conn.fetchval(
+                    f"SELECT count(*) FROM proj_cases WHERE {where}", *params
+                )
+                position = await conn.fetchval(t.CASES_POSITION_SQL)
+                rows = await conn.cursor(
+                    f"SELECT state FROM proj_cases WHERE {where} {t.CASE_ORDER}", *params
+                )
+
+                async def pages() -> AsyncIterator[list[bytes]]:
+                    while found := await rows.fetch(page):
+                        yield [row[0] for row in found]
+
+                yield CaseRows(count=int(count), position=int(position or 0), pages=pages())
+            finally:
+                # Read only: nothing to keep. A connection broken meanwhile is the pool's to
+                # discard; the error that broke it is the one to report.
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await transaction.rollback()
 
     async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
         sql = t.HELD_BY_DEADLINE_SQL.format(unit="$1", limit="$2")

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from ledger.projections import tables as t
+from ledger.projections.db import CaseRows
 from ledger.projections.inspection import FindingFact, Held, Received
 from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
@@ -327,12 +328,38 @@ class SQLiteReadStore:
     ) -> list[bytes]:
         params: list[Any] = []
         where = t.case_conditions(filters, cursor, today, _binder(params))
-        sql = (
-            f"SELECT state FROM proj_cases WHERE {where}"
-            " ORDER BY received_at DESC, case_id DESC LIMIT ?"
-        )
+        sql = f"SELECT state FROM proj_cases WHERE {where} {t.CASE_ORDER} LIMIT ?"
         rows = await self._run(lambda conn: conn.execute(sql, (*params, limit)).fetchall())
         return [bytes(r[0]) for r in rows]
+
+    @contextlib.asynccontextmanager
+    async def case_rows(
+        self, filters: CaseFilters, today: date, page: int
+    ) -> AsyncIterator[CaseRows]:
+        """One read transaction on a connection of its own (WAL: a snapshot from its first
+        read to its end, which appends and the runner's commits do not disturb)."""
+        params: list[Any] = []
+        where = t.case_conditions(filters, None, today, _binder(params))
+        conn = await asyncio.to_thread(self._connect)
+
+        def begin() -> tuple[int, int, sqlite3.Cursor]:
+            conn.execute("BEGIN")
+            counted = f"SELECT count(*) FROM proj_cases WHERE {where}"
+            (count,) = conn.execute(counted, params).fetchone()
+            tracked = conn.execute(t.CASES_POSITION_SQL).fetchone()
+            listed = f"SELECT state FROM proj_cases WHERE {where} {t.CASE_ORDER}"
+            rows = conn.execute(listed, params)
+            return int(count), int(tracked[0]) if tracked else 0, rows
+
+        async def pages(rows: sqlite3.Cursor) -> AsyncIterator[list[bytes]]:
+            while found := await asyncio.to_thread(rows.fetchmany, page):
+                yield [bytes(r[0]) for r in found]
+
+        try:
+            count, position, rows = await asyncio.to_thread(begin)
+            yield CaseRows(count=count, position=position, pages=pages(rows))
+        finally:
+            await asyncio.to_thread(conn.close)  # ends the read transaction
 
     async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
         sql = t.HELD_BY_DEADLINE_SQL.format(unit="?", limit="?")

@@ -200,7 +200,14 @@ Corrected = projected("ledger.Corrected", *_STEP, "position")
 
 # Stored by the domain, shown by no read model: a consultation and a reveal change nothing a
 # view, a trail or an inspection shows.
-IGNORED = frozenset({"ledger.Consulted", "ledger.IdentifiersRevealed"})
+IGNORED = frozenset(
+    {
+        "ledger.Consulted",
+        "ledger.IdentifiersRevealed",
+        # Not case events: an export's access record (``ledger.domain.access``).
+        "ledger.ExportRecorded",
+    }
+)
 
 
 def decode(record: RecordedEvent) -> Event | None:

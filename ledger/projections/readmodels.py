@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
@@ -42,6 +43,18 @@ MAX_PAGE = 200
 # A payer coming back this many working days after a case was closed is shown that case when
 # registered again (a repeat trip to link, 重复跑).
 REPEAT_WINDOW_WORKING_DAYS = 20
+
+
+@dataclass(frozen=True)
+class CaseExport:
+    """Every case of a listing, from one read snapshot: ``count`` of them, as the read models
+    stood at log position ``position``, shown as at ``as_of`` (overdue flags), in the list's
+    order, a page of views at a time."""
+
+    count: int
+    position: int
+    as_of: datetime
+    pages: AsyncIterator[list[CaseView]]
 
 
 class ProjectionsBehind(Exception):
@@ -141,12 +154,7 @@ class ReadModels:
         limit = max(1, min(limit, MAX_PAGE))
         now = self.clock()
         after = decode_cursor(cursor) if cursor else None
-        filters = filters or CaseFilters()
-        if filters.due_within is not None:
-            # Due within n working days of today, on the working calendar (a provisional
-            # year is counted as the calendar counts it).
-            due_by = self.context.calendar.add_working_days(local_date(now), filters.due_within)
-            filters = msgspec.structs.replace(filters, due_by=due_by.due)
+        filters = self._resolved(filters or CaseFilters(), now)
         rows = await self.db.list_states(filters, after, limit + 1, local_date(now))
         states = [decode_state(row) for row in rows[:limit]]
         last = states[-1] if len(rows) > limit else None
@@ -154,6 +162,31 @@ class ReadModels:
             items=[case_view(s, now) for s in states],
             next_cursor=encode_cursor(Cursor(last.received_at, last.case_id)) if last else None,
         )
+
+    def _resolved(self, filters: CaseFilters, now: datetime) -> CaseFilters:
+        if filters.due_within is None:
+            return filters
+        # Due within n working days of today, on the working calendar (a provisional year is
+        # counted as the calendar counts it).
+        due_by = self.context.calendar.add_working_days(local_date(now), filters.due_within)
+        return msgspec.structs.replace(filters, due_by=due_by.due)
+
+    @contextlib.asynccontextmanager
+    async def case_export(
+        self, filters: CaseFilters | None = None, page: int = 500
+    ) -> AsyncIterator[CaseExport]:
+        """Every case ``list_cases`` would list under ``filters`` (all its pages), counted and
+        read in one snapshot of the read models, at one moment: the count is the number of
+        views the pages then give. The snapshot is held until the context exits."""
+        now = self.clock()
+        filters = self._resolved(filters or CaseFilters(), now)
+        async with self.db.case_rows(filters, local_date(now), page) as rows:
+
+            async def views() -> AsyncIterator[list[CaseView]]:
+                async for states in rows.pages:
+                    yield [case_view(decode_state(state), now) for state in states]
+
+            yield CaseExport(count=rows.count, position=rows.position, as_of=now, pages=views())
 
     async def held_by_deadline(self, unit: str, limit: int = 50) -> list[CaseView]:
         """The open cases ``unit`` holds (not in transit to another), nearest deadline first:

@@ -217,6 +217,12 @@ def case_conditions(
     return " AND ".join(where) if where else "TRUE"
 
 
+# The order of a case listing (newest received first), and the read models' position the case
+# rows reflect (the ``cases`` projection's).
+CASE_ORDER = "ORDER BY received_at DESC, case_id DESC"
+CASES_POSITION_SQL = "SELECT position FROM proj_tracking WHERE name = 'cases'"
+
+
 # -- inspections ------------------------------------------------------------------------------
 
 

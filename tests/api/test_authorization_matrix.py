@@ -92,6 +92,35 @@ async def test_whole_ledger_verification_admits_exactly_the_auditor(
         assert refused == ALL - allowed, path
     assert await _head(client) == head_before
 
+# The exports admit the roles of the reads they export (API.md; issue 17).
+_READ_CASES = {"intake", "handler", "office", "enforcement", "auditor", "inspector"}
+_REPORTS = {"office", "inspector", "auditor"}
+_PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
+EXPORTS = {
+    "/v1/exports/cases.xlsx": (_READ_CASES, {}),
+    "/v1/exports/inspection.xlsx": (_REPORTS, _PERIOD),
+    "/v1/exports/statistics.xlsx": (_REPORTS, _PERIOD),
+}
+
+
+async def test_every_export_admits_exactly_the_roles_of_its_read(
+    client: AsyncTestClient[Litestar], api: Api
+) -> None:
+    await api.register()
+    for path, (allowed, params) in EXPORTS.items():
+        admitted = set()
+        for role, actor in ONE_ROLE.items():
+            head_before = await _head(client)
+            response = await client.get(path, params=params, headers=bearer(actor))
+            if response.status_code == 403:
+                assert response.json()["code"] == "FORBIDDEN_ROLE", (path, role)
+                assert await _head(client) == head_before  # a refusal records nothing
+            else:
+                assert response.status_code == 200, (path, role, response.text)
+                assert await _head(client) == head_before + 1  # the export's record
+                admitted.add(role)
+        assert admitted == allowed, path
+
 
 @pytest.mark.parametrize("path", ["/v1/cases", "/v1/events/stream", "/v1/reference"])
 async def test_the_witness_reads_nothing_but_checkpoints(

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from eventsourcing.utils import resolve_topic
 
+from ledger.domain.access import ExportRecord
 from ledger.domain.codes import Classification
 from ledger.domain.dispute import Dispute
 from ledger.projections import events as ev
@@ -88,10 +89,11 @@ def test_a_naive_business_time_is_refused() -> None:
         ev.decode(record("ledger.Closed", {"actor": ACTOR, "occurred_at": "2025-03-10T09:30:00"}))
 
 
-def _event_classes() -> list[type]:
-    """Every event class of the Dispute aggregate that is not a base of another."""
+def _event_classes(base: type = Dispute.Event) -> list[type]:
+    """Every event class of the Dispute aggregate (or under ``base``) that is not a base of
+    another."""
     found: list[type] = []
-    pending: list[type] = [Dispute.Event]
+    pending: list[type] = [base]
     while pending:
         cls = pending.pop()
         subclasses = cls.__subclasses__()
@@ -103,8 +105,19 @@ def _event_classes() -> list[type]:
 
 def stored_topics() -> set[str]:
     """The topics the domain can store: the library's default creation event (``Created``)
-    never is, a dispute is created by its own ``Registered`` event."""
-    return {cls.TOPIC for cls in _event_classes() if not issubclass(cls, Dispute.Created)}
+    never is, a dispute is created by its own ``Registered`` event; and an export's access
+    record (``ledger.ExportRecorded``), which shares the log with the cases."""
+    disputes = {cls.TOPIC for cls in _event_classes() if not issubclass(cls, Dispute.Created)}
+    exports = {
+        cls.TOPIC for cls in _event_classes(ExportRecord.Event) if cls is not ExportRecord.Created
+    }
+    return disputes | exports
+
+
+def test_the_access_record_of_an_export_is_stored_under_its_stable_topic() -> None:
+    assert {cls.TOPIC for cls in _event_classes(ExportRecord.Event)} >= {"ledger.ExportRecorded"}
+    assert "ledger.ExportRecorded" in stored_topics()
+    assert "ledger.ExportRecorded" in ev.IGNORED  # no case projection reads it
 
 
 def test_a_dispute_is_created_by_its_registered_event() -> None:
