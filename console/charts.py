@@ -20,7 +20,6 @@ RIGHT_MARGIN = 16
 ROW_HEIGHT = 30
 TOP = 8
 AXIS_HEIGHT = 34
-PLOT_WIDTH = WIDTH - LABEL_WIDTH - RIGHT_MARGIN
 MAX_TICKS = 8
 _STEPS = (
     timedelta(hours=1),
@@ -75,8 +74,9 @@ class CustodyChart:
     bars: list[Bar]
     ticks: list[Tick]
     markers: list[Marker]
-    start: datetime
+    start: datetime  # of the axis
     end: datetime
+    first: datetime  # the first custody period's start
     width: int = WIDTH
     label_width: int = LABEL_WIDTH
     row_height: int = ROW_HEIGHT
@@ -92,14 +92,16 @@ class CustodyChart:
 
 
 def custody_chart(
-    trail: Trail | None, markers: Iterable[tuple[datetime, int, str]] = ()
+    trail: Trail | None, markers: Iterable[tuple[datetime, int, str]] = (), width: int = WIDTH
 ) -> CustodyChart | None:
     """The chart of ``trail``'s custody periods up to its moment (an open period runs to it);
-    ``markers``: (time, log position, label) of events to mark on the axis."""
+    ``markers``: (time, log position, label) of events to mark on the axis; ``width``: of the
+    drawing, in the units of its text (narrower for paper: larger text)."""
     if trail is None or not trail.custody:
         return None
     marks = sorted(markers)
-    start = min(p.from_at for p in trail.custody)
+    plot_width = width - LABEL_WIDTH - RIGHT_MARGIN
+    first = start = min(p.from_at for p in trail.custody)
     end = max(
         [p.to_at or trail.as_of for p in trail.custody] + [at for at, _, _ in marks] + [start]
     )
@@ -111,7 +113,7 @@ def custody_chart(
     span = (end - start).total_seconds()
 
     def x(moment: datetime) -> float:
-        return round(LABEL_WIDTH + PLOT_WIDTH * (moment - start).total_seconds() / span, 1)
+        return round(LABEL_WIDTH + plot_width * (moment - start).total_seconds() / span, 1)
 
     rows: list[str] = []
     bars = []
@@ -137,17 +139,19 @@ def custody_chart(
     return CustodyChart(
         rows=rows,
         bars=bars,
-        ticks=[Tick(x(t), label) for t, label in _ticks(start, end)],
+        ticks=[Tick(x(t), label) for t, label in _ticks(start, end, plot_width // 90)],
         markers=[Marker(x(at), position, label, at) for at, position, label in marks],
         start=start,
         end=end,
+        first=first,
+        width=width,
     )
 
 
-def _ticks(start: datetime, end: datetime) -> list[tuple[datetime, str]]:
-    """Round moments (Asia/Shanghai) between ``start`` and ``end``, at most ``MAX_TICKS``."""
+def _ticks(start: datetime, end: datetime, most: int = MAX_TICKS) -> list[tuple[datetime, str]]:
+    """Round moments (Asia/Shanghai) between ``start`` and ``end``, at most ``most``."""
     span = end - start
-    step = next((s for s in _STEPS if span / s <= MAX_TICKS), _STEPS[-1])
+    step = next((s for s in _STEPS if span / s <= most), _STEPS[-1])
     local = start.astimezone(SHANGHAI)
     if step >= timedelta(days=1):
         first = local.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -30,6 +30,8 @@ from ledger.audit.views import CheckpointView
 from ledger.bootstrap import Ledger
 from ledger.store.chain import verify_case_chain
 
+PAPER_WIDTH = 680  # the custody chart's drawing on A4: larger text than on screen
+
 
 async def _events(opened: Ledger, staff: Staff, case_id: UUID) -> list[EventOut]:
     """The events as the API gives them to this reader."""
@@ -66,7 +68,7 @@ async def print_case(request: Request[Any, Any, Any], case_id: FromPath[UUID]) -
         timeline=timeline,
         decisions=[e for e in timeline if e.topic in DECISIONS],
         feedback=[e for e in timeline if e.topic in FEEDBACK],
-        chart=custody_chart(trail),
+        chart=custody_chart(trail, width=PAPER_WIDTH),
         trail=trail,
         last=last,
         chain_fault=verify_case_chain(records),
