@@ -24,7 +24,7 @@ from litestar.response import Template
 
 from api.cases.views import case_body
 from api.inspections import READ_INSPECTIONS, inspection_events
-from api.params import MAX_PERIOD_DAYS
+from api.params import FIRST_DAY, LAST_DAY, MAX_PERIOD_DAYS
 from console.app import _ledger, _now, _state, page, signed_in
 from console.charts import custody_chart
 from console.timeline import business_time, entries, parse_positions
@@ -111,6 +111,9 @@ def _asked(query: dict[str, str], today: date) -> tuple[Asked, list[str]]:
     period_from = day("from", today.replace(month=1, day=1)) or today
     period_to = day("to", today) or today
     as_of_day = day("as_of", None)
+    for day_asked in (period_from, period_to, as_of_day):
+        if day_asked is not None and not FIRST_DAY <= day_asked <= LAST_DAY:
+            errors.append(f"日期 {day_asked} 超出可查询的范围（{FIRST_DAY} 至 {LAST_DAY}）")
     if period_to < period_from:
         errors.append("检查期间的结束日期早于开始日期")
     elif (period_to - period_from).days > MAX_PERIOD_DAYS:
@@ -122,7 +125,7 @@ def _asked(query: dict[str, str], today: date) -> tuple[Asked, list[str]]:
             period_from=period_from,
             period_to=period_to,
             unit=query.get("unit", "").strip() or None,
-            staff=query.get("staff", "").strip().upper() or None,
+            staff=query.get("staff", "").strip() or None,
             as_of_day=as_of_day,
             check=check,
             who=query.get("who", "").strip() or None,
@@ -189,6 +192,7 @@ async def inspection_page(request: Request[Any, Any, Any]) -> Template:
         u.code for u in opened.context.reference.units
     }:
         errors.append(f"单位 {asked.unit} 不存在")
+    status = 400 if errors else 200
     if not errors:
         try:
             report = await opened.read_models.inspection(
@@ -196,6 +200,7 @@ async def inspection_page(request: Request[Any, Any, Any]) -> Template:
             )
         except ProjectionsBehind:
             errors.append("数据尚在更新，请稍后再查询")
+            status = 503
     if report is not None:
         units, people = _rows(report, asked)
         listed = _findings(report, asked)
@@ -212,6 +217,7 @@ async def inspection_page(request: Request[Any, Any, Any]) -> Template:
         request,
         staff,
         "inspections.html",
+        status=status,
         asked=asked,
         errors=errors,
         report=report,

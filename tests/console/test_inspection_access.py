@@ -129,6 +129,15 @@ async def test_pages_follow_the_apis_roles_and_masking(
         assert f'data-position="{masked[1]["position"]}" class="proving"' in drill.text
         missing = await client.get(f"/cases/{uuid4()}/print")
         assert missing.status_code == 404
+        for query, said in (
+            ({"from": "2026-02-01", "to": "2026-01-01"}, "结束日期早于开始日期"),
+            ({"from": "2026-02-30"}, "YYYY-MM-DD"),
+            ({"as_of": "9999-01-01"}, "超出可查询的范围"),
+            ({"from": "2000-01-01", "to": "2026-01-01"}, "最长"),
+        ):
+            bad = await client.get("/inspections", params=query)
+            assert bad.status_code == 400, query
+            assert said in bad.text
 
         # The forecast: its deadline passed, if nothing more is done; as the API reports it.
         view = (await api.get(INSPECTOR, f"/v1/cases/{case.id}")).json()
