@@ -48,10 +48,13 @@ class Asked:
     check: Check | None
     who: str | None  # "unit" or "unit/staff id": whose findings to list
 
+    today: date
+
     @property
     def as_of(self) -> datetime | None:
-        """The end of the as-of day in Asia/Shanghai (what the report is evaluated at)."""
-        if self.as_of_day is None:
+        """What the report is evaluated at: now for today (or no day), else the end of the
+        as-of day in Asia/Shanghai (a day to come: the forecast)."""
+        if self.as_of_day is None or self.as_of_day == self.today:
             return None
         return datetime.combine(self.as_of_day, time(23, 59, 59), SHANGHAI)
 
@@ -129,6 +132,7 @@ def _asked(query: dict[str, str], today: date) -> tuple[Asked, list[str]]:
             as_of_day=as_of_day,
             check=check,
             who=query.get("who", "").strip() or None,
+            today=today,
         ),
         errors,
     )

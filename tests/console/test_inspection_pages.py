@@ -79,7 +79,8 @@ def get_json(base: str, actor: Actor, path: str, **params: str) -> Any:
 
 
 def end_of(day: date) -> str:
-    """The moment the console evaluates an as-of day at: its end, Asia/Shanghai."""
+    """The moment the console evaluates an as-of day other than today at: its end,
+    Asia/Shanghai (today is now)."""
     return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=SHANGHAI).isoformat()
 
 
@@ -141,12 +142,13 @@ def test_the_inspection_page_shows_the_findings_the_api_reports(
     inspector.get_by_label("截至日期").fill(today.isoformat())
     inspector.get_by_role("button", name="检查").click()
     expect(inspector.locator("#report-meta")).to_contain_text(f"期间 {start} 至 {today}")
+    expect(inspector.locator("#forecast")).to_have_count(0)  # today is no forecast
 
     report = get_json(
         console_server,
         INSPECTOR,
         "/v1/inspections/first-responders",
-        **{"from": start.isoformat(), "to": today.isoformat(), "as_of": end_of(today)},
+        **{"from": start.isoformat(), "to": today.isoformat()},  # today: now
     )
     expected = api_findings(report)
     assert expected, "the demo ledger has findings to inspect"
@@ -180,7 +182,7 @@ def test_the_inspection_page_shows_the_findings_the_api_reports(
         console_server,
         INSPECTOR,
         "/v1/inspections/first-responders",
-        **{"from": start.isoformat(), "to": today.isoformat(), "as_of": end_of(today)},
+        **{"from": start.isoformat(), "to": today.isoformat()},  # today: now
         unit=unit,
     )
     assert page_findings(inspector) == api_findings(only)
