@@ -33,6 +33,8 @@ from litestar.template.config import TemplateConfig
 
 from api.cases.reads import READ_CASES, READ_HISTORY
 from api.cases.views import case_body, view_of
+from api.inspections import READ_INSPECTIONS
+from console.charts import custody_chart
 from console.forms import (
     COMMAND_FORMS,
     DECISIONS,
@@ -131,6 +133,9 @@ def lifespan(
         engine = app.template_engine
         if isinstance(engine, JinjaTemplateEngine):
             engine.engine.filters.update(labels.filters())
+            engine.engine.globals.update(
+                custody_chart=custody_chart, read_inspections=READ_INSPECTIONS
+            )
         app.state.console = ConsoleState(
             directory, Sessions(session_key(settings.jwt_secret)), labels, _secure(settings)
         )
@@ -741,6 +746,8 @@ def _error_page(status: int, title: str) -> Callable[[Request[Any, Any, Any], Ex
 def console_router(settings: Settings) -> Router:
     from console.audit import AUDIT_ROUTES  # it builds on this module's pages and sign-in
 
+    from console import inspections, printing  # pages built on this module's helpers
+
     csrf = CSRFConfig(
         secret=session_key(settings.jwt_secret).hex(),
         cookie_name=CSRF_COOKIE,
@@ -762,6 +769,8 @@ def console_router(settings: Settings) -> Router:
             case_page,
             command,
             *AUDIT_ROUTES,
+            *inspections.ROUTES,
+            *printing.ROUTES,
         ],
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
         # The console signs in with its own session, not the API's bearer token.

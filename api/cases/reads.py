@@ -31,6 +31,7 @@ from api.masking import sees_identifiers
 from api.params import TIME_FORMAT, TIME_RANGE, invalid_parameters, inverted, within
 from api.problems import ApiProblem, FieldError, problem_responses
 from ledger.commands import Code
+from ledger.domain.actor import Actor
 from ledger.domain.codes import CaseStatus, Category, Classification, Role
 from ledger.projections import InvalidCursor, ProjectionsBehind, ReadModels
 from ledger.projections.tables import decode_cursor
@@ -133,6 +134,17 @@ def checked_cursor(cursor: str | None) -> str | None:
     if cursor and not within(decode_cursor(cursor).received_at):
         raise InvalidCursor("the cursor is not one this API issued")
     return cursor
+
+
+async def case_events(service: LedgerService, case_id: UUID, actor: Actor) -> list[EventOut]:
+    """The case's complete history as ``actor`` reads it: payer identifiers masked unless the
+    actor needs them on this case (``api.masking``). The console's printed case file reads it
+    here too."""
+    records = await service.history(case_id)
+    context = service.context
+    view = view_of(records, service.clock(), context)
+    shown = sees_identifiers(actor, view.holding_unit, is_major(view), context)
+    return [event_out(record, masked=not shown) for record in records]
 
 
 class CaseReadController(Controller):
@@ -241,11 +253,7 @@ class CaseReadController(Controller):
         case_id: FromPath[UUID],
         service: NamedDependency[LedgerService],
     ) -> list[EventOut]:
-        records = await service.history(case_id)
-        context = service.context
-        view = view_of(records, service.clock(), context)
-        shown = sees_identifiers(actor_of(request), view.holding_unit, is_major(view), context)
-        return [event_out(record, masked=not shown) for record in records]
+        return await case_events(service, case_id, actor_of(request))
 
     @get(
         "/{case_id:uuid}/trail",
