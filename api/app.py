@@ -31,6 +31,7 @@ from api.dependencies import DEPENDENCIES
 from api.election import elected
 from api.health import HealthController
 from api.inspections import InspectionController
+from api.meetings import MeetingController
 from api.localtime import show_local_times
 from api.observability import ObservabilityPlugin
 from api.params import check_parameters
@@ -141,6 +142,7 @@ def create_app(
         route_handlers=[
             cases_router(),
             InspectionController,
+            MeetingController,
             StatisticsController,
             ReferenceController,
             StreamController,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ledger.projections.cases import CaseViews
 from ledger.projections.findings import Findings
+from ledger.projections.meetings import MeetingList
 from ledger.projections.projection import Projection
 from ledger.projections.statistics import UnitFacts
 
@@ -12,4 +13,5 @@ PROJECTIONS: tuple[Projection, ...] = (
     CaseViews(),
     Findings(),
     UnitFacts(),
+    MeetingList(),
 )
