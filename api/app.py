@@ -31,8 +31,8 @@ from api.dependencies import DEPENDENCIES
 from api.election import elected
 from api.health import HealthController
 from api.inspections import InspectionController
-from api.meetings import MeetingController
 from api.localtime import show_local_times
+from api.meetings import MeetingController
 from api.observability import ObservabilityPlugin
 from api.params import check_parameters
 from api.problems import problem_response

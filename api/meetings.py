@@ -33,7 +33,7 @@ from ledger.domain.actor import Actor
 from ledger.domain.codes import Role
 from ledger.domain.context import SHANGHAI, local_date
 from ledger.domain.meeting import Meeting, MeetingKind
-from ledger.meetings import Convene, Meetings, MeetingNotFound, RecordMinutes, ReportUp, Written
+from ledger.meetings import Convene, MeetingNotFound, Meetings, RecordMinutes, ReportUp, Written
 from ledger.projections.caseview import fold_case, task_view
 from ledger.projections.projection import Dialect
 from ledger.projections.views import StaffView, TaskView

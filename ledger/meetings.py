@@ -260,7 +260,8 @@ class Meetings:
         return appended
 
     async def _decision_on_case(self, meeting: Meeting, decision: MeetingDecision) -> bool:
-        assert meeting.minutes_by is not None and meeting.minutes_at is not None
+        assert meeting.minutes_by is not None
+        assert meeting.minutes_at is not None
         key = f"meeting:{meeting.id}:{decision.number}"
         if await self.store.idempotency_record(decision.case_id, key) is not None:
             return False

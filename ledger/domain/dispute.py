@@ -47,6 +47,7 @@ class Task(msgspec.Struct, frozen=True, kw_only=True):
 def task_key(meeting_id: UUID, number: int) -> str:
     return f"{meeting_id}/{number}"
 
+
 _APPLY: dict[str, Callable[[Any, Any], None]] = {}
 
 

@@ -237,7 +237,11 @@ class Meeting(Aggregate):
         self.decisions = tuple(decisions)
 
     def report(
-        self, actor: Actor, content: str, occurred_at: datetime | None, now: datetime,
+        self,
+        actor: Actor,
+        content: str,
+        occurred_at: datetime | None,
+        now: datetime,
         context: Context,
     ) -> None:
         """上报: what was reported to the leading group, and when (``occurred_at``, default

@@ -137,7 +137,12 @@ def _tasks(s: CaseState) -> list[Duty]:
     found = []
     for t in s.tasks:
         duty = Duty(
-            Check.TASK, t.position, t.due, False, (t.position,), charge=Charge(t.assigned_unit, "", "")
+            Check.TASK,
+            t.position,
+            t.due,
+            False,
+            (t.position,),
+            charge=Charge(t.assigned_unit, "", ""),
         )
         if t.done_position is not None and t.done_at is not None:
             duty = _discharged(duty, t.done_position, t.done_at, local_date(t.done_at) <= t.due)

@@ -22,7 +22,6 @@ from ledger.domain.context import local_date
 from ledger.meetings import Meetings, RecordMinutes
 from tests.api.conftest import settings_for
 from tests.api.support import (
-    CLASSIFY,
     HANDLER,
     INSPECTOR,
     INTAKE,
@@ -86,7 +85,12 @@ def minutes(case: Case, due: str, unit: str = "hrss.social_insurance") -> dict[s
         "attendee_names": ["周建国", "张伟"],
         "minutes": "会议研究了单位按最低基数申报问题",
         "decisions": [
-            {"case_id": case.id, "decision": "人社局核定缴费基数", "assigned_unit": unit, "due": due}
+            {
+                "case_id": case.id,
+                "decision": "人社局核定缴费基数",
+                "assigned_unit": unit,
+                "due": due,
+            }
         ],
     }
 
@@ -160,9 +164,7 @@ async def inspection(api: Api, day: str, as_of: str) -> dict[str, Any]:
             INSPECTOR, "/v1/inspections/first-responders", **{"from": day, "to": day}, as_of=as_of
         )
         body: dict[str, Any] = response.json()
-        if response.status_code == 200 and any(
-            u["counts"].get("TASK") for u in body["units"]
-        ):
+        if response.status_code == 200 and any(u["counts"].get("TASK") for u in body["units"]):
             return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"no TASK finding: {body}")
@@ -274,7 +276,5 @@ def _decoded(body: dict[str, Any]) -> dict[str, Any]:
         **body,
         "attendees": tuple(body["attendees"]),
         "attendee_names": tuple(body["attendee_names"]),
-        "decisions": tuple(
-            msgspec.convert(d, Decision, strict=False) for d in body["decisions"]
-        ),
+        "decisions": tuple(msgspec.convert(d, Decision, strict=False) for d in body["decisions"]),
     }
