@@ -87,7 +87,8 @@ class CaseReadController(Controller):
         summary="List case views (filters, cursor pagination)",
         description="From the read model. `unit` (or `holding_unit`) is the holding unit; "
         "`received_from` is inclusive, `received_to` exclusive; `due_within` (预警) keeps the "
-        "open cases whose deadline falls from today to that many working days from today. "
+        "open cases whose deadline falls from today to that many working days from today; "
+        "`task_unit` the cases where that unit has a meeting's task open. "
         + roles_note(READ_CASES),
         responses=problem_responses(400, 403),
     )
@@ -118,6 +119,7 @@ class CaseReadController(Controller):
         case_number: Annotated[
             str | None, QueryParameter(min_length=1, max_length=64, description="case number")
         ] = None,
+        task_unit: CodeFilter = None,
     ) -> CasePage:
         if received_from is not None and received_to is not None and received_to < received_from:
             raise inverted("received_from", "received_to", received_from, received_to)
@@ -140,6 +142,7 @@ class CaseReadController(Controller):
             received_from=received_from,
             received_to=received_to,
             case_number=case_number,
+            task_unit=task_unit,
         )
         page = await read_models.list_cases(filters, checked_cursor(cursor), limit)
         items = [case_body(view, actor, read_models.context) for view in page.items]

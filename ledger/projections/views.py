@@ -264,6 +264,7 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     received_to: datetime | None = None
     payer_identifier: str | None = None
     case_number: str | None = None
+    task_unit: str | None = None  # cases where this unit has a meeting's task open (四)
 
 
 class CasePage(msgspec.Struct, frozen=True, kw_only=True):

@@ -29,6 +29,7 @@ from tests.api.support import (
     Api,
     Case,
     bearer,
+    listed,
     now,
     problem,
 )
@@ -134,6 +135,11 @@ async def test_a_decision_lands_in_its_case_as_a_task_and_an_overdue_one_is_a_fi
         due.isoformat(),
         "open",
     )
+    # In the assigned unit's list, and in the holding unit's list with the task.
+    assigned = await listed(api, HANDLER, case.id, task_unit="hrss.social_insurance")
+    assert assigned["tasks"][0]["decision_no"] == 1
+    held = await listed(api, OFFICE, case.id, unit="tax.hall")
+    assert held["tasks"][0]["assigned_unit"] == "hrss.social_insurance"
     # The meeting reads back with it; an inspector may read it.
     read = await api.get(INSPECTOR, f"/v1/meetings/{meeting['meeting_id']}")
     assert read.status_code == 200
@@ -146,8 +152,8 @@ async def test_a_decision_lands_in_its_case_as_a_task_and_an_overdue_one_is_a_fi
     assert hrss["counts"]["TASK"] == 1
     assert [(f["check"], f["case_id"]) for f in hrss["findings"]] == [("TASK", case.id)]
     # Listed.
-    listed = (await api.get(OFFICE, "/v1/meetings", kind="joint_meeting")).json()
-    assert [m["meeting_id"] for m in listed] == [meeting["meeting_id"]]
+    shown = (await api.get(OFFICE, "/v1/meetings", kind="joint_meeting")).json()
+    assert [m["meeting_id"] for m in shown] == [meeting["meeting_id"]]
     # Reported up.
     report_up = await api.client.post(
         f"/v1/meetings/{meeting['meeting_id']}/report",
