@@ -33,7 +33,10 @@ from ledger.service import LedgerService
 @dataclass
 class DemoSummary:
     cases: int = 0
-    events: int = 0
+    events: int = 0  # of the cases' commands
+    meetings: int = 0
+    # Appended besides the commands: the meetings' events and their decisions on cases.
+    meeting_events: int = 0
     paths: Counter[str] = field(default_factory=Counter)
 
 
@@ -503,6 +506,8 @@ async def _meeting(run: _Run, case: _Case) -> None:
         ReportUp(content="向领导小组报告联席会议议定事项及分工"),
         2,
     )
+    run.summary.meetings += 1
+    run.summary.meeting_events += 3 + 2
     case.later(working_days=2)
     await case.do(
         "handler_hrss",

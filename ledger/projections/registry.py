@@ -6,9 +6,9 @@ from __future__ import annotations
 from ledger.projections.cases import CaseViews
 from ledger.projections.findings import Findings
 from ledger.projections.meetings import MeetingList
-from ledger.projections.tasks import CaseTasks
 from ledger.projections.projection import Projection
 from ledger.projections.statistics import UnitFacts
+from ledger.projections.tasks import CaseTasks
 
 PROJECTIONS: tuple[Projection, ...] = (
     CaseViews(),
