@@ -33,6 +33,7 @@ from api.exports import ExportController
 from api.health import HealthController
 from api.inspections import InspectionController
 from api.localtime import show_local_times
+from api.meetings import MeetingController
 from api.observability import ObservabilityPlugin
 from api.params import check_parameters
 from api.problems import problem_response
@@ -142,6 +143,7 @@ def create_app(
         route_handlers=[
             cases_router(),
             InspectionController,
+            MeetingController,
             StatisticsController,
             ExportController,
             ReferenceController,

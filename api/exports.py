@@ -437,6 +437,7 @@ class ExportController(Controller):
         received_from: Moment = None,
         received_to: Moment = None,
         case_number: CaseNumberFilter = None,
+        task_unit: CodeFilter = None,
     ) -> Stream:
         parameters: dict[str, Any] = {
             "status": status,
@@ -451,6 +452,7 @@ class ExportController(Controller):
             "received_from": received_from,
             "received_to": received_to,
             "case_number": case_number,
+            "task_unit": task_unit,
         }
         filters = case_filters(**parameters)
         actor = actor_of(request)

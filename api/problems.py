@@ -46,7 +46,7 @@ from ledger.audit.errors import (
     SigningUnavailable,
 )
 from ledger.audit.jobs import VerificationNotFound
-from ledger.domain.errors import DomainError, InvalidTransition, RuleViolation
+from ledger.domain.errors import DomainError, InvalidTransition, NotAssignedUnit, RuleViolation
 from ledger.projections import InvalidCursor, ProjectionsBehind
 from ledger.store import failures
 from ledger.store.port import CaseNotFound, IdempotencyKeyReused, StoreError, VersionConflict
@@ -66,6 +66,7 @@ _AUTHORITY_RULES = frozenset({"R4", "R11"})
 # first match wins: subclasses before their bases. Rule refusals are above (by rule).
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (InvalidTransition, 409),  # the case's state does not allow it now
+    (NotAssignedUnit, 403),  # a meeting's task is recorded by the unit it is assigned to
     (DomainError, 422),  # InvalidCommand and any future refusal of a value
     (CaseNotFound, 404),
     (IdempotencyKeyReused, 422),

@@ -219,6 +219,16 @@ COMMAND_FORMS = (
         ),
     ),
     Form(
+        "complete-task",
+        "报告会议交办任务办理结果",
+        c.CompleteTask,
+        (
+            Field("meeting_id", "会议编号（会议 ID）"),
+            Field("decision_no", "议定事项序号", "number"),
+            Field("result", "办理结果", "textarea"),
+        ),
+    ),
+    Form(
         "correct",
         "更正",
         c.Correct,

@@ -54,6 +54,8 @@ EVENT_LABELS = {
     "ledger.Linked": "关联案件",
     "ledger.Corrected": "更正",
     "ledger.IdentifiersRevealed": "查看证件号码",
+    "ledger.MeetingDecisionRecorded": "会议议定事项（交办任务）",
+    "ledger.TaskCompleted": "交办任务办理结果",
 }
 
 FIELD_LABELS = {
@@ -77,6 +79,12 @@ FIELD_LABELS = {
     "summary": "摘要",
     "note": "备注",
     "reason": "理由",
+    "meeting_id": "会议",
+    "decision_no": "议定事项序号",
+    "decision": "议定事项",
+    "assigned_unit": "承办单位",
+    "due": "办理期限",
+    "result": "办理结果",
 }
 
 

@@ -31,11 +31,21 @@ async def _demo(settings: Settings, cases: int, seed: int) -> int:
             ledger.store, settings.database_url, ledger.context.reference
         )
     print(
-        f"loaded {summary.cases} demo cases ({summary.events} events) into {settings.database_url}"
+        f"loaded {summary.cases} demo cases ({summary.events} events) and "
+        f"{summary.meetings} meetings into {settings.database_url}"
     )
     for path, count in sorted(summary.paths.items()):
         print(f"  {path:<28} {count}")
     print(sign_in_help(accounts, "http://127.0.0.1:8000"))
+    return 0
+
+
+async def _complete_meetings(settings: Settings) -> int:
+    from ledger.meetings import Meetings
+
+    async with open_ledger(settings) as ledger:
+        appended = await Meetings(ledger.service).complete_all()
+    print(f"appended {appended} meeting decisions to their cases")
     return 0
 
 
@@ -112,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade): reads the whole log once",
     )
     refresh.set_defaults(run=lambda s, a: _refresh_snapshots(s))
+
+    meetings = commands.add_parser("meetings", help="the leading group's meetings (四)")
+    meetings_sub = meetings.add_subparsers(dest="meetings_command", required=True)
+    complete = meetings_sub.add_parser(
+        "complete",
+        help="append to their cases the decisions of minutes that a stopped process left "
+        "unappended (idempotent): reads the whole log once",
+    )
+    complete.set_defaults(run=lambda s, a: _complete_meetings(s))
 
     for register in _optional_registrars():
         register(commands)

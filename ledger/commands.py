@@ -27,6 +27,8 @@ choice and its reason):
   (R7) and names its author.
 - follow-up (回访): whoever may give feedback, on a closed case (the unit that closed it, or the
   office); deciding on an unsatisfied one without reopening (follow-up-resolved): the office.
+- complete-task: staff of the unit a meeting assigned the task to, whatever their case role
+  (enforcement included: a task may be a collection step); the domain checks the unit.
 - reveal: the auditor only (个人信息保护法: a recorded, reasoned look at one case's identifiers).
 """
 
@@ -405,6 +407,18 @@ class Correct(Command):
     position: Position
     correction: Text
     reason: Text
+
+
+@command(
+    "complete-task",
+    Dispute.complete_task,
+    roles=(*CASEWORK, ENFORCEMENT),
+    summary="Record the result of a meeting's task (the assigned unit)",
+)
+class CompleteTask(Command):
+    meeting_id: UUID
+    decision_no: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+    result: Text
 
 
 @command(

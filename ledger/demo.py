@@ -33,7 +33,10 @@ from ledger.service import LedgerService
 @dataclass
 class DemoSummary:
     cases: int = 0
-    events: int = 0
+    events: int = 0  # of the cases' commands
+    meetings: int = 0
+    # Appended besides the commands: the meetings' events and their decisions on cases.
+    meeting_events: int = 0
     paths: Counter[str] = field(default_factory=Counter)
 
 
@@ -430,6 +433,88 @@ async def _orphan_and_repeat(run: _Run, case: _Case) -> None:
     run.summary.cases += 1
 
 
+async def _meeting(run: _Run, case: _Case) -> None:
+    """A major case escalated and put before a joint meeting (联席会议, 四): two decisions,
+    tasks of two units — one done on time, one left overdue (a TASK finding) — and the
+    meeting reported up to the leading group (上报)."""
+    from ledger.domain.meeting import MeetingKind
+    from ledger.meetings import Convene, Decision, Meetings, RecordMinutes, ReportUp
+    from ledger.service import RequestMeta
+
+    await case.register(
+        "intake_hall",
+        run.registration(
+            case,
+            Category.EMPLOYEE_EMPLOYER,
+            "多名职工反映单位停缴社会保险费，涉及参保登记与欠费",
+            employer=True,
+        ),
+    )
+    await case.do(
+        "intake_hall",
+        c.Classify(classification=Classification.MAJOR, route=4, reason="跨部门重大疑难事项"),
+    )
+    await case.do("intake_hall", c.Escalate(reason="提请领导小组联席会议研究"))
+    assert case.case_id is not None
+    meetings, office = Meetings(run.service), run.cast.actor("office")
+    case.later(working_days=2)
+    scheduled = case.now
+    convened = await meetings.convene(
+        office,
+        Convene(
+            kind=MeetingKind.JOINT_MEETING,
+            scheduled_at=scheduled,
+            units=("tax.sif", "hrss.window", "medical.window"),
+            agenda=(case.case_id,),
+        ),
+        RequestMeta(),
+    )
+    meeting = convened.meeting
+    case.later(minutes=120)
+    calendar = run.service.context.calendar
+    on_time = calendar.add_working_days(case.now.date(), 3).due
+    late = calendar.add_working_days(case.now.date(), 5).due
+    await meetings.record_minutes(
+        meeting.id,
+        office,
+        RecordMinutes(
+            attendees=("tax.sif", "hrss.window", "medical.window"),
+            attendee_names=("周建国", "张伟", "刘洋"),
+            minutes="会议研究单位停缴社会保险费问题，明确各部门职责分工",
+            decisions=(
+                Decision(
+                    case_id=case.case_id,
+                    decision="人社窗口核实职工参保登记情况",
+                    assigned_unit="hrss.window",
+                    due=on_time,
+                ),
+                Decision(
+                    case_id=case.case_id,
+                    decision="医保窗口核查医保费欠缴明细",
+                    assigned_unit="medical.window",
+                    due=late,
+                ),
+            ),
+        ),
+        1,
+    )
+    case.version += 2
+    case.later(minutes=60)
+    await meetings.report(
+        meeting.id,
+        office,
+        ReportUp(content="向领导小组报告联席会议议定事项及分工"),
+        2,
+    )
+    run.summary.meetings += 1
+    run.summary.meeting_events += 3 + 2
+    case.later(working_days=2)
+    await case.do(
+        "handler_hrss",
+        c.CompleteTask(meeting_id=meeting.id, decision_no=1, result="已核实：12名职工未参保登记"),
+    )
+
+
 PATHS: dict[str, Callable[[_Run, _Case], Awaitable[None]]] = {
     "simple_on_the_spot": _simple,
     "general_transferred": _general,
@@ -439,6 +524,7 @@ PATHS: dict[str, Callable[[_Run, _Case], Awaitable[None]]] = {
     "out_of_jurisdiction": _out_of_jurisdiction,
     "left_hanging_ping_pong": _hanging,
     "orphan_and_repeat_trip": _orphan_and_repeat,
+    "joint_meeting_tasks": _meeting,
 }
 
 

@@ -76,7 +76,8 @@ CaseNumberFilter = Annotated[
 CASE_FILTERS_NOTE = (
     "`unit` (or `holding_unit`) is the holding unit; `received_from` is inclusive, "
     "`received_to` exclusive; `due_within` (预警) keeps the open cases whose deadline falls from "
-    "today to that many working days from today."
+    "today to that many working days from today; `task_unit` the cases where that unit has a "
+    "meeting's task open."
 )
 
 
@@ -94,6 +95,7 @@ def case_filters(
     received_from: datetime | None,
     received_to: datetime | None,
     case_number: str | None,
+    task_unit: str | None = None,
 ) -> CaseFilters:
     """The filters of a case listing from its query parameters; 400 for a contradiction
     (an inverted period, two different holding units)."""
@@ -117,6 +119,7 @@ def case_filters(
         received_from=received_from,
         received_to=received_to,
         case_number=case_number,
+        task_unit=task_unit,
     )
 
 
@@ -180,6 +183,7 @@ class CaseReadController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         case_number: CaseNumberFilter = None,
+        task_unit: CodeFilter = None,
     ) -> CasePage:
         filters = case_filters(
             status=status,
@@ -194,6 +198,7 @@ class CaseReadController(Controller):
             received_from=received_from,
             received_to=received_to,
             case_number=case_number,
+            task_unit=task_unit,
         )
         actor = actor_of(request)
         page = await read_models.list_cases(filters, checked_cursor(cursor), limit)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 from ledger.domain import events as ev
@@ -33,6 +34,20 @@ from ledger.domain.context import Context, Facts, local_date
 from ledger.domain.payer import Party, Payer
 
 E = TypeVar("E")
+
+
+class Task(msgspec.Struct, frozen=True, kw_only=True):
+    """A meeting's decision about the case, to be carried out by ``assigned_unit``."""
+
+    assigned_unit: str
+    due: date
+    done: bool = False
+
+
+def task_key(meeting_id: UUID, number: int) -> str:
+    return f"{meeting_id}/{number}"
+
+
 _APPLY: dict[str, Callable[[Any, Any], None]] = {}
 
 
@@ -81,6 +96,8 @@ class Dispute(Aggregate):
     Linked = ev.Linked
     Corrected = ev.Corrected
     IdentifiersRevealed = ev.IdentifiersRevealed
+    MeetingDecisionRecorded = ev.MeetingDecisionRecorded
+    TaskCompleted = ev.TaskCompleted
 
     # The state the rules decide on: every attribute a fold sets, with its type (snapshots are
     # made and checked from these declarations, ``ledger.snapshots``).
@@ -123,6 +140,7 @@ class Dispute(Aggregate):
     closed: bool
     follow_up_flag: bool  # an unsatisfied follow-up awaits the office (reopen, or why not)
     links: dict[UUID, LinkRelation]
+    tasks: dict[str, Task]  # a meeting's decisions on the case, by "<meeting id>/<number>"
 
     def __init__(self) -> None:
         pass  # the state is set by the registration (``_registered``)
@@ -217,6 +235,7 @@ class Dispute(Aggregate):
         self.closed = False
         self.follow_up_flag = False
         self.links = {}
+        self.tasks = {}
 
     # -- classification and routing (三(二)) --------------------------------------------------
 
@@ -778,3 +797,64 @@ class Dispute(Aggregate):
     @applies(ev.IdentifiersRevealed)
     def _identifiers_revealed(self, e: ev.IdentifiersRevealed) -> None:
         pass  # 个人信息保护法: who looked at the unmasked identifiers, when and why
+
+    # -- the leading group's meetings (四) --------------------------------------------------------
+
+    def record_meeting_decision(
+        self,
+        actor: Actor,
+        meeting_id: UUID,
+        meeting_kind: str,
+        decision_no: int,
+        decision: str,
+        assigned_unit: str,
+        due: date,
+        occurred_at: datetime,
+    ) -> None:
+        """A decision the meeting's minutes recorded (checked there), on this case: once per
+        meeting and number, whatever the case's state (the minutes are the source of truth)."""
+        if task_key(meeting_id, decision_no) in self.tasks:
+            return
+        self.trigger_event(
+            self.MeetingDecisionRecorded,
+            actor=actor,
+            meeting_id=meeting_id,
+            meeting_kind=meeting_kind,
+            decision_no=decision_no,
+            decision=decision,
+            assigned_unit=assigned_unit,
+            due=due,
+            occurred_at=occurred_at,
+        )
+
+    @applies(ev.MeetingDecisionRecorded)
+    def _meeting_decision_recorded(self, e: ev.MeetingDecisionRecorded) -> None:
+        self.tasks[task_key(e.meeting_id, e.decision_no)] = Task(
+            assigned_unit=e.assigned_unit, due=e.due
+        )
+
+    def complete_task(
+        self,
+        actor: Actor,
+        meeting_id: UUID,
+        decision_no: int,
+        result: str,
+        now: datetime,
+        context: Context,
+    ) -> None:
+        """The assigned unit records the result of its task (a meeting's decision)."""
+        key = task_key(meeting_id, decision_no)
+        guards.task_to_complete(self.tasks.get(key), key, actor)
+        self.trigger_event(
+            self.TaskCompleted,
+            actor=actor,
+            meeting_id=meeting_id,
+            decision_no=decision_no,
+            result=guards.text("result", result),
+            occurred_at=now,
+        )
+
+    @applies(ev.TaskCompleted)
+    def _task_completed(self, e: ev.TaskCompleted) -> None:
+        key = task_key(e.meeting_id, e.decision_no)
+        self.tasks[key] = msgspec.structs.replace(self.tasks[key], done=True)

@@ -35,6 +35,12 @@ class InvalidCommand(DomainError):
     code = "INVALID_COMMAND"
 
 
+class NotAssignedUnit(DomainError):
+    """Only the unit a meeting assigned a task to records its result (403)."""
+
+    code = "NOT_ASSIGNED_UNIT"
+
+
 def r1(message: str) -> RuleViolation:
     return RuleViolation("R1", "R1_REGISTRATION_INVALID", message)
 

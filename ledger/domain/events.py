@@ -302,6 +302,31 @@ class Corrected(CaseEvent):
     reason: str
 
 
+# -- the leading group's meetings (四) ------------------------------------------------------------
+
+
+class MeetingDecisionRecorded(CaseEvent):
+    """A decision of a meeting's minutes about this case (``ledger.domain.meeting``, whose
+    minutes event is the source of truth): a task of ``assigned_unit``, due on ``due``."""
+
+    TOPIC = "ledger.MeetingDecisionRecorded"
+    meeting_id: UUID
+    meeting_kind: str
+    decision_no: int
+    decision: str
+    assigned_unit: str
+    due: date
+
+
+class TaskCompleted(CaseEvent):
+    """The assigned unit recorded the result of a meeting's task on this case."""
+
+    TOPIC = "ledger.TaskCompleted"
+    meeting_id: UUID
+    decision_no: int
+    result: str
+
+
 class IdentifiersRevealed(CaseEvent):
     """Someone looked at the case's unmasked identifiers, and why (个人信息保护法)."""
 

@@ -21,6 +21,7 @@ from ledger.domain.errors import (
     DomainError,
     InvalidCommand,
     InvalidTransition,
+    NotAssignedUnit,
     r1,
     r2,
     r3,
@@ -46,7 +47,7 @@ from ledger.domain.payer import Party, Payer
 from ledger.domain.reference import ReferenceData, UnknownJurisdiction, UnknownUnit
 
 if TYPE_CHECKING:
-    from ledger.domain.dispute import Dispute
+    from ledger.domain.dispute import Dispute, Task
 
 # 三(三)5: arrears whose facts are clear, collected by the tax bureau, enforced through the court.
 ENFORCEMENT_ROUTE = 5
@@ -694,3 +695,16 @@ def reclassification_decision(
     if not _is_office(actor, context):
         raise r10("only the leading-group office approves or refuses a reclassification")
     return case.reclassification_requested, case.reclassification_route
+
+
+# -- meetings' tasks (四) --------------------------------------------------------------------------
+
+
+def task_to_complete(task: Task | None, key: str, actor: Actor) -> None:
+    """Only an open task, and only by the unit it is assigned to."""
+    if task is None:
+        raise InvalidCommand(f"the case has no task {key} of a meeting")
+    if task.done:
+        raise InvalidTransition(f"task {key} is done already")
+    if actor.unit != task.assigned_unit:
+        raise NotAssignedUnit(f"task {key} is assigned to {task.assigned_unit}, not {actor.unit}")

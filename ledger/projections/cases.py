@@ -128,7 +128,8 @@ class CaseViews(Projection):
     # 3: the deadline is the one the Classified event carries. 4: case numbers.
     # 5: the staff member's name on transfers and acceptances (custody, charged findings), and
     # the satisfaction of every feedback (department statistics).
-    version = 5
+    # 6: joint consultations and meetings' tasks in the state.
+    version = 6
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:

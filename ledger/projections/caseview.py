@@ -9,9 +9,10 @@ from ledger.domain.context import Context, local_date
 from ledger.projections.custody import holdings
 from ledger.projections.duties import duties
 from ledger.projections.fold import CaseFolder
-from ledger.projections.state import CaseState
+from ledger.projections.state import CaseState, ConsultStep, TaskStep
 from ledger.projections.views import (
     CaseView,
+    ConsultationView,
     CustodyEnd,
     CustodyPeriod,
     DeadlineView,
@@ -19,6 +20,9 @@ from ledger.projections.views import (
     LinkDirection,
     LinkView,
     PendingTransfer,
+    StaffView,
+    TaskStatus,
+    TaskView,
     Trail,
 )
 from ledger.store.port import RecordedEvent
@@ -77,6 +81,43 @@ def case_view(s: CaseState, now: datetime) -> CaseView:
         case_number=s.case_number,
         follow_up_count=len(s.follow_ups),
         follow_up_flag=s.follow_up_flag,
+        consultations=consultations(s.consultations),
+        tasks=[task_view(t, local_date(now)) for t in s.tasks],
+    )
+
+
+def consultations(steps: Iterable[ConsultStep]) -> list[ConsultationView]:
+    return [
+        ConsultationView(
+            at=k.at,
+            position=k.position,
+            recorded_by=StaffView(staff_id=k.staff_id, name="", unit=k.unit),
+            units=list(k.units),
+            outcome=k.outcome,
+        )
+        for k in steps
+    ]
+
+
+def task_view(t: TaskStep, today: date, position: int | None = None) -> TaskView:
+    """A task as of ``today`` (and log ``position``: a completion after it is not yet)."""
+    done = t.done_position is not None and (position is None or t.done_position <= position)
+    if done:
+        assert t.done_at is not None
+        status = TaskStatus.DONE if local_date(t.done_at) <= t.due else TaskStatus.DONE_LATE
+    else:
+        status = TaskStatus.OVERDUE if today > t.due else TaskStatus.OPEN
+    return TaskView(
+        meeting_id=t.meeting_id,
+        decision_no=t.decision_no,
+        decision=t.decision,
+        assigned_unit=t.assigned_unit,
+        due=t.due,
+        status=status,
+        position=t.position,
+        done_at=t.done_at if done else None,
+        done_position=t.done_position if done else None,
+        result=t.result if done else "",
     )
 
 
@@ -140,6 +181,7 @@ def trail(s: CaseState, ctx: Context, position: int, moment: datetime) -> Trail 
         first_responder=s.first_responder,
         custody=custody(s, ctx, position, today),
         duties=shown,
+        consultations=consultations(k for k in s.consultations if k.position <= position),
     )
 
 

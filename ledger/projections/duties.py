@@ -122,7 +122,32 @@ def _deadline(calendar: WorkingCalendar, start: date, working_days: int) -> Dead
 
 def duties(s: CaseState, ctx: Context) -> list[Duty]:
     """FR1–FR5: what the first responder (and, for FR5, the receiving unit) owed."""
-    return [_registration(s, ctx), _classification(s, ctx), *_routing(s, ctx), *_handover(s, ctx)]
+    return [
+        _registration(s, ctx),
+        _classification(s, ctx),
+        *_routing(s, ctx),
+        *_handover(s, ctx),
+        *_tasks(s),
+    ]
+
+
+def _tasks(s: CaseState) -> list[Duty]:
+    """TASK: each meeting's decision on the case done by its due date, charged to the unit it
+    was assigned to (四: the member units carry out the tasks the leading group assigns)."""
+    found = []
+    for t in s.tasks:
+        duty = Duty(
+            Check.TASK,
+            t.position,
+            t.due,
+            False,
+            (t.position,),
+            charge=Charge(t.assigned_unit, "", ""),
+        )
+        if t.done_position is not None and t.done_at is not None:
+            duty = _discharged(duty, t.done_position, t.done_at, local_date(t.done_at) <= t.due)
+        found.append(duty)
+    return found
 
 
 def _registration(s: CaseState, ctx: Context) -> Duty:

@@ -197,12 +197,22 @@ FollowUpVisited = projected("ledger.FollowUpVisited", *_STEP, "satisfaction")
 FollowUpResolved = projected("ledger.FollowUpResolved", *_STEP)
 Linked = projected("ledger.Linked", *_STEP, "case_id", "relation")
 Corrected = projected("ledger.Corrected", *_STEP, "position")
+Consulted = projected("ledger.Consulted", *_STEP, "units", "outcome")
+MeetingDecisionRecorded = projected(
+    "ledger.MeetingDecisionRecorded",
+    *_STEP,
+    "meeting_id",
+    "decision_no",
+    "decision",
+    "assigned_unit",
+    "due",
+)
+TaskCompleted = projected("ledger.TaskCompleted", *_STEP, "meeting_id", "decision_no", "result")
 
-# Stored by the domain, shown by no read model: a consultation and a reveal change nothing a
-# view, a trail or an inspection shows.
+# Stored by the domain, shown by no read model: a reveal changes nothing a view, a trail or an
+# inspection shows.
 IGNORED = frozenset(
     {
-        "ledger.Consulted",
         "ledger.IdentifiersRevealed",
         # Not case events: an export's access record (``ledger.domain.access``).
         "ledger.ExportRecorded",

@@ -103,7 +103,8 @@ class Findings(Projection):
     # 4: a transfer returned as misrouted (退单) answers FR5 and counts toward FR6.
     # 5: each finding is charged to whoever owed the duty (custody); custody periods; FR4 from
     # registration when the case was registered outside the receiving unit's jurisdiction.
-    version = 5
+    # 6: TASK, a meeting's task not done by its due date, charged to the assigned unit.
+    version = 6
     requires = ("cases",)
     partitionable = True
 

@@ -24,11 +24,13 @@ from ledger.projections.state import (
     AcceptStep,
     CaseState,
     ClassifiedStep,
+    ConsultStep,
     EarlierCase,
     ExtensionStep,
     FollowUpStep,
     LinkStep,
     Step,
+    TaskStep,
     TransferStep,
 )
 from ledger.projections.views import (
@@ -317,6 +319,35 @@ class CaseFolder:
     def _corrected(self, s: CaseState, position: int, e: Any) -> None:
         s.corrected_positions.append(e.position)
 
+    def _consulted(self, s: CaseState, position: int, e: Any) -> None:
+        actor = e.actor
+        units = tuple(_i(u) for u in e.units)
+        s.consultations.append(
+            ConsultStep(
+                position, utc(e.occurred_at), _i(actor.staff_id), _i(actor.unit), units, e.outcome
+            )
+        )
+
+    def _meeting_decision(self, s: CaseState, position: int, e: Any) -> None:
+        s.tasks.append(
+            TaskStep(
+                position,
+                utc(e.occurred_at),
+                e.meeting_id,
+                e.decision_no,
+                e.decision,
+                _i(e.assigned_unit),
+                e.due,
+            )
+        )
+
+    def _task_completed(self, s: CaseState, position: int, e: Any) -> None:
+        for n, task in enumerate(s.tasks):
+            if task.meeting_id == e.meeting_id and task.decision_no == e.decision_no:
+                s.tasks[n] = msgspec.structs.replace(
+                    task, done_position=position, done_at=utc(e.occurred_at), result=e.result
+                )
+
 
 _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID | None]] = {
     ev.Classified: CaseFolder._classified,
@@ -341,4 +372,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID
     ev.FollowUpResolved: CaseFolder._follow_up_resolved,
     ev.Linked: CaseFolder._linked,
     ev.Corrected: CaseFolder._corrected,
+    ev.Consulted: CaseFolder._consulted,
+    ev.MeetingDecisionRecorded: CaseFolder._meeting_decision,
+    ev.TaskCompleted: CaseFolder._task_completed,
 }

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from ledger.projections.cases import CaseViews
 from ledger.projections.findings import Findings
+from ledger.projections.meetings import MeetingList
 from ledger.projections.projection import Projection
 from ledger.projections.statistics import UnitFacts
+from ledger.projections.tasks import CaseTasks
 
 PROJECTIONS: tuple[Projection, ...] = (
     CaseViews(),
     Findings(),
     UnitFacts(),
+    MeetingList(),
+    CaseTasks(),
 )

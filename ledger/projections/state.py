@@ -94,6 +94,33 @@ class LinkStep(msgspec.Struct, array_like=True, frozen=True):
     outgoing: bool  # recorded on this case (else on the other one)
 
 
+class ConsultStep(msgspec.Struct, array_like=True, frozen=True):
+    """A joint consultation (会商): who recorded it, the units present, what it concluded."""
+
+    position: int
+    at: datetime
+    staff_id: str
+    unit: str
+    units: tuple[str, ...]
+    outcome: str
+
+
+class TaskStep(msgspec.Struct, array_like=True, frozen=True):
+    """A meeting's decision on the case: a task of ``assigned_unit`` due on ``due``, done when
+    that unit recorded its result (``done_position``, ``done_at``)."""
+
+    position: int
+    at: datetime
+    meeting_id: UUID
+    decision_no: int
+    decision: str
+    assigned_unit: str
+    due: date
+    done_position: int | None = None
+    done_at: datetime | None = None
+    result: str = ""
+
+
 class EarlierCase(msgspec.Struct, array_like=True, frozen=True):
     """FR7: a case of the same payer and category that was open when this one was registered."""
 
@@ -147,6 +174,8 @@ class CaseState(msgspec.Struct, kw_only=True):
     follow_ups: list[FollowUpStep] = msgspec.field(default_factory=list)
     # The office's decisions that an unsatisfied follow-up does not reopen the case.
     follow_up_resolutions: list[Step] = msgspec.field(default_factory=list)
+    consultations: list[ConsultStep] = msgspec.field(default_factory=list)
+    tasks: list[TaskStep] = msgspec.field(default_factory=list)  # meetings' decisions (四)
 
     @property
     def closed(self) -> bool:

@@ -204,6 +204,11 @@ def case_conditions(
         # The same test as CaseView.overdue, on the query's own date.
         overdue = f"(NOT closed AND due IS NOT NULL AND due < {param(today)})"
         where.append(overdue if filters.overdue else f"NOT {overdue}")
+    if filters.task_unit is not None:
+        where.append(
+            "case_id IN (SELECT case_id FROM proj_tasks"
+            f" WHERE assigned_unit = {param(filters.task_unit)} AND done_position IS NULL)"
+        )
     if filters.due_by is not None:
         where.append(f"NOT closed AND due >= {param(today)} AND due <= {param(filters.due_by)}")
     if cursor is not None:

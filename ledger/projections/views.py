@@ -38,6 +38,7 @@ class Check(StrEnum):
     FR7 = "FR7"
     FR8 = "FR8"
     FR9 = "FR9"
+    TASK = "TASK"  # a meeting's task not done by its due date (四), charged to the assigned unit
 
     @property
     def label(self) -> str:
@@ -54,6 +55,7 @@ CHECK_LABELS: dict[Check, str] = {
     Check.FR7: "重复跑（同一事项再次登记未关联）",
     Check.FR8: "办结前反馈缴费人",
     Check.FR9: "久拖不决（超期未办结）",
+    Check.TASK: "会议交办任务逾期未完成",
 }
 
 
@@ -188,6 +190,40 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     follow_up_count: int = 0  # follow-up visits (回访) after closure
     # An unsatisfied follow-up awaits the office: reopen the case, or record why not.
     follow_up_flag: bool = False
+    consultations: list[ConsultationView] = msgspec.field(default_factory=list)
+    tasks: list[TaskView] = msgspec.field(default_factory=list)  # meetings' decisions (四)
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    OVERDUE = "overdue"  # not done, and its due date has passed
+    DONE = "done"
+    DONE_LATE = "done_late"
+
+
+class TaskView(msgspec.Struct, frozen=True, kw_only=True):
+    """A meeting's decision on the case, as a task of the assigned unit (四)."""
+
+    meeting_id: UUID
+    decision_no: int
+    decision: str
+    assigned_unit: str
+    due: date
+    status: TaskStatus
+    position: int  # the case event that recorded the decision
+    done_at: datetime | None = None
+    done_position: int | None = None
+    result: str = ""
+
+
+class ConsultationView(msgspec.Struct, frozen=True, kw_only=True):
+    """A joint consultation (会商, 三(三)3) on the case."""
+
+    at: datetime
+    position: int
+    recorded_by: StaffView
+    units: list[str]
+    outcome: str
 
 
 class PayerCase(msgspec.Struct, frozen=True, kw_only=True):
@@ -228,6 +264,7 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     received_to: datetime | None = None
     payer_identifier: str | None = None
     case_number: str | None = None
+    task_unit: str | None = None  # cases where this unit has a meeting's task open (四)
 
 
 class CasePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -265,7 +302,8 @@ class Trail(msgspec.Struct, frozen=True, kw_only=True):
     position: int  # the last log position taken into account
     first_responder: StaffView
     custody: list[CustodyPeriod]
-    duties: list[DutyView]  # FR1–FR5
+    duties: list[DutyView]  # FR1–FR5, and meetings' tasks (TASK)
+    consultations: list[ConsultationView] = msgspec.field(default_factory=list)
 
 
 # -- inspections ----------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_fields_added_to_an_event_later_do_not_break_old_projections() -> None:
     assert event.to_jurisdiction is None
 
 
-@pytest.mark.parametrize("topic", ["ledger.Consulted", "ledger.IdentifiersRevealed", "test.Noted"])
+@pytest.mark.parametrize("topic", ["ledger.IdentifiersRevealed", "test.Noted"])
 def test_topics_no_read_model_uses_decode_to_nothing(topic: str) -> None:
     assert ev.decode(record(topic, {"anything": 1})) is None
 
@@ -156,7 +156,7 @@ def test_a_projection_event_is_a_subset_of_its_domain_event_with_the_same_types(
 
 def test_a_field_the_domain_event_lacks_cannot_be_projected() -> None:
     with pytest.raises(TypeError, match="no field 'amount'"):
-        ev.projected("ledger.Consulted", "actor", "amount")
+        ev.projected("ledger.IdentifiersRevealed", "actor", "amount")
 
 
 def test_the_deadline_is_decoded_from_the_classified_event() -> None:

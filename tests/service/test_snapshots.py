@@ -165,7 +165,9 @@ async def test_a_load_for_a_write_looks_for_a_snapshot_only_where_one_can_be(
 async def test_every_demo_path_loads_from_snapshots_as_it_folds(store: EventStore) -> None:
     service = Counting(store, snapshot_every=2)  # most demo cases are short
     await load_demo(service, cases=len(PATHS), seed=3)
-    cases = list(dict.fromkeys([r.case_id async for r in store.iter_log()]))
+    # The cases (the log also holds the demo's meeting, its own aggregate).
+    registered = [r.case_id async for r in store.iter_log() if r.topic == "ledger.Registered"]
+    cases = list(dict.fromkeys(registered))
     assert len(cases) >= len(PATHS)
     for case_id in cases:
         await _loads_equal_full_folds(service, case_id)

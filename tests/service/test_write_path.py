@@ -153,11 +153,11 @@ async def test_the_demo_walks_every_lifecycle_path_with_intact_chains(
     service = LedgerService(store)
     summary = await load_demo(service, cases=len(PATHS), seed=7)
     assert set(PATHS) <= set(summary.paths)
-    assert await store.head() == summary.events
+    assert await store.head() == summary.events + summary.meeting_events
     by_case: dict[object, list] = {}  # type: ignore[type-arg]
     async for record in store.iter_log(0):
         by_case.setdefault(record.case_id, []).append(record)
-    assert len(by_case) == summary.cases
+    assert len(by_case) == summary.cases + summary.meetings
     assert all(verify_case_chain(records) is None for records in by_case.values())
 
 
