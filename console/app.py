@@ -744,9 +744,8 @@ def _error_page(status: int, title: str) -> Callable[[Request[Any, Any, Any], Ex
 
 
 def console_router(settings: Settings) -> Router:
-    from console.audit import AUDIT_ROUTES  # it builds on this module's pages and sign-in
-
     from console import inspections, printing  # pages built on this module's helpers
+    from console.audit import AUDIT_ROUTES  # it builds on this module's pages and sign-in
 
     csrf = CSRFConfig(
         secret=session_key(settings.jwt_secret).hex(),

@@ -164,11 +164,15 @@ class TaskDone(NamedTuple):
 
 
 def task_facts(s: CaseState) -> list[TaskDone]:
-    """The case's tasks (交办任务, from joint-meeting decisions) that are done. Case states
-    carry no tasks yet; when they do (the assigned unit, the due date, when and at which
-    position it was done), this returns one entry per task done, and ``task_done`` facts,
-    their totals and the measures ``tasks_done`` / ``tasks_done_on_time`` count them."""
-    return []
+    """The case's tasks (交办任务, from joint-meeting decisions) that are done: one entry per
+    task, on the day its assigned unit recorded the result, on time when by its due date."""
+    done = []
+    for task in s.tasks:
+        if task.done_position is None or task.done_at is None:
+            continue
+        day = local_date(task.done_at)
+        done.append(TaskDone(task.assigned_unit, day, task.done_position, day <= task.due))
+    return done
 
 
 def case_facts(s: CaseState, ctx: Context) -> list[Fact]:
@@ -436,7 +440,7 @@ class Totals:
 class UnitFacts(Projection):
     name = "unit_statistics"
     # 2: the totals beside the facts.
-    version = 2
+    version = 3  # 3: tasks done (meetings)
     requires = ("cases",)
     partitionable = True  # a case's facts depend on its state alone
 

@@ -23,7 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from api.app import create_app
 from ledger.domain.context import local_date
 from ledger.projections import ReadModels, open_read_models
-from ledger.projections.views import CaseFilters
+from ledger.projections.views import CaseFilters, Check
 from tests.api.conftest import settings_for
 from tests.api.support import (
     AUDITOR,
@@ -332,7 +332,7 @@ async def test_the_inspection_export_holds_the_report_row_by_row(api: Api) -> No
     book = workbook(await api.get(INSPECTOR, "/v1/exports/inspection.xlsx", **params))
     assert book.sheetnames == ["单位", "人员", "问题清单", "报告"]
     assert all(sheet.freeze_panes == "A2" for sheet in book.worksheets)
-    checks = [f"FR{n}" for n in range(1, 10)]
+    checks = [check.value for check in Check]  # FR1–FR9 and the later checks, in order
     assert data_rows(book["单位"]) == [
         [
             u["unit"],
