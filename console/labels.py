@@ -54,6 +54,7 @@ EVENT_LABELS = {
     "ledger.Linked": "关联案件",
     "ledger.Corrected": "更正",
     "ledger.IdentifiersRevealed": "查看证件号码",
+    "ledger.AssignmentReplied": "回复交办机关",
 }
 
 FIELD_LABELS = {

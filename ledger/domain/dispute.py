@@ -30,7 +30,7 @@ from ledger.domain.codes import (
     Satisfaction,
 )
 from ledger.domain.context import Context, Facts, local_date
-from ledger.domain.payer import Party, Payer
+from ledger.domain.payer import Assignment, Party, Payer
 
 E = TypeVar("E")
 _APPLY: dict[str, Callable[[Any, Any], None]] = {}
@@ -81,6 +81,7 @@ class Dispute(Aggregate):
     Linked = ev.Linked
     Corrected = ev.Corrected
     IdentifiersRevealed = ev.IdentifiersRevealed
+    AssignmentReplied = ev.AssignmentReplied
 
     # The state the rules decide on: every attribute a fold sets, with its type (snapshots are
     # made and checked from these declarations, ``ledger.snapshots``).
@@ -123,6 +124,9 @@ class Dispute(Aggregate):
     closed: bool
     follow_up_flag: bool  # an unsatisfied follow-up awaits the office (reopen, or why not)
     links: dict[UUID, LinkRelation]
+    assignment: Assignment | None  # who assigned the matter (交办/转办) and the reply it is owed
+    assignment_replied: bool
+    accepted_on: date | None  # the first classification's date: a 信访 matter's acceptance
 
     def __init__(self) -> None:
         pass  # the state is set by the registration (``_registered``)
@@ -150,6 +154,7 @@ class Dispute(Aggregate):
         context: Context,
         employer: Party | None = None,
         case_number: str | None = None,
+        assignment: Assignment | None = None,
     ) -> Dispute:
         """``case_number``: given by the ledger when it records the registration (the store
         numbers registrations under its append lock); None while the rules are checked."""
@@ -172,6 +177,7 @@ class Dispute(Aggregate):
             preliminary_opinion=preliminary_opinion.strip(),
             occurred_at=now,
             case_number=case_number,
+            assignment=guards.assignment(assignment, received_at),
         )
 
     @applies(ev.Registered)
@@ -217,6 +223,9 @@ class Dispute(Aggregate):
         self.closed = False
         self.follow_up_flag = False
         self.links = {}
+        self.assignment = e.assignment
+        self.assignment_replied = False
+        self.accepted_on = None
 
     # -- classification and routing (三(二)) --------------------------------------------------
 
@@ -233,7 +242,8 @@ class Dispute(Aggregate):
         guards.classifier(self, actor)
         guards.first_classification(self)
         guards.route(route)
-        deadline = context.policy_deadline(local_date(self.received_at), classification)
+        received_on = local_date(self.received_at)
+        deadline = context.case_deadline(self.channel, received_on, local_date(now), classification)
         self.trigger_event(
             self.Classified,
             actor=actor,
@@ -250,6 +260,8 @@ class Dispute(Aggregate):
         self.classification = e.classification
         self.route = e.route
         self.due, self.due_provisional = e.due, e.due_provisional
+        if self.accepted_on is None:
+            self.accepted_on = local_date(e.occurred_at)
         if self.status in (CaseStatus.REGISTERED, CaseStatus.REOPENED):
             self.status = CaseStatus.CLASSIFIED
 
@@ -303,7 +315,9 @@ class Dispute(Aggregate):
     ) -> None:
         guards.open_case(self)
         classification, route = guards.reclassification_decision(self, actor, context)
-        deadline = context.policy_deadline(local_date(self.received_at), classification)
+        received_on = local_date(self.received_at)
+        accepted_on = self.accepted_on or received_on
+        deadline = context.case_deadline(self.channel, received_on, accepted_on, classification)
         self.trigger_event(
             self.ReclassificationDecided,
             actor=actor,
@@ -486,6 +500,7 @@ class Dispute(Aggregate):
         guards.open_case(self)
         guards.may_handle(self, actor, context)
         guards.extension_request(self, until, now)
+        guards.petition_extension(self, until, context)
         self.trigger_event(
             self.ExtensionRequested,
             actor=actor,
@@ -778,3 +793,21 @@ class Dispute(Aggregate):
     @applies(ev.IdentifiersRevealed)
     def _identifiers_revealed(self, e: ev.IdentifiersRevealed) -> None:
         pass  # 个人信息保护法: who looked at the unmasked identifiers, when and why
+
+    # -- assigned matters (交办/转办, 二(二)3) ---------------------------------------------------
+
+    def reply_to_assignment(
+        self, actor: Actor, content: str, now: datetime, context: Context
+    ) -> None:
+        """The reply owed to the body that assigned the matter; open or closed case alike."""
+        guards.assignment_reply(self, actor, context)
+        self.trigger_event(
+            self.AssignmentReplied,
+            actor=actor,
+            content=guards.text("content", content),
+            occurred_at=now,
+        )
+
+    @applies(ev.AssignmentReplied)
+    def _assignment_replied(self, e: ev.AssignmentReplied) -> None:
+        self.assignment_replied = True

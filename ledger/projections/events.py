@@ -153,6 +153,7 @@ Registered = projected(
     "receiving_unit",
     "category",
     "case_number",
+    "assignment",
 )
 # The deadline the aggregate set is carried by the event (DOMAIN.md R9): the read models show
 # that one, not one recomputed from today's policy.
@@ -197,6 +198,7 @@ FollowUpVisited = projected("ledger.FollowUpVisited", *_STEP, "satisfaction")
 FollowUpResolved = projected("ledger.FollowUpResolved", *_STEP)
 Linked = projected("ledger.Linked", *_STEP, "case_id", "relation")
 Corrected = projected("ledger.Corrected", *_STEP, "position")
+AssignmentReplied = projected("ledger.AssignmentReplied", *_STEP)
 
 # Stored by the domain, shown by no read model: a consultation and a reveal change nothing a
 # view, a trail or an inspection shows.

@@ -103,7 +103,9 @@ class Findings(Projection):
     # 4: a transfer returned as misrouted (退单) answers FR5 and counts toward FR6.
     # 5: each finding is charged to whoever owed the duty (custody); custody periods; FR4 from
     # registration when the case was registered outside the receiving unit's jurisdiction.
-    version = 5
+    # 6: FR7 broadened (any channel and category, the repeat window); PA (信访 acceptance) and AR
+    # (the reply owed to an assigning body).
+    version = 6
     requires = ("cases",)
     partitionable = True
 

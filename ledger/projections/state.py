@@ -23,6 +23,7 @@ from ledger.domain.codes import (
     Satisfaction,
 )
 from ledger.projections.views import (
+    AssignmentView,
     EnforcementView,
     ExtensionView,
     PayerView,
@@ -95,7 +96,8 @@ class LinkStep(msgspec.Struct, array_like=True, frozen=True):
 
 
 class EarlierCase(msgspec.Struct, array_like=True, frozen=True):
-    """FR7: a case of the same payer and category that was open when this one was registered."""
+    """FR7: a case of the same payer (any channel, any category) that this one repeated when it
+    was registered: open then, or closed within the repeat window (``repeats.repeats``)."""
 
     case_id: UUID
     registered_position: int
@@ -128,6 +130,8 @@ class CaseState(msgspec.Struct, kw_only=True):
     satisfaction: Satisfaction | None = None
     urge_count: int = 0
     corrected_positions: list[int] = msgspec.field(default_factory=list)
+    # The earlier cases the registration repeated (FR7; open or recently closed, whatever the
+    # name says: ``ledger.projections.repeats``).
     earlier_open_cases: list[EarlierCase] = msgspec.field(default_factory=list)
     # The steps, each list in position order.
     classifications: list[ClassifiedStep] = msgspec.field(default_factory=list)
@@ -147,6 +151,10 @@ class CaseState(msgspec.Struct, kw_only=True):
     follow_ups: list[FollowUpStep] = msgspec.field(default_factory=list)
     # The office's decisions that an unsatisfied follow-up does not reopen the case.
     follow_up_resolutions: list[Step] = msgspec.field(default_factory=list)
+    # 交办/转办: the assigning body and due date as registered (reply fields unset), and the
+    # replies sent to it.
+    assignment: AssignmentView | None = None
+    assignment_replies: list[Step] = msgspec.field(default_factory=list)
 
     @property
     def closed(self) -> bool:

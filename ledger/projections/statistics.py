@@ -14,8 +14,9 @@ one requires it, as the findings do) and of the working-day calendar (handling t
 Whose a fact is:
 
 - ``received``, ``repeat``: the unit that received (registered) the case, on its received date;
-  a repeat trip (重复跑, FR7) is a case registered while the same payer had an open case of the
-  same category, or linked by its own record as a duplicate of another case.
+  a repeat trip (重复跑, FR7) is what ``repeats.repeat_trip`` says: a case registered while it
+  repeated an earlier case of the same payer (open, or closed within the repeat window), or
+  linked by its own record as a duplicate of another case.
 - ``held``: custody segments of the open case — its holding unit (custody passes on acceptance,
   签收) and the deadline in force; ``overdue`` is a held segment whose deadline has passed.
 - ``closed``, ``escalated``, ``feedback``: the unit holding the case when it happened.
@@ -36,7 +37,7 @@ from uuid import UUID
 
 import msgspec
 
-from ledger.domain.codes import LinkRelation, Satisfaction
+from ledger.domain.codes import Satisfaction
 from ledger.domain.context import SHANGHAI, Context, local_date
 from ledger.domain.reference import UnknownUnit
 from ledger.projections.cases import CaseStates, RowsOfCases
@@ -49,6 +50,7 @@ from ledger.projections.projection import (
     Reader,
     Table,
 )
+from ledger.projections.repeats import repeat_trip
 from ledger.projections.state import CaseState
 
 
@@ -129,13 +131,9 @@ def case_facts(s: CaseState, ctx: Context) -> list[Fact]:
         facts.append(fact)
 
     add(RECEIVED, s.receiving_unit, received, s.registered_position)
-    duplicates = [
-        k.position for k in s.links if k.outgoing and k.relation is LinkRelation.DUPLICATE
-    ]
-    if s.earlier_open_cases:
-        add(REPEAT, s.receiving_unit, received, s.registered_position)
-    elif duplicates:
-        add(REPEAT, s.receiving_unit, received, min(duplicates))
+    trip = repeat_trip(s)
+    if trip is not None:
+        add(REPEAT, s.receiving_unit, received, trip.position)
 
     # Custody segments: one unit, one deadline, open; and the closures they end in.
     changes: list[tuple[int, int, Any, datetime]] = [
