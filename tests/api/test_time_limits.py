@@ -219,3 +219,6 @@ async def test_an_assignment_is_checked_and_a_reply_needs_one(api: Api) -> None:
     unknown = registration(assignment={"body": "someone", "reply_due": "2026-12-31"})
     response = await api.client.post("/v1/cases", json=unknown, headers=bearer(INTAKE))
     assert response.status_code == 422
+    # The assigning bodies are reference data's code lists, with their labels.
+    codes = (await api.get(INTAKE, "/v1/reference")).json()["codes"]
+    assert {"code": "petition_office", "label": "信访部门"} in codes["assigning_body"]
