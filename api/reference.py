@@ -55,6 +55,7 @@ class CodeLists(msgspec.Struct, frozen=True, kw_only=True):
     link_relation: list[CodeLabel]
     role: list[CodeLabel]
     case_status: list[CodeLabel]
+    assigning_body: list[CodeLabel] = msgspec.field(default_factory=list)  # 交办/转办
 
 
 class ReferenceOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +99,7 @@ def reference_out(context: Context) -> ReferenceOut:
             link_relation=_labels(codes.LinkRelation),
             role=_labels(codes.Role),
             case_status=_labels(codes.CaseStatus),
+            assigning_body=_labels(codes.AssigningBody),
         ),
     )
 

@@ -559,9 +559,11 @@ def _offered(staff: Staff, view: CaseView) -> list[Form]:
             continue
         if form.verb in _AFTER_CLOSURE and not closed:
             continue
-        if closed and form.verb not in {*_AFTER_CLOSURE, "correct", "link"}:
+        if closed and form.verb not in {*_AFTER_CLOSURE, "correct", "link", "reply-to-assignment"}:
             continue
         if form.verb == "follow-up-resolved" and not view.follow_up_flag:
+            continue
+        if form.verb == "reply-to-assignment" and view.assignment is None:
             continue
         # R10: classify once, then a change of class is requested.
         if form.verb == "reclassify" and view.classification is None:

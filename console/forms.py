@@ -16,6 +16,7 @@ import msgspec
 
 from ledger import commands as c
 from ledger.domain.codes import (
+    AssigningBody,
     Category,
     Channel,
     Classification,
@@ -83,6 +84,17 @@ REGISTER = Form(
             hint="职工与用人单位的争议（二(一)2）由个人提出时必填",
         ),
         Field("employer.credit_code", "用人单位统一社会信用代码", required=False),
+        Field(
+            "assignment.body",
+            "交办机关",
+            "select",
+            AssigningBody,
+            required=False,
+            hint="政府有关部门交办、转办的事项（二(二)3）填写",
+        ),
+        Field("assignment.body_name", "交办机关名称", required=False, hint="如 潜江市信访局"),
+        Field("assignment.reference", "交办文号", required=False),
+        Field("assignment.reply_due", "回复期限", "date", required=False),
     ),
 )
 
@@ -209,6 +221,12 @@ COMMAND_FORMS = (
         ),
     ),
     Form("follow-up-resolved", "回访不满意：不予重新办理", c.ResolveFollowUp, (REASON,)),
+    Form(
+        "reply-to-assignment",
+        "回复交办机关",
+        c.ReplyToAssignment,
+        (Field("content", "回复内容", "textarea"),),
+    ),
     Form(
         "link",
         "关联案件",

@@ -29,6 +29,9 @@ choice and its reason):
   office); deciding on an unsatisfied one without reopening (follow-up-resolved): the office.
 - complete-task: staff of the unit a meeting assigned the task to, whatever their case role
   (enforcement included: a task may be a collection step); the domain checks the unit.
+
+- reply-to-assignment: case-work staff of the holding unit (or of the unit that closed it), or
+  the office: the reply owed to the body that assigned the matter (交办/转办).
 - reveal: the auditor only (个人信息保护法: a recorded, reasoned look at one case's identifiers).
 """
 
@@ -55,7 +58,7 @@ from ledger.domain.codes import (
 )
 from ledger.domain.dispute import Dispute
 from ledger.domain.money import PLAIN_YUAN
-from ledger.domain.payer import Party, Payer, ShortText
+from ledger.domain.payer import Assignment, Party, Payer, ShortText
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 OptionalText = Annotated[str, msgspec.Meta(max_length=4000)]
@@ -187,6 +190,8 @@ class Register(Command):
     preliminary_opinion: Text
     # The employer of an employee_employer dispute raised by a person (required then, R1).
     employer: Party | None = None
+    # The body that assigned the matter (交办/转办) and the date it is owed a reply by.
+    assignment: Assignment | None = None
 
 
 @command(
@@ -377,6 +382,16 @@ class FollowUp(Command):
 )
 class ResolveFollowUp(Command):
     reason: Text
+
+
+@command(
+    "reply-to-assignment",
+    Dispute.reply_to_assignment,
+    roles=CASEWORK,
+    summary="Record the reply to the body that assigned the matter (交办/转办)",
+)
+class ReplyToAssignment(Command):
+    content: Text
 
 
 @command("reopen", Dispute.reopen, roles=(OFFICE,), summary="Reopen a closed case")

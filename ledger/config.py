@@ -11,6 +11,8 @@
 | LEDGER_CHECKPOINT_EVERY | make a signed checkpoint every N events | 1000 |
 | LEDGER_CHECKPOINT_SECONDS | … or every T seconds when new events exist | 60 |
 | LEDGER_CASE_NUMBER_FORMAT | case numbers, e.g. ``潜社争〔{year}〕{seq:04d}号`` | that one |
+| LEDGER_REPEAT_WINDOW_DAYS | FR7: working days after a closure a return is a repeat trip | 20 |
+| LEDGER_REPEAT_WINDOW_UNSATISFIED_DAYS | … after an unsatisfied feedback or follow-up | 60 |
 | LEDGER_REQUEST_TIMEOUT | the API answers every request within this (503 after) | 4 |
 | LEDGER_DB_*_TIMEOUT, LEDGER_APPEND_TIMEOUT | database waits (``ledger.store.timeouts``) | |
 
@@ -32,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ledger.domain.calendar import WorkingCalendar, parse_holiday_table
 from ledger.domain.context import Context
-from ledger.domain.policy import DeadlinePolicy, parse_policy
+from ledger.domain.policy import DeadlinePolicy, InvalidPolicy, RepeatWindow, parse_policy
 from ledger.domain.reference import DEFAULT_REFERENCE, parse_reference
 from ledger.store.timeouts import DatabaseTimeouts, seconds
 
@@ -59,6 +61,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_seconds: float = 60.0
     case_number_format: str = DEFAULT_CASE_NUMBER_FORMAT
     request_timeout: float = 4.0
+    repeat_window_days: int = 20  # FR7 (重复跑), working days after a closure
+    repeat_window_unsatisfied_days: int = 60  # … after an unsatisfied feedback or follow-up
     timeouts: DatabaseTimeouts = msgspec.field(default_factory=DatabaseTimeouts)
 
     @classmethod
@@ -84,6 +88,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     "LEDGER_REQUEST_TIMEOUT", get("LEDGER_REQUEST_TIMEOUT") or "4"
                 ),
                 timeouts=DatabaseTimeouts.from_env(env),
+                repeat_window_days=int(get("LEDGER_REPEAT_WINDOW_DAYS") or 20),
+                repeat_window_unsatisfied_days=int(
+                    get("LEDGER_REPEAT_WINDOW_UNSATISFIED_DAYS") or 60
+                ),
             )
         except ValueError as exc:
             raise ConfigError(f"bad configuration: {exc}") from None
@@ -114,7 +122,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if self.policy_file
             else DeadlinePolicy()
         )
-        return Context(reference=reference, calendar=WorkingCalendar(holidays), policy=policy)
+        try:
+            window = RepeatWindow(
+                days=self.repeat_window_days,
+                unsatisfied_days=self.repeat_window_unsatisfied_days,
+            )
+        except InvalidPolicy as exc:
+            raise ConfigError(f"LEDGER_REPEAT_WINDOW_*: {exc}") from None
+        return Context(
+            reference=reference,
+            calendar=WorkingCalendar(holidays),
+            policy=policy,
+            repeat_window=window,
+        )
 
 
 def case_number_format(text: str | None) -> str:

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
+import msgspec
+
 from ledger import commands as c
 from ledger.demo_people import Cast, Payers
 from ledger.domain.actor import Actor
 from ledger.domain.codes import (
+    AssigningBody,
     Category,
     Channel,
     Classification,
@@ -26,7 +29,7 @@ from ledger.domain.codes import (
     Satisfaction,
 )
 from ledger.domain.context import SHANGHAI
-from ledger.domain.payer import Party, Payer
+from ledger.domain.payer import Assignment, Party, Payer
 from ledger.service import LedgerService
 
 
@@ -96,7 +99,7 @@ class _Run:
         ``against``: the employer a person's dispute is with (职工与用人单位, R1)."""
         received = case.now - timedelta(minutes=self.rng.randrange(5, 40))
         return c.Register(
-            channel=channel or self.rng.choice(list(Channel)),
+            channel=channel or self.rng.choice(_EVERYDAY_CHANNELS),
             received_at=received,
             payer=payer or (self.payers.employer() if employer else self.payers.person()),
             jurisdiction=jurisdiction or self.rng.choice(self.payers.jurisdictions),
@@ -116,6 +119,10 @@ class _Run:
         self.notices += 1
         return f"潜税社费催〔{case.now.year}〕{self.notices}号"
 
+
+# Channels a path may draw at random: petitions keep the time limits of 信访工作条例, which the
+# other paths' steps (and extensions) are not timed for; ``_petition`` shows them.
+_EVERYDAY_CHANNELS = [ch for ch in Channel if ch is not Channel.PETITION_PLATFORM]
 
 PRELIMINARY_OPINIONS = [
     "事实较清楚，建议按一般事项转相关部门办理",
@@ -392,7 +399,7 @@ async def _hanging(run: _Run, case: _Case) -> None:
             case,
             Category.SERVICE,
             "对医保经办窗口服务态度不满意",
-            channel=Channel.PETITION_PLATFORM,
+            channel=Channel.HOTLINE_12345,
         ),
     )
     await case.do(
@@ -430,6 +437,128 @@ async def _orphan_and_repeat(run: _Run, case: _Case) -> None:
     if run.rng.random() < 0.5 and first is not None:
         await again.do("intake_medical", c.Link(case_id=first, relation=LinkRelation.DUPLICATE))
         run.summary.paths["repeat_trip_linked"] += 1
+    run.summary.cases += 1
+
+
+async def _petition(run: _Run, case: _Case) -> None:
+    """From the petition platform (信访): decided whether to accept within 15 days, concluded
+    within 60 days of acceptance, extended (by at most 30 days, 信访工作条例)."""
+    await case.register(
+        "intake_hall",
+        run.registration(
+            case,
+            Category.ASSESSMENT,
+            "信访平台转来：职工对核定的医保缴费基数有异议",
+            channel=Channel.PETITION_PLATFORM,
+        ),
+    )
+    case.later(working_days=run.rng.choice([1, 3, 11]))  # 11 working days: past the 15 days
+    await case.do(
+        "intake_hall",
+        c.Classify(classification=Classification.GENERAL, route=2, reason="受理：按职责核定"),
+    )
+    accepted = case.now.date()  # 60 days from here; extended, not past 90
+    await case.do("intake_hall", c.Transfer(to_unit="hrss.window", reason="核定基数属人社"))
+    await case.do("handler_hrss", c.Accept(note="签收"), minutes=120)
+    case.later(working_days=3)
+    until = accepted + timedelta(days=80)
+    await case.do("handler_hrss", c.Extend(until=until, reason="需调取单位工资台账，情况复杂"))
+    await case.do("office", c.Extend(approve=True, reason="同意延期"), minutes=180)
+    case.later(working_days=4)
+    await case.do(
+        "handler_hrss",
+        c.Decide(outcome=DecisionOutcome.PARTIALLY_UPHELD, finding="部分月份基数核定有误，已更正"),
+    )
+    await case.do(
+        "handler_hrss",
+        c.GiveFeedback(channel=Channel.PETITION_PLATFORM, content="通过信访平台答复处理意见"),
+    )
+    await case.do("handler_hrss", c.Close(summary="信访事项办结"))
+
+
+async def _assigned(run: _Run, case: _Case) -> None:
+    """Assigned by another body (交办/转办, 二(二)3), which is owed a reply by the date it set:
+    usually in time, sometimes late (a finding for an inspector)."""
+    body = run.rng.choice(list(AssigningBody))
+    received = case.now.date()
+    registration = run.registration(
+        case,
+        Category.PAYMENT,
+        "市政府交办：企业反映申请退还多缴社保费逾期未退",
+        employer=True,
+        channel=Channel.ASSIGNED,
+    )
+    assignment = Assignment(
+        body=body,
+        body_name={AssigningBody.LEADING_GROUP: "领导小组办公室"}.get(body, "潜江市人民政府办公室"),
+        reference=f"潜政交〔{received.year}〕{run.rng.randrange(1, 90)}号",
+        reply_due=run.service.context.calendar.add_working_days(received, 5).due,
+    )
+    await case.register("intake_hall", msgspec.structs.replace(registration, assignment=assignment))
+    await case.do(
+        "intake_hall",
+        c.Classify(classification=Classification.GENERAL, route=2, reason="退费事项，按职责办理"),
+    )
+    await case.do("intake_hall", c.Transfer(to_unit="medical.window", reason="退费审核属医保"))
+    await case.do("handler_medical", c.Accept(note="签收"), minutes=90)
+    case.later(working_days=run.rng.choice([1, 2, 3, 7]))  # 7: after the date the body set
+    await case.do(
+        "handler_medical",
+        c.Decide(outcome=DecisionOutcome.UPHELD, finding="多缴属实，已办理退费"),
+    )
+    await case.do(
+        "handler_medical",
+        c.ReplyToAssignment(content="经核实，多缴费用已退还企业账户，特此回复"),
+        minutes=60,
+    )
+    await case.do(
+        "handler_medical",
+        c.GiveFeedback(channel=Channel.DEPARTMENT_HOTLINE, content="电话告知已退费"),
+    )
+    await case.do("handler_medical", c.Close(summary="已退费并回复交办机关"))
+
+
+async def _repeat_elsewhere(run: _Run, case: _Case) -> None:
+    """多头跑: closed with the payer unsatisfied, the payer comes back within the window through
+    another channel about another matter, and nobody links the two (FR7)."""
+    payer = run.payers.person()
+    await case.register(
+        "intake_hall",
+        run.registration(
+            case,
+            Category.PAYMENT,
+            "咨询灵活就业人员养老保险缴费档次",
+            channel=Channel.SERVICE_WINDOW,
+            payer=payer,
+        ),
+    )
+    await case.do(
+        "intake_hall", c.Classify(classification=Classification.SIMPLE, route=2, reason="政策咨询")
+    )
+    await case.do(
+        "intake_hall", c.Decide(outcome=DecisionOutcome.RESOLVED, finding="当场解释缴费档次")
+    )
+    await case.do(
+        "intake_hall",
+        c.GiveFeedback(
+            channel=Channel.SERVICE_WINDOW,
+            content="当场告知",
+            satisfaction=Satisfaction.UNSATISFIED,
+        ),
+        minutes=5,
+    )
+    await case.do("intake_hall", c.Close(summary="当场办结"), minutes=2)
+    again = _Case(run, run.cast.calendar_after(case.day, 6))
+    await again.register(
+        "intake_medical",
+        run.registration(
+            again,
+            Category.SERVICE,
+            "12345来电：对窗口答复不满意，要求重新说明缴费档次",
+            channel=Channel.HOTLINE_12345,
+            payer=payer,
+        ),
+    )
     run.summary.cases += 1
 
 
@@ -525,6 +654,9 @@ PATHS: dict[str, Callable[[_Run, _Case], Awaitable[None]]] = {
     "left_hanging_ping_pong": _hanging,
     "orphan_and_repeat_trip": _orphan_and_repeat,
     "joint_meeting_tasks": _meeting,
+    "petition_platform": _petition,
+    "assigned_with_reply": _assigned,
+    "repeat_trip_elsewhere": _repeat_elsewhere,
 }
 
 

@@ -51,7 +51,9 @@ def register_handler(spec: c.CommandSpec) -> HTTPRouteHandler:
         actor = actor_of(request)
         result = await service.register(actor, data, request_meta(idempotency_key))
         view = await view_after(service, result)
-        others = await read_models.payer_cases(view.payer.identifier, exclude=view.case_id)
+        others = await read_models.payer_cases(
+            view.payer.identifier, exclude=view.case_id, came_back_at=view.received_at
+        )
         registered = RegisteredCase(**msgspec.structs.asdict(view), payer_cases=others)
         return cast(
             Response[RegisteredCase],
@@ -65,8 +67,9 @@ def register_handler(spec: c.CommandSpec) -> HTTPRouteHandler:
         guards=[allow(spec.roles)],
         summary=spec.summary,
         description="The receiving unit and the first responder come from the token (R2). "
-        "The answer lists the payer's open and recently closed cases (`payer_cases`), to link "
-        "the new one to (重复跑). " + roles_note(spec.roles),
+        "The answer lists the payer's cases it repeats, open or closed within the repeat window, "
+        "in any channel and category (`payer_cases`), to link the new one to (重复跑, FR7). "
+        + roles_note(spec.roles),
         operation_id=f"{spec.operation}_case",
         responses=problem_responses(400, 403, 409, 415, 422),
         response_headers=[

@@ -191,3 +191,25 @@ _LABELS.update(
         CaseStatus.REOPENED: "已重新办理",
     }
 )
+
+
+class AssigningBody(_Labelled):
+    """Who assigned (交办/转办, 二(二)3) a matter and is owed a reply: a short list of the bodies
+    that do so in practice; the assignment names the body itself (``body_name``) as well."""
+
+    LEADING_GROUP = "leading_group"  # the city's 社会保险费征缴争议调解处理工作领导小组
+    GOVERNMENT = "government"  # the city or a township government (政府及其办公室)
+    HIGHER_AUTHORITY = "higher_authority"  # a department's higher authority (上级主管部门)
+    PETITION_OFFICE = "petition_office"  # the petition office (信访部门)
+    HOTLINE_12345 = "hotline_12345"  # the 12345 hotline's work-order centre (12345 工单)
+
+
+_LABELS.update(
+    {
+        AssigningBody.LEADING_GROUP: "领导小组",
+        AssigningBody.GOVERNMENT: "人民政府及其办公室",
+        AssigningBody.HIGHER_AUTHORITY: "上级主管部门",
+        AssigningBody.PETITION_OFFICE: "信访部门",
+        AssigningBody.HOTLINE_12345: "12345热线工作机构",
+    }
+)

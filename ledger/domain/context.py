@@ -12,8 +12,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from ledger.domain.calendar import Deadline, WorkingCalendar
-from ledger.domain.codes import Classification
-from ledger.domain.policy import DeadlinePolicy, resolution_deadline
+from ledger.domain.codes import Channel, Classification
+from ledger.domain.policy import DeadlinePolicy, RepeatWindow, petition_limit, resolution_deadline
 from ledger.domain.reference import DEFAULT_REFERENCE, ReferenceData
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -29,10 +29,26 @@ class Context:
     reference: ReferenceData = DEFAULT_REFERENCE
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     policy: DeadlinePolicy = field(default_factory=DeadlinePolicy)
+    repeat_window: RepeatWindow = field(default_factory=RepeatWindow)  # FR7
 
     def policy_deadline(self, received_on: date, classification: Classification) -> Deadline:
         """FR9: the date by which a matter of this class must be finished."""
         return resolution_deadline(self.policy, self.calendar, received_on, classification)
+
+    def case_deadline(
+        self,
+        channel: Channel,
+        received_on: date,
+        accepted_on: date,
+        classification: Classification,
+    ) -> Deadline:
+        """The deadline a (re)classification sets (FR9, R9): the class limit counted from
+        receipt, or for a petition-platform matter (信访) the conclusion limit of 信访工作条例
+        counted from its acceptance (the first classification, ``accepted_on``)."""
+        if channel is Channel.PETITION_PLATFORM:
+            days = self.policy.petition_conclusion_days
+            return petition_limit(self.calendar, accepted_on, days)
+        return self.policy_deadline(received_on, classification)
 
 
 @dataclass(frozen=True)

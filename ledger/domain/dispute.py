@@ -31,7 +31,7 @@ from ledger.domain.codes import (
     Satisfaction,
 )
 from ledger.domain.context import Context, Facts, local_date
-from ledger.domain.payer import Party, Payer
+from ledger.domain.payer import Assignment, Party, Payer
 
 E = TypeVar("E")
 
@@ -99,6 +99,8 @@ class Dispute(Aggregate):
     MeetingDecisionRecorded = ev.MeetingDecisionRecorded
     TaskCompleted = ev.TaskCompleted
 
+    AssignmentReplied = ev.AssignmentReplied
+
     # The state the rules decide on: every attribute a fold sets, with its type (snapshots are
     # made and checked from these declarations, ``ledger.snapshots``).
     case_number: str | None  # 潜社争〔2026〕0001号; None on cases registered before numbering
@@ -142,6 +144,10 @@ class Dispute(Aggregate):
     links: dict[UUID, LinkRelation]
     tasks: dict[str, Task]  # a meeting's decisions on the case, by "<meeting id>/<number>"
 
+    assignment: Assignment | None  # who assigned the matter (交办/转办) and the reply it is owed
+    assignment_replied: bool
+    accepted_on: date | None  # the first classification's date: a 信访 matter's acceptance
+
     def __init__(self) -> None:
         pass  # the state is set by the registration (``_registered``)
 
@@ -168,6 +174,7 @@ class Dispute(Aggregate):
         context: Context,
         employer: Party | None = None,
         case_number: str | None = None,
+        assignment: Assignment | None = None,
     ) -> Dispute:
         """``case_number``: given by the ledger when it records the registration (the store
         numbers registrations under its append lock); None while the rules are checked."""
@@ -190,6 +197,7 @@ class Dispute(Aggregate):
             preliminary_opinion=preliminary_opinion.strip(),
             occurred_at=now,
             case_number=case_number,
+            assignment=guards.assignment(assignment, received_at),
         )
 
     @applies(ev.Registered)
@@ -237,6 +245,10 @@ class Dispute(Aggregate):
         self.links = {}
         self.tasks = {}
 
+        self.assignment = e.assignment
+        self.assignment_replied = False
+        self.accepted_on = None
+
     # -- classification and routing (三(二)) --------------------------------------------------
 
     def classify(
@@ -252,7 +264,8 @@ class Dispute(Aggregate):
         guards.classifier(self, actor)
         guards.first_classification(self)
         guards.route(route)
-        deadline = context.policy_deadline(local_date(self.received_at), classification)
+        received_on = local_date(self.received_at)
+        deadline = context.case_deadline(self.channel, received_on, local_date(now), classification)
         self.trigger_event(
             self.Classified,
             actor=actor,
@@ -269,6 +282,8 @@ class Dispute(Aggregate):
         self.classification = e.classification
         self.route = e.route
         self.due, self.due_provisional = e.due, e.due_provisional
+        if self.accepted_on is None:
+            self.accepted_on = local_date(e.occurred_at)
         if self.status in (CaseStatus.REGISTERED, CaseStatus.REOPENED):
             self.status = CaseStatus.CLASSIFIED
 
@@ -322,7 +337,9 @@ class Dispute(Aggregate):
     ) -> None:
         guards.open_case(self)
         classification, route = guards.reclassification_decision(self, actor, context)
-        deadline = context.policy_deadline(local_date(self.received_at), classification)
+        received_on = local_date(self.received_at)
+        accepted_on = self.accepted_on or received_on
+        deadline = context.case_deadline(self.channel, received_on, accepted_on, classification)
         self.trigger_event(
             self.ReclassificationDecided,
             actor=actor,
@@ -505,6 +522,7 @@ class Dispute(Aggregate):
         guards.open_case(self)
         guards.may_handle(self, actor, context)
         guards.extension_request(self, until, now)
+        guards.petition_extension(self, until, context)
         self.trigger_event(
             self.ExtensionRequested,
             actor=actor,
@@ -858,3 +876,21 @@ class Dispute(Aggregate):
     def _task_completed(self, e: ev.TaskCompleted) -> None:
         key = task_key(e.meeting_id, e.decision_no)
         self.tasks[key] = msgspec.structs.replace(self.tasks[key], done=True)
+
+    # -- assigned matters (交办/转办, 二(二)3) ---------------------------------------------------
+
+    def reply_to_assignment(
+        self, actor: Actor, content: str, now: datetime, context: Context
+    ) -> None:
+        """The reply owed to the body that assigned the matter; open or closed case alike."""
+        guards.assignment_reply(self, actor, context)
+        self.trigger_event(
+            self.AssignmentReplied,
+            actor=actor,
+            content=guards.text("content", content),
+            occurred_at=now,
+        )
+
+    @applies(ev.AssignmentReplied)
+    def _assignment_replied(self, e: ev.AssignmentReplied) -> None:
+        self.assignment_replied = True

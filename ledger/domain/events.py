@@ -30,7 +30,7 @@ from ledger.domain.codes import (
     LinkRelation,
     Satisfaction,
 )
-from ledger.domain.payer import Party, Payer
+from ledger.domain.payer import Assignment, Party, Payer
 
 if TYPE_CHECKING:
     from ledger.domain.dispute import Dispute
@@ -69,6 +69,9 @@ class Registered(Aggregate.Created):
     # is itself the employer, or when the matter names no employer (and on events recorded
     # before employers were).
     employer: Party | None = None
+    # The body that assigned the matter (交办/转办, 二(二)3) and the reply it is owed; None when
+    # no body did (and on events recorded before assignments were).
+    assignment: Assignment | None = None
 
     def apply(self, aggregate: Any) -> None:
         dispute: Dispute = aggregate
@@ -280,6 +283,14 @@ class FollowUpResolved(CaseEvent):
 
     TOPIC = "ledger.FollowUpResolved"
     reason: str
+
+
+class AssignmentReplied(CaseEvent):
+    """The reply owed to the body that assigned the matter (交办/转办) was sent: what it said.
+    The first reply answers the assignment; a late one stays a finding."""
+
+    TOPIC = "ledger.AssignmentReplied"
+    content: str
 
 
 # -- records about the record -------------------------------------------------------------------

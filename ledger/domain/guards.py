@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 from ledger.domain.actor import Actor
-from ledger.domain.codes import Category, Classification, PayerKind, Role
+from ledger.domain.codes import Category, Channel, Classification, PayerKind, Role
 from ledger.domain.context import Context, Facts, local_date
 from ledger.domain.errors import (
     DomainError,
@@ -43,7 +43,8 @@ from ledger.domain.identifiers import (
     validate_phone,
 )
 from ledger.domain.money import InvalidMoney, parse_yuan
-from ledger.domain.payer import Party, Payer
+from ledger.domain.payer import Assignment, Party, Payer
+from ledger.domain.policy import petition_limit
 from ledger.domain.reference import ReferenceData, UnknownJurisdiction, UnknownUnit
 
 if TYPE_CHECKING:
@@ -640,6 +641,60 @@ def extension_decision(case: Dispute, actor: Actor, context: Context) -> date:
     if not _is_office(actor, context):
         raise r9("only the leading-group office approves or refuses an extension")
     return case.extension_requested_until
+
+
+def petition_extension(case: Dispute, until: date, context: Context) -> None:
+    """R9 for a petition-platform matter (信访): 信访工作条例 lets the conclusion limit (60 days
+    from acceptance) be extended by at most 30 days, all extensions together — counted as the
+    limit is (``policy.petition_limit``)."""
+    if case.channel is not Channel.PETITION_PLATFORM or case.accepted_on is None:
+        return
+    policy = context.policy
+    days = policy.petition_conclusion_days + policy.petition_extension_days
+    latest = petition_limit(context.calendar, case.accepted_on, days).due
+    if until > latest:
+        raise r9(
+            f"a petition matter (信访工作条例) is extended by at most "
+            f"{policy.petition_extension_days} days: accepted {case.accepted_on.isoformat()}, "
+            f"so not past {latest.isoformat()}, not to {until.isoformat()}"
+        )
+
+
+# -- assignments (交办/转办, 二(二)3) -------------------------------------------------------------
+
+
+def assignment(given: Assignment | None, received_at: datetime) -> Assignment | None:
+    """The body that assigned the matter and the date it set for the reply: a reply is due on or
+    after the day the matter was received, within a year (later is a keying error)."""
+    if given is None:
+        return None
+    received = local_date(received_at)
+    if given.reply_due < received:
+        raise r1(
+            f"assignment.reply_due {given.reply_due.isoformat()} is before the matter was "
+            f"received ({received.isoformat()})"
+        )
+    if given.reply_due > received + MAX_EXTENSION:
+        raise InvalidCommand(
+            f"assignment.reply_due {given.reply_due.isoformat()} is more than a year after the "
+            "matter was received: a keying error"
+        )
+    return Assignment(
+        body=given.body,
+        reply_due=given.reply_due,
+        body_name=optional_text("assignment.body_name", given.body_name),
+        reference=optional_text("assignment.reference", given.reference),
+    )
+
+
+def assignment_reply(case: Dispute, actor: Actor, context: Context) -> None:
+    """A reply goes to the body that assigned the matter, from the unit holding the case (or
+    that closed it: a reply often follows the closure), or the leading-group office."""
+    if case.assignment is None:
+        raise InvalidTransition("the matter was not assigned by another body: no reply is owed")
+    if actor.unit == case.holder or _is_office(actor, context):
+        return
+    raise r4(f"the case is held by {case.holder}, which replies, not {actor.unit}")
 
 
 # -- R10 -----------------------------------------------------------------------------------------

@@ -8,11 +8,19 @@ its own from JSON (:func:`parse_policy`). Working-day counts follow the conventi
 The one number that is law rather than policy is ``court_referral_wait_days``: 行政强制法
 第五十四条 lets an agency apply to the court only once 10 days have passed since the written demand
 (催告书) was served; a policy may lengthen that wait, never shorten it.
+
+Matters from the petition platform (信访, channel ``petition_platform``) have time limits set by
+信访工作条例 (2022) instead of the class limits: whether to accept is decided within 15 days of
+receipt, an accepted matter is concluded within 60 days of acceptance (受理之日), and that limit is
+extended by at most 30 days. They are **calendar days** (the regulation says 日, not 工作日),
+counted as PRC law counts periods (民法典 第二百零一条, 第二百零三条): the day it starts is not
+counted, and a period ending on a rest day or holiday ends on the next working day. A policy may
+shorten these limits, never lengthen them (``petition_*_days``).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import msgspec
 
@@ -21,14 +29,19 @@ from ledger.domain.codes import Classification
 
 __all__ = [
     "LEGAL_MIN_COURT_REFERRAL_WAIT_DAYS",
+    "PETITION_LIMITS",
     "DeadlinePolicy",
     "InvalidPolicy",
+    "RepeatWindow",
     "parse_policy",
+    "petition_limit",
     "resolution_deadline",
 ]
 
 # 行政强制法 第五十四条: 催告书送达十日后 (calendar days).
 LEGAL_MIN_COURT_REFERRAL_WAIT_DAYS = 10
+# 信访工作条例 (2022): 15日 to decide whether to accept, 60日 to conclude, extended by ≤ 30日.
+PETITION_LIMITS = {"acceptance": 15, "conclusion": 60, "extension": 30}
 # More than a year of working days for any step is a keying error, not a policy.
 _MAX_WORKING_DAYS = 250
 
@@ -58,6 +71,10 @@ class DeadlinePolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         default_factory=_default_resolution_days
     )  # FR9
     court_referral_wait_days: int = LEGAL_MIN_COURT_REFERRAL_WAIT_DAYS  # R5, calendar days
+    # 信访 (petition platform) matters, calendar days (信访工作条例; see the module).
+    petition_acceptance_days: int = PETITION_LIMITS["acceptance"]
+    petition_conclusion_days: int = PETITION_LIMITS["conclusion"]
+    petition_extension_days: int = PETITION_LIMITS["extension"]
 
     def __post_init__(self) -> None:
         for name in (
@@ -76,6 +93,13 @@ class DeadlinePolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise InvalidPolicy(f"policy: resolution_days lacks {', '.join(missing)}")
         for classification, days in self.resolution_days.items():
             _check_days(f"resolution_days.{classification.value}", days)
+        for limit, most in PETITION_LIMITS.items():
+            name = f"petition_{limit}_days"
+            if not 0 <= getattr(self, name) <= most:
+                raise InvalidPolicy(
+                    f"policy: {name} must be 0..{most} days, got {getattr(self, name)}; "
+                    "信访工作条例 sets the limit, a policy may only shorten it"
+                )
         if not LEGAL_MIN_COURT_REFERRAL_WAIT_DAYS <= self.court_referral_wait_days <= 365:
             raise InvalidPolicy(
                 f"policy: court_referral_wait_days must be 10..365, got"
@@ -116,3 +140,30 @@ def resolution_deadline(
     """FR9: the day by which a case of ``classification`` registered on ``registered_on``
     (Asia/Shanghai date) must be closed; provisional where the calendar had to guess."""
     return calendar.add_working_days(registered_on, policy.resolution_days[classification])
+
+
+def petition_limit(calendar: WorkingCalendar, start: date, days: int) -> Deadline:
+    """The last day of a period of ``days`` calendar days from ``start`` (信访工作条例): the
+    start day not counted, and moved to the next working day when it falls on a rest day or a
+    holiday (民法典 第二百零一条, 第二百零三条); provisional where the calendar had to guess."""
+    return calendar.add_working_days(start + timedelta(days=days), 0)
+
+
+class RepeatWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """FR7 (重复跑): how long after a case was closed the same payer coming back is a repeat
+    trip, in working days; longer when the payer's last word on it was unsatisfied (a feedback
+    or a follow-up visit). Settings (``LEDGER_REPEAT_WINDOW_DAYS``,
+    ``LEDGER_REPEAT_WINDOW_UNSATISFIED_DAYS``), not policy: they say what an inspection counts,
+    not what anyone owes."""
+
+    days: int = 20
+    unsatisfied_days: int = 60
+
+    def __post_init__(self) -> None:
+        _check_days("repeat window", self.days)
+        _check_days("repeat window after an unsatisfied feedback", self.unsatisfied_days)
+        if self.unsatisfied_days < self.days:
+            raise InvalidPolicy(
+                f"the repeat window after an unsatisfied feedback ({self.unsatisfied_days}) is "
+                f"shorter than the plain one ({self.days})"
+            )

@@ -2,15 +2,18 @@
 on, and the case state (``ledger.projections.state``) that views and trails are built from.
 
 Its applier keeps the states of recently changed cases in a bounded cache (loaded from
-``proj_cases`` on a miss) and, per payer and category, the open cases not yet committed (FR7:
-the one check that reads other cases; ``ledger.projections.fold``).
+``proj_cases`` on a miss) and, per payer, the cases not yet committed (FR7: the one check that
+reads other cases, open or recently closed; ``ledger.projections.fold``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Container, Mapping
 from typing import Any
 from uuid import UUID
+
+import msgspec
 
 from ledger.domain.context import Context
 from ledger.projections import events as ev
@@ -54,15 +57,13 @@ CASES = Table(
     names=CASE_COLUMNS,
     key=("case_id",),
     storage="fillfactor=75",  # spelled as pg_class.reloptions spells it
-    # FR7 looks up the open cases of a payer and category for every registration, rebuilds too.
+    # FR7 looks up the cases of a payer for every registration, rebuilds too (and a
+    # registration is answered with the payer's open and recent cases).
     eager_indexes=(
-        "CREATE INDEX IF NOT EXISTS proj_cases_payer ON proj_cases (payer_identifier, category)"
-        " WHERE NOT closed",
+        "CREATE INDEX IF NOT EXISTS proj_cases_payer_all ON proj_cases (payer_identifier)",
     ),
     indexes=(
         "CREATE INDEX IF NOT EXISTS proj_cases_number ON proj_cases (case_number)",
-        # A registration is answered with the payer's open and recent cases (FR7).
-        "CREATE INDEX IF NOT EXISTS proj_cases_payer_all ON proj_cases (payer_identifier)",
         "CREATE INDEX IF NOT EXISTS proj_cases_status ON proj_cases (status, received_at DESC)",
         "CREATE INDEX IF NOT EXISTS proj_cases_class"
         " ON proj_cases (classification, received_at DESC)",
@@ -99,13 +100,11 @@ _LOAD = {
     Dialect.SQLITE: "SELECT case_id, state FROM proj_cases WHERE case_id = ?",
     Dialect.POSTGRES: "SELECT case_id, state FROM proj_cases WHERE case_id = ANY($1::uuid[])",
 }
-_OPEN_OF = {
-    Dialect.SQLITE: "SELECT case_id, state FROM proj_cases"
-    " WHERE payer_identifier = ? AND category = ? AND NOT closed",
-    Dialect.POSTGRES: "SELECT c.case_id, c.state"
-    " FROM unnest($1::text[], $2::text[]) AS k(payer, category)"
-    " JOIN proj_cases c ON c.payer_identifier = k.payer AND c.category = k.category"
-    " AND NOT c.closed",
+# The payer's cases: FR7 keeps those a registration repeats (``ledger.projections.repeats``).
+_CASES_OF = {
+    Dialect.SQLITE: "SELECT case_id, state FROM proj_cases WHERE payer_identifier = ?",
+    Dialect.POSTGRES: "SELECT c.case_id, c.state FROM unnest($1::text[]) AS k(payer)"
+    " JOIN proj_cases c ON c.payer_identifier = k.payer",
 }
 
 
@@ -129,11 +128,20 @@ class CaseViews(Projection):
     # 5: the staff member's name on transfers and acceptances (custody, charged findings), and
     # the satisfaction of every feedback (department statistics).
     # 6: joint consultations and meetings' tasks in the state.
-    version = 6
+    # 7: FR7 repeats a case of the payer in any channel and category, open or recently closed;
+    # assignments (交办/转办).
+    version = 7
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:
         return (CASES,)
+
+    def fingerprint(self, context: Context) -> str:
+        # FR7's earlier cases depend on the repeat window (its working days on the calendar,
+        # which the findings fingerprint, rebuilt together with this one).
+        digest = hashlib.sha256(super().fingerprint(context).encode())
+        digest.update(msgspec.json.encode(context.repeat_window, order="sorted"))
+        return digest.hexdigest()
 
     def start(
         self, context: Context, upstream: Mapping[str, Applier], cache_size: int = 20_000
@@ -147,7 +155,7 @@ class CaseStates(Applier):
     def __init__(self, context: Context, cache_size: int) -> None:
         self.context, self.cache_size = context, cache_size
         self.cache: dict[UUID, CaseState] = {}
-        # Open cases per payer and category not yet committed (FR7); the database has the rest.
+        # Cases per payer not yet committed (FR7); the database has the rest.
         self._payers: dict[PayerKey, set[UUID]] = {}
         self._touched: dict[UUID, None] = {}
         self.evicted: list[UUID] = []  # the cases the last commit dropped from the cache
@@ -168,7 +176,7 @@ class CaseStates(Applier):
         for record, event, back in events:
             if isinstance(event, ev.Registered):
                 registered.add(record.case_id)
-                keys.add((event.payer.identifier, event.category))
+                keys.add(event.payer.identifier)
                 continue
             if not back:
                 wanted.add(record.case_id)
@@ -183,14 +191,13 @@ class CaseStates(Applier):
             for case_id, data in await _states(reader, _LOAD, [(c,) for c in missing]):
                 self.cache[_uuid(case_id)] = decode_state(data)
         if keys:
-            each = [(identifier, str(category)) for identifier, category in keys]
-            for case_id, data in await _states(reader, _OPEN_OF, each):
+            each = [(identifier,) for identifier in keys]
+            for case_id, data in await _states(reader, _CASES_OF, each):
                 uuid = _uuid(case_id)
                 state = self.cache.get(uuid)
                 if state is None:
                     state = self.cache[uuid] = decode_state(data)
-                key = (state.payer.identifier, state.category)
-                self._payers.setdefault(key, set()).add(state.case_id)
+                self._payers.setdefault(state.payer.identifier, set()).add(state.case_id)
         folder = CaseFolder(self.context, self.cache, self._payers)
         touched = self._touched
         for record, event, back in events:
@@ -212,7 +219,7 @@ class CaseStates(Applier):
         ]
 
     def committed(self) -> None:
-        self._payers.clear()  # the database now knows every open case
+        self._payers.clear()  # the database now knows every case
         cache = self.cache
         for case_id in self._touched:  # most recently used last
             cache[case_id] = cache.pop(case_id)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
+import msgspec
+
 from ledger.domain.context import Context, local_date
 from ledger.projections.custody import holdings
 from ledger.projections.duties import duties
 from ledger.projections.fold import CaseFolder
 from ledger.projections.state import CaseState, ConsultStep, TaskStep
 from ledger.projections.views import (
+    AssignmentView,
     CaseView,
     ConsultationView,
     CustodyEnd,
@@ -83,6 +86,23 @@ def case_view(s: CaseState, now: datetime) -> CaseView:
         follow_up_flag=s.follow_up_flag,
         consultations=consultations(s.consultations),
         tasks=[task_view(t, local_date(now)) for t in s.tasks],
+        assignment=assignment(s, now),
+    )
+
+
+def assignment(s: CaseState, now: datetime) -> AssignmentView | None:
+    """Who assigned the matter (交办/转办) and the reply owed; the first reply answers it."""
+    a = s.assignment
+    if a is None:
+        return None
+    reply = s.assignment_replies[0] if s.assignment_replies else None
+    if reply is None:
+        return msgspec.structs.replace(a, reply_overdue=local_date(now) > a.reply_due)
+    return msgspec.structs.replace(
+        a,
+        replied_at=reply.at,
+        reply_position=reply.position,
+        replied_late=local_date(reply.at) > a.reply_due,
     )
 
 

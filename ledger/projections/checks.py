@@ -20,6 +20,7 @@ from ledger.projections.custody import (
     holdings,
 )
 from ledger.projections.duties import Interval, duties
+from ledger.projections.repeats import repeat_trip
 from ledger.projections.state import (
     AcceptStep,
     CaseState,
@@ -72,14 +73,15 @@ def _ping_pong(s: CaseState, ctx: Context) -> list[Interval]:
 
 
 def _repeat_trip(s: CaseState) -> list[Interval]:
-    """FR7 (重复跑): registered while an earlier case of the same payer and category was open;
-    it holds until the two are linked (either way round)."""
-    if not s.earlier_open_cases:
+    """FR7 (重复跑/多头跑): registered again by the same payer, through any channel and in any
+    category, while an earlier case was open or soon after it closed (``repeats``); it holds
+    until the new case is linked to one of them (either way round)."""
+    trip = repeat_trip(s)
+    if trip is None or not trip.earlier:
         return []
-    earlier = {c.case_id for c in s.earlier_open_cases}
-    link = next((k.position for k in s.links if k.case_id in earlier), None)
-    proof = (s.registered_position, *(c.registered_position for c in s.earlier_open_cases))
-    return [Interval(Check.FR7, s.registered_position, link, None, False, tuple(sorted(proof)))]
+    proof = (s.registered_position, *(c.registered_position for c in trip.earlier))
+    interval = Interval(Check.FR7, trip.position, trip.linked, None, False, tuple(sorted(proof)))
+    return [interval]
 
 
 def _closed_without_feedback(s: CaseState) -> list[Interval]:

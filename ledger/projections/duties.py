@@ -24,10 +24,17 @@ from datetime import date, datetime
 from itertools import pairwise
 
 from ledger.domain.calendar import Deadline, WorkingCalendar
-from ledger.domain.codes import Classification
+from ledger.domain.codes import Channel, Classification
 from ledger.domain.context import Context, local_date
+from ledger.domain.policy import petition_limit
 from ledger.domain.reference import UnknownUnit
-from ledger.projections.custody import Charge
+from ledger.projections.custody import (
+    Charge,
+    deadline_passed,
+    first_responder,
+    holder_at,
+    holdings,
+)
 from ledger.projections.state import CaseState, Step, TransferStep
 from ledger.projections.views import Check, DutyStatus
 
@@ -121,13 +128,15 @@ def _deadline(calendar: WorkingCalendar, start: date, working_days: int) -> Dead
 
 
 def duties(s: CaseState, ctx: Context) -> list[Duty]:
-    """FR1–FR5: what the first responder (and, for FR5, the receiving unit) owed."""
+    """FR1–FR5: what the first responder (and, for FR5, the receiving unit) owed; and the time
+    limits other rules set (PA, AR), owed by the unit holding the case."""
     return [
         _registration(s, ctx),
         _classification(s, ctx),
         *_routing(s, ctx),
         *_handover(s, ctx),
         *_tasks(s),
+        *_time_limits(s, ctx),
     ]
 
 
@@ -148,6 +157,52 @@ def _tasks(s: CaseState) -> list[Duty]:
             duty = _discharged(duty, t.done_position, t.done_at, local_date(t.done_at) <= t.due)
         found.append(duty)
     return found
+
+
+def _time_limits(s: CaseState, ctx: Context) -> list[Duty]:
+    """PA: a petition-platform matter (信访) is decided whether to accept within the days of
+    信访工作条例 (calendar days from receipt, ``policy.petition_limit``) — by its first
+    classification (accepted and routed; 不予受理 is a classification too, then a decision).
+    AR: the reply owed to the body that assigned the matter (交办/转办), by the date it set —
+    the first reply answers it. Each is charged to the unit, and the staff member who accepted
+    the case, holding it when the limit passed (as FR9)."""
+    found = []
+    basis = (s.registered_position,)
+    if s.channel is Channel.PETITION_PLATFORM:
+        days = ctx.policy.petition_acceptance_days
+        d = petition_limit(ctx.calendar, local_date(s.received_at), days)
+        duty = Duty(Check.PA, s.registered_position, d.due, d.provisional, basis)
+        if s.classifications:
+            first = s.classifications[0]
+            ok = local_date(first.at) <= d.due
+            duty = _discharged(duty, first.position, first.at, ok)
+        found.append(duty)
+    if s.assignment is not None:
+        due = s.assignment.reply_due
+        duty = Duty(Check.AR, s.registered_position, due, False, basis)
+        if s.assignment_replies:
+            reply = s.assignment_replies[0]
+            duty = _discharged(duty, reply.position, reply.at, local_date(reply.at) <= due)
+        found.append(duty)
+    if not found:
+        return found
+    periods = holdings(s)
+    return [
+        Duty(
+            d.check,
+            d.arises,
+            d.due,
+            d.provisional,
+            d.basis,
+            d.done,
+            d.done_at,
+            d.ok,
+            charge=holder_at(periods, deadline_passed(d.due), first_responder(s))
+            if d.due is not None
+            else None,
+        )
+        for d in found
+    ]
 
 
 def _registration(s: CaseState, ctx: Context) -> Duty:

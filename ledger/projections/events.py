@@ -153,6 +153,7 @@ Registered = projected(
     "receiving_unit",
     "category",
     "case_number",
+    "assignment",
 )
 # The deadline the aggregate set is carried by the event (DOMAIN.md R9): the read models show
 # that one, not one recomputed from today's policy.
@@ -208,6 +209,8 @@ MeetingDecisionRecorded = projected(
     "due",
 )
 TaskCompleted = projected("ledger.TaskCompleted", *_STEP, "meeting_id", "decision_no", "result")
+
+AssignmentReplied = projected("ledger.AssignmentReplied", *_STEP)
 
 # Stored by the domain, shown by no read model: a reveal changes nothing a view, a trail or an
 # inspection shows.

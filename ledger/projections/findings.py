@@ -104,7 +104,9 @@ class Findings(Projection):
     # 5: each finding is charged to whoever owed the duty (custody); custody periods; FR4 from
     # registration when the case was registered outside the receiving unit's jurisdiction.
     # 6: TASK, a meeting's task not done by its due date, charged to the assigned unit.
-    version = 6
+    # 7: FR7 broadened (any channel and category, the repeat window); PA (信访 acceptance) and AR
+    # (the reply owed to an assigning body).
+    version = 7
     requires = ("cases",)
     partitionable = True
 

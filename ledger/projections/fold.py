@@ -1,9 +1,10 @@
 """Folding events into case states: the pure core of every projection (no I/O).
 
 The caller hands the folder every state an event can touch: the event's own case, the other case
-of a link, and for a registration every case of the same payer and category that may be open
-(FR7 is the one check that needs other cases). The runner prefetches those from the database per
-batch; ``case_view_from_events`` folds a single case with nothing else, which is all a view needs.
+of a link, and for a registration every case of the same payer that it may repeat, open or
+recently closed (FR7 is the one check that needs other cases). The runner prefetches those from
+the database per batch; ``case_view_from_events`` folds a single case with nothing else, which is
+all a view needs.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from uuid import UUID
 
 import msgspec
 
-from ledger.domain.codes import CaseStatus, Category
-from ledger.domain.context import Context
+from ledger.domain.codes import CaseStatus
+from ledger.domain.context import Context, local_date
 from ledger.projections import events as ev
 from ledger.projections.events import ProjectionError
+from ledger.projections.repeats import repeats
 from ledger.projections.state import (
     AcceptStep,
     CaseState,
@@ -34,6 +36,7 @@ from ledger.projections.state import (
     TransferStep,
 )
 from ledger.projections.views import (
+    AssignmentView,
     EnforcementView,
     ExtensionState,
     ExtensionView,
@@ -43,7 +46,7 @@ from ledger.projections.views import (
 )
 from ledger.store.port import RecordedEvent
 
-PayerKey = tuple[str, Category]  # payer identifier and dispute category (FR7: 重复跑)
+PayerKey = str  # the payer's identifier (FR7: 重复跑, through any channel, in any category)
 
 
 # Unit codes, staff ids and names recur in every step of every case: one string object each
@@ -75,9 +78,10 @@ class CaseFolder:
         states: MutableMapping[UUID, CaseState] | None = None,
         payers: dict[PayerKey, set[UUID]] | None = None,
     ) -> None:
-        self.context = context  # the settings of the case (no fold reads them today)
+        self.context = context  # the settings: FR7's repeat window and its working days
         self.states: MutableMapping[UUID, CaseState] = {} if states is None else states
-        # Cases per payer and category that may be open; each is checked when it matters.
+        # Cases per payer that may be repeated (open or recently closed); each is checked when
+        # it matters (``repeats.repeats``).
         self.payers: dict[PayerKey, set[UUID]] = {} if payers is None else payers
 
     def apply(self, record: RecordedEvent, event: ev.Event | None = None) -> tuple[UUID, ...]:
@@ -102,11 +106,12 @@ class CaseFolder:
         return (state.case_id,) if other is None else (state.case_id, other)
 
     def _register(self, record: RecordedEvent, e: Any) -> None:
-        key = (e.payer.identifier, e.category)
+        key = e.payer.identifier
+        came_back_on = local_date(utc(e.received_at))
         earlier = [
             EarlierCase(s.case_id, s.registered_position)
             for s in (self.states.get(case_id) for case_id in self.payers.get(key, ()))
-            if s is not None and not s.closed
+            if s is not None and repeats(s, came_back_on, self.context)
         ]
         earlier.sort(key=lambda c: c.registered_position)
         actor = e.actor
@@ -134,6 +139,14 @@ class CaseFolder:
             holder=_i(e.receiving_unit),
             earlier_open_cases=earlier,
             case_number=e.case_number,
+            assignment=None
+            if e.assignment is None
+            else AssignmentView(
+                body=e.assignment.body,
+                body_name=e.assignment.body_name,
+                reference=e.assignment.reference,
+                reply_due=e.assignment.reply_due,
+            ),
         )
         self.payers.setdefault(key, set()).add(record.case_id)
 
@@ -284,8 +297,8 @@ class CaseFolder:
     def _reopened(self, s: CaseState, position: int, e: Any) -> None:
         s.reopenings.append(self._step(position, e))
         s.status = CaseStatus.REOPENED
-        # Open again: a later registration of the same payer and category is a repeat trip.
-        self.payers.setdefault((s.payer.identifier, s.category), set()).add(s.case_id)
+        # Open again: a later registration of the same payer is a repeat trip.
+        self.payers.setdefault(s.payer.identifier, set()).add(s.case_id)
 
     def _follow_up(self, s: CaseState, position: int, e: Any) -> None:
         actor = e.actor
@@ -348,6 +361,9 @@ class CaseFolder:
                     task, done_position=position, done_at=utc(e.occurred_at), result=e.result
                 )
 
+    def _assignment_replied(self, s: CaseState, position: int, e: Any) -> None:
+        s.assignment_replies.append(self._step(position, e))
+
 
 _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID | None]] = {
     ev.Classified: CaseFolder._classified,
@@ -375,4 +391,5 @@ _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID
     ev.Consulted: CaseFolder._consulted,
     ev.MeetingDecisionRecorded: CaseFolder._meeting_decision,
     ev.TaskCompleted: CaseFolder._task_completed,
+    ev.AssignmentReplied: CaseFolder._assignment_replied,
 }

@@ -10,7 +10,7 @@ reads the whole log, folds only the events of its own cases and writes their row
 Why each worker's rows are exactly the serial replay's:
 
 - a case's state depends on its own events, and on other cases only through
-  - FR7 (``CaseFolder._register``: the open cases of the same payer and category when a case is
+  - FR7 (``CaseFolder._register``: the cases of the same payer it may repeat when a case is
     registered): same payer, same partition, so the worker that folds a case has all of them;
   - links (``Linked``): recorded on one case, they add a step to the other case too. A worker
     folding the recording case applies its side only (the other case is never loaded there),

@@ -25,6 +25,7 @@ from ledger.projections.caseview import case_view, trail
 from ledger.projections.db import ReadStore
 from ledger.projections.inspection import assemble
 from ledger.projections.projection import Dialect
+from ledger.projections.repeats import repeats
 from ledger.projections.runner import SETTLE_SECONDS, ProjectionRunner
 from ledger.projections.state import decode_state
 from ledger.projections.statistics import StatisticsReport
@@ -40,9 +41,6 @@ from ledger.projections.views import (
 from ledger.store.port import EventStore
 
 MAX_PAGE = 200
-# A payer coming back this many working days after a case was closed is shown that case when
-# registered again (a repeat trip to link, 重复跑).
-REPEAT_WINDOW_WORKING_DAYS = 20
 
 
 @dataclass(frozen=True)
@@ -209,27 +207,28 @@ class ReadModels:
         return trail(decode_state(data), self.context, position, moment)
 
     async def payer_cases(
-        self, identifier: str, exclude: UUID | None = None, limit: int = 20
+        self,
+        identifier: str,
+        exclude: UUID | None = None,
+        limit: int = 20,
+        came_back_at: datetime | None = None,
     ) -> list[PayerCase]:
-        """The payer's open cases and those closed within ``REPEAT_WINDOW_WORKING_DAYS``
-        working days, newest first (FR7: the ones a new registration may repeat)."""
+        """The payer's cases that a registration received at ``came_back_at`` (default now)
+        repeats — open, or closed within the repeat window (FR7, ``repeats.repeats``) — newest
+        first: the ones to link instead of opening a duplicate."""
         param = "?" if self.db.dialect is Dialect.SQLITE else "$1"
         rows = await self.db.fetch(
             f"SELECT state FROM proj_cases WHERE payer_identifier = {param}"
             " ORDER BY received_at DESC",
             [identifier],
         )
-        today = local_date(self.clock())
+        came_back_on = local_date(came_back_at or self.clock())
         found: list[PayerCase] = []
         for (data,) in rows:
             s = decode_state(bytes(data))
             closed_at = s.closures[-1].at if s.closed else None
-            if s.case_id == exclude:
+            if s.case_id == exclude or not repeats(s, came_back_on, self.context):
                 continue
-            if closed_at is not None:
-                since, _ = self.context.calendar.working_days_between(local_date(closed_at), today)
-                if since > REPEAT_WINDOW_WORKING_DAYS:
-                    continue
             found.append(
                 PayerCase(
                     case_id=s.case_id,

@@ -23,6 +23,7 @@ from ledger.domain.codes import (
     Satisfaction,
 )
 from ledger.projections.views import (
+    AssignmentView,
     EnforcementView,
     ExtensionView,
     PayerView,
@@ -122,7 +123,8 @@ class TaskStep(msgspec.Struct, array_like=True, frozen=True):
 
 
 class EarlierCase(msgspec.Struct, array_like=True, frozen=True):
-    """FR7: a case of the same payer and category that was open when this one was registered."""
+    """FR7: a case of the same payer (any channel, any category) that this one repeated when it
+    was registered: open then, or closed within the repeat window (``repeats.repeats``)."""
 
     case_id: UUID
     registered_position: int
@@ -155,6 +157,8 @@ class CaseState(msgspec.Struct, kw_only=True):
     satisfaction: Satisfaction | None = None
     urge_count: int = 0
     corrected_positions: list[int] = msgspec.field(default_factory=list)
+    # The earlier cases the registration repeated (FR7; open or recently closed, whatever the
+    # name says: ``ledger.projections.repeats``).
     earlier_open_cases: list[EarlierCase] = msgspec.field(default_factory=list)
     # The steps, each list in position order.
     classifications: list[ClassifiedStep] = msgspec.field(default_factory=list)
@@ -176,6 +180,11 @@ class CaseState(msgspec.Struct, kw_only=True):
     follow_up_resolutions: list[Step] = msgspec.field(default_factory=list)
     consultations: list[ConsultStep] = msgspec.field(default_factory=list)
     tasks: list[TaskStep] = msgspec.field(default_factory=list)  # meetings' decisions (四)
+
+    # 交办/转办: the assigning body and due date as registered (reply fields unset), and the
+    # replies sent to it.
+    assignment: AssignmentView | None = None
+    assignment_replies: list[Step] = msgspec.field(default_factory=list)
 
     @property
     def closed(self) -> bool:

@@ -35,8 +35,9 @@ one requires it, as the findings do) and of the working-day calendar (handling t
 Whose a fact is:
 
 - ``received``, ``repeat``: the unit that received (registered) the case, on its received date;
-  a repeat trip (重复跑, FR7: :func:`repeat_trip`) is a case registered while the same payer had
-  an open case of the same category, or linked by its own record as a duplicate of another case.
+  a repeat trip (重复跑, FR7) is what ``repeats.repeat_trip`` says: a case registered while it
+  repeated an earlier case of the same payer (open, or closed within the repeat window), or
+  linked by its own record as a duplicate of another case.
 - ``held``: custody segments of the open case — its holding unit (custody passes on acceptance,
   签收) and the deadline in force; ``overdue`` is a held segment whose deadline has passed.
 - ``closed``, ``escalated``, ``feedback``: the unit holding the case when it happened.
@@ -60,7 +61,7 @@ from uuid import UUID
 
 import msgspec
 
-from ledger.domain.codes import LinkRelation, Satisfaction
+from ledger.domain.codes import Satisfaction
 from ledger.domain.context import SHANGHAI, Context, local_date
 from ledger.domain.reference import UnknownUnit
 from ledger.projections.cases import CaseStates, RowsOfCases
@@ -76,6 +77,7 @@ from ledger.projections.projection import (
     Table,
     Write,
 )
+from ledger.projections.repeats import repeat_trip
 from ledger.projections.state import CaseState
 
 
@@ -143,19 +145,6 @@ def _holder_at(s: CaseState, position: int) -> str:
     return unit
 
 
-def repeat_trip(s: CaseState) -> int | None:
-    """FR7: the log position from which the case counts as a repeat trip (重复跑), or None.
-    Registered while the same payer had an open case of the same category (at its
-    registration), or else linked by its own record as a duplicate of another case (at the
-    first such link)."""
-    if s.earlier_open_cases:
-        return s.registered_position
-    duplicates = [
-        k.position for k in s.links if k.outgoing and k.relation is LinkRelation.DUPLICATE
-    ]
-    return min(duplicates, default=None)
-
-
 class TaskDone(NamedTuple):
     unit: str  # the unit the task was assigned to
     day: date  # the day it was done (Asia/Shanghai)
@@ -194,9 +183,9 @@ def case_facts(s: CaseState, ctx: Context) -> list[Fact]:
         facts.append(fact)
 
     add(RECEIVED, s.receiving_unit, received, s.registered_position)
-    repeated = repeat_trip(s)
-    if repeated is not None:
-        add(REPEAT, s.receiving_unit, received, repeated)
+    trip = repeat_trip(s)
+    if trip is not None:
+        add(REPEAT, s.receiving_unit, received, trip.position)
 
     # Custody segments: one unit, one deadline, open; and the closures they end in.
     changes: list[tuple[int, int, Any, datetime]] = [

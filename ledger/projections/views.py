@@ -16,6 +16,7 @@ from uuid import UUID
 import msgspec
 
 from ledger.domain.codes import (
+    AssigningBody,
     CaseStatus,
     Category,
     Channel,
@@ -40,6 +41,11 @@ class Check(StrEnum):
     FR9 = "FR9"
     TASK = "TASK"  # a meeting's task not done by its due date (四), charged to the assigned unit
 
+    # Time limits other rules set (DOMAIN.md): a petition-platform matter's decision whether to
+    # accept it (信访工作条例: 15 days), and the reply owed to the body that assigned a matter.
+    PA = "PA"
+    AR = "AR"
+
     @property
     def label(self) -> str:
         return CHECK_LABELS[self]
@@ -56,6 +62,8 @@ CHECK_LABELS: dict[Check, str] = {
     Check.FR8: "办结前反馈缴费人",
     Check.FR9: "久拖不决（超期未办结）",
     Check.TASK: "会议交办任务逾期未完成",
+    Check.PA: "信访事项按期决定是否受理",
+    Check.AR: "交办事项按期回复",
 }
 
 
@@ -149,6 +157,20 @@ class EnforcementView(msgspec.Struct, frozen=True, kw_only=True):
     court_outcome_at: datetime | None = None
 
 
+class AssignmentView(msgspec.Struct, frozen=True, kw_only=True):
+    """Who assigned the matter (交办/转办) and the reply it is owed; the first reply answers it."""
+
+    body: AssigningBody
+    body_name: str
+    reference: str
+    reply_due: date
+    replied_at: datetime | None = None
+    reply_position: int | None = None
+    # Judged when asked: no reply and the due date passed; or the reply came after it.
+    reply_overdue: bool = False
+    replied_late: bool = False
+
+
 class LinkView(msgspec.Struct, frozen=True, kw_only=True):
     case_id: UUID
     relation: LinkRelation
@@ -192,6 +214,7 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True):
     follow_up_flag: bool = False
     consultations: list[ConsultationView] = msgspec.field(default_factory=list)
     tasks: list[TaskView] = msgspec.field(default_factory=list)  # meetings' decisions (四)
+    assignment: AssignmentView | None = None  # 交办/转办: the body and the reply owed
 
 
 class TaskStatus(StrEnum):

@@ -40,6 +40,7 @@ MAY = {
     "reopen": {"office"},
     "follow-up": {"intake", "handler", "office"},
     "follow-up-resolved": {"office"},
+    "reply-to-assignment": {"intake", "handler", "office"},
     "link": {"intake", "handler", "office"},
     "correct": {"intake", "handler", "office", "enforcement"},
     "reveal": {"auditor"},

@@ -7,12 +7,15 @@ from datetime import date
 import msgspec
 import pytest
 
+from ledger.config import ConfigError, Settings
 from ledger.domain.calendar import Deadline, WorkingCalendar
 from ledger.domain.codes import Classification
 from ledger.domain.policy import (
     DeadlinePolicy,
     InvalidPolicy,
+    RepeatWindow,
     parse_policy,
+    petition_limit,
     resolution_deadline,
 )
 
@@ -110,3 +113,40 @@ def test_resolution_deadline_in_2027_is_provisional() -> None:
     assert deadline.provisional
     # 10 working days: 25, 28-31 December, then 4-8 January (1 January 2027 is 元旦).
     assert deadline.due == date(2027, 1, 8)
+
+
+# -- 信访 (petition platform) limits, and FR7's repeat window -------------------------------------
+
+
+def test_petition_limits_are_the_calendar_days_of_the_regulation_and_only_shorter() -> None:
+    policy = DeadlinePolicy()
+    assert (
+        policy.petition_acceptance_days,
+        policy.petition_conclusion_days,
+        policy.petition_extension_days,
+    ) == (15, 60, 30)
+    assert parse_policy(b'{"petition_acceptance_days": 10}').petition_acceptance_days == 10
+    for field in ("acceptance", "conclusion", "extension"):
+        with pytest.raises(InvalidPolicy, match="信访工作条例"):
+            parse_policy(f'{{"petition_{field}_days": 100}}'.encode())
+
+
+def test_a_petition_period_ending_on_a_rest_day_ends_on_the_next_working_day() -> None:
+    # 2025-09-16 + 15 days = 2025-10-01, 国庆: the period ends on 2025-10-09 (10-08 a holiday,
+    # 10-11 a make-up working Saturday comes later).
+    assert petition_limit(CAL, date(2025, 9, 16), 15) == Deadline(date(2025, 10, 9), False)
+    # A working day: itself.
+    assert petition_limit(CAL, date(2025, 3, 3), 15) == Deadline(date(2025, 3, 18), False)
+
+
+def test_the_repeat_window_is_read_from_the_environment_and_checked() -> None:
+    default = Settings.from_env({}).context().repeat_window
+    assert (default.days, default.unsatisfied_days) == (20, 60)
+    env = {"LEDGER_REPEAT_WINDOW_DAYS": "10", "LEDGER_REPEAT_WINDOW_UNSATISFIED_DAYS": "30"}
+    window = Settings.from_env(env).context().repeat_window
+    assert (window.days, window.unsatisfied_days) == (10, 30)
+    shorter = {"LEDGER_REPEAT_WINDOW_DAYS": "30", "LEDGER_REPEAT_WINDOW_UNSATISFIED_DAYS": "10"}
+    with pytest.raises(ConfigError, match="shorter"):
+        Settings.from_env(shorter).context()
+    with pytest.raises(InvalidPolicy):
+        RepeatWindow(days=-1)

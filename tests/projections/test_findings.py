@@ -260,16 +260,29 @@ async def test_fr7_the_same_matter_registered_again_while_open_is_found_until_li
     assert Check.FR7 in await checks(desk, again, position=linked.last_position - 1)
 
 
-async def test_fr7_coming_back_after_closure_or_for_another_matter_is_not_found() -> None:
+async def test_fr7_another_matter_while_open_or_soon_after_closure_is_found() -> None:
+    # 多头跑/重复跑: the same payer, another category, while the first is open; and the same
+    # payer again within the repeat window (20 working days) after the closure.
+    desk = Desk()
+    payer = new_identifier()
+    first = await desk.register(FIRST_RESPONDER, identifier=payer)
+    other_matter = await desk.register(FIRST_RESPONDER, identifier=payer, category=Category.SERVICE)
+    assert Check.FR7 in await checks(desk, other_matter)
+    await desk.do(first, FIRST_RESPONDER, classify(Classification.SIMPLE))
+    await resolve_on_the_spot(desk, first, FIRST_RESPONDER)
+    after_closure = await desk.later(days=1).register(FIRST_RESPONDER, identifier=payer)
+    assert Check.FR7 in await checks(desk, after_closure)
+
+
+async def test_fr7_coming_back_after_the_repeat_window_is_not_found() -> None:
     desk = Desk()
     payer = new_identifier()
     first = await desk.register(FIRST_RESPONDER, identifier=payer)
     await desk.do(first, FIRST_RESPONDER, classify(Classification.SIMPLE))
     await resolve_on_the_spot(desk, first, FIRST_RESPONDER)
-    after_closure = await desk.later(days=1).register(FIRST_RESPONDER, identifier=payer)
-    other_matter = await desk.register(FIRST_RESPONDER, identifier=payer, category=Category.SERVICE)
-    assert Check.FR7 not in await checks(desk, after_closure)
-    assert Check.FR7 not in await checks(desk, other_matter)
+    # Six weeks on: more than 20 working days after the closure, whatever the holidays.
+    much_later = await desk.later(days=42).register(FIRST_RESPONDER, identifier=payer)
+    assert Check.FR7 not in await checks(desk, much_later)
 
 
 # -- FR8 feedback before closure ------------------------------------------------------------------
