@@ -23,6 +23,7 @@ from litestar.params import FromPath, QueryParameter
 
 from api.access import actor_of, allow, roles_note
 from api.auth import STAFF_ID_PATTERN
+from api.cases.counted import StatisticDay, StatisticDepartment, StatisticFilter, counted
 from api.cases.event_records import EventOut, event_out
 from api.cases.preconditions import etag
 from api.cases.recording import ETAG_HEADER, ActorRequest
@@ -87,7 +88,9 @@ class CaseReadController(Controller):
         summary="List case views (filters, cursor pagination)",
         description="From the read model. `unit` (or `holding_unit`) is the holding unit; "
         "`received_from` is inclusive, `received_to` exclusive; `due_within` (预警) keeps the "
-        "open cases whose deadline falls from today to that many working days from today. "
+        "open cases whose deadline falls from today to that many working days from today; "
+        "`statistic` (with `statistic_unit` or `statistic_department`, and `statistic_from`, "
+        "`statistic_to`) keeps the cases a number of `GET /v1/statistics/units` counts. "
         + roles_note(READ_CASES),
         responses=problem_responses(400, 403),
     )
@@ -118,6 +121,11 @@ class CaseReadController(Controller):
         case_number: Annotated[
             str | None, QueryParameter(min_length=1, max_length=64, description="case number")
         ] = None,
+        statistic: StatisticFilter = None,
+        statistic_unit: CodeFilter = None,
+        statistic_department: StatisticDepartment = None,
+        statistic_from: StatisticDay = None,
+        statistic_to: StatisticDay = None,
     ) -> CasePage:
         if received_from is not None and received_to is not None and received_to < received_from:
             raise inverted("received_from", "received_to", received_from, received_to)
@@ -140,6 +148,14 @@ class CaseReadController(Controller):
             received_from=received_from,
             received_to=received_to,
             case_number=case_number,
+            counted=counted(
+                read_models.context.reference,
+                statistic,
+                statistic_unit,
+                statistic_department,
+                statistic_from,
+                statistic_to,
+            ),
         )
         page = await read_models.list_cases(filters, checked_cursor(cursor), limit)
         items = [case_body(view, actor, read_models.context) for view in page.items]
