@@ -38,7 +38,8 @@ ADMIN_URL = os.environ.get(
     "LEDGER_BENCH_POSTGRES_URL",
     os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
 )
-DB_PREFIX = "ledger_bench_"
+# Another prefix keeps two runs on one shared server out of each other's databases.
+DB_PREFIX = os.environ.get("LEDGER_BENCH_DB_PREFIX", "ledger_bench_")
 
 T = TypeVar("T")
 Better = Literal["higher", "lower"]
