@@ -256,16 +256,17 @@ async def oversight(request: Request[Any, Any, Any]) -> Template:
     )
     units = [u.code for u in opened.context.reference.units]
     open_rows, open_total = _open_rows(open_found, units)
-    stat_rows = [
-        StatRow(Department(d.department).label, None, d.department, d)
-        for d in report.departments
-        if d.department
-    ]
-    stat_rows += [
-        StatRow(labels.unit(u.unit), u.unit, None, u)
-        for u in report.units
-        if u.received or u.held or u.closed or u.escalations or u.returned_transfers
-    ]
+    # Each department, then those of its units that had anything to count.
+    stat_rows = []
+    for d in report.departments:
+        if d.department:
+            stat_rows.append(StatRow(Department(d.department).label, None, d.department, d))
+        stat_rows += [
+            StatRow(labels.unit(u.unit), u.unit, None, u)
+            for u in report.units
+            if u.department == d.department
+            and (u.received or u.held or u.closed or u.escalations or u.returned_transfers)
+        ]
     response = page(
         request,
         staff,
