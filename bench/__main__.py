@@ -54,7 +54,7 @@ def _scenarios() -> dict[str, tuple[str, Scenario]]:
             s_projections.scenario_statistics,
         ),
         "console": (
-            "11: console pages /, /cases, a 1,000-event case vs GET /health",
+            "11: console pages /, /cases, a 1,000-event case, /oversight vs GET /health",
             s_console.scenario_console,
         ),
         "exports": (

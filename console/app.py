@@ -31,9 +31,12 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
+from api.cases.counted import counted_in_query
 from api.cases.reads import READ_CASES, READ_HISTORY
 from api.cases.views import case_body, view_of
 from api.inspections import READ_INSPECTIONS
+from api.problems import ApiProblem
+from api.statistics import READ_STATISTICS
 from console.charts import custody_chart
 from console.forms import (
     COMMAND_FORMS,
@@ -46,17 +49,18 @@ from console.forms import (
     FormError,
 )
 from console.forms import command_from_form as _command_from_form
-from console.labels import EVENT_LABELS, FIELD_LABELS, RULES, Labels
+from console.labels import EVENT_LABELS, FIELD_LABELS, MEASURE_LABELS, RULES, Labels
 from console.session import COOKIE, IDLE_SECONDS, Sessions, session_key
 from ledger import commands as c
 from ledger.bootstrap import Ledger
 from ledger.commands import CATALOGUE
 from ledger.config import Settings
 from ledger.domain.actor import Actor
-from ledger.domain.codes import CaseStatus, Category, Classification, Role
+from ledger.domain.codes import CaseStatus, Category, Classification, Department, Role
 from ledger.domain.context import SHANGHAI, local_date
 from ledger.domain.errors import DomainError, RuleViolation
-from ledger.projections.views import CaseFilters, CaseView
+from ledger.domain.reference import ReferenceData
+from ledger.projections.views import CaseFilters, CaseView, Counted
 from ledger.service import CaseNotFound, RequestMeta
 from ledger.staff import SignInRefused, StaffDirectory
 from ledger.store.port import RecordedEvent, VersionConflict
@@ -210,6 +214,7 @@ def page(
             "days_left": lambda due: _state(request).labels.working_days_left(due, today),
             "path": request.url.path,
             "field_labels": FIELD_LABELS,
+            "oversight_roles": READ_STATISTICS,  # 督办 in the navigation
             # A retried submission (a double click, a reload) is recorded once.
             "new_key": lambda: uuid4().hex,
             **context,
@@ -311,9 +316,19 @@ async def todo(request: Request[Any, Any, Any]) -> Template:
 _LIST_FILTERS = ("status", "class", "category", "unit", "jurisdiction", "first_responder")
 
 
-def _filters(query: dict[str, str]) -> tuple[CaseFilters, list[str]]:
+def _filters(query: dict[str, str], reference: ReferenceData) -> tuple[CaseFilters, list[str]]:
     errors: list[str] = []
     values: dict[str, Any] = {}
+    due_within = query.get("due_within", "").strip()
+    if due_within:
+        if due_within.isdigit() and int(due_within) <= 250:
+            values["due_within"] = int(due_within)
+        else:
+            errors.append(f"到期工作日数 {due_within} 应为 0 至 250 的整数")
+    try:
+        values["counted"] = counted_in_query(reference, query)
+    except (ValueError, ApiProblem) as exc:
+        errors.append(f"统计口径参数无效：{getattr(exc, 'detail', None) or exc}")
     enums: dict[str, Any] = {"status": CaseStatus, "class": Classification, "category": Category}
     for name in _LIST_FILTERS:
         text = query.get(name, "").strip()
@@ -351,28 +366,37 @@ def _filters(query: dict[str, str]) -> tuple[CaseFilters, list[str]]:
 async def search(request: Request[Any, Any, Any]) -> Template:
     staff = await signed_in(request)
     query = {k: v for k, v in request.query_params.items()}
-    filters, errors = _filters(query)
-    cursor = query.get("cursor") or None
     context = _ledger(request).context
+    filters, errors = _filters(query, context.reference)
+    cursor = query.get("cursor") or None
     items: list[CaseView] = []
     next_cursor = None
+    total = None
     if staff.reads(READ_CASES) and not errors:
+        read_models = _ledger(request).read_models
         try:
-            result = await _ledger(request).read_models.list_cases(filters, cursor, PAGE_SIZE)
+            result = await read_models.list_cases(filters, cursor, PAGE_SIZE)
         except ValueError:
             errors.append("翻页参数无效，请从第一页重新查询")
         else:
             items = [case_body(v, staff.actor, context) for v in result.items]
             next_cursor = result.next_cursor
+            if filters != CaseFilters():  # how many the filters find, over every page
+                total = await read_models.count_cases(filters)
     name = query.get("payer.name", "").strip()
     if name:
         items = [v for v in items if name in v.payer.name]
+        total = None  # (the name narrows this page only)
     kept = {k: v for k, v in query.items() if k != "cursor" and v}
     return page(
         request,
         staff,
         "cases.html",
         items=items,
+        total=total,
+        counted=_counted_text(
+            filters.counted, query.get("statistic_department"), _state(request).labels
+        ),
         errors=errors,
         query=query,
         next_url=f"/cases?{urlencode({**kept, 'cursor': next_cursor})}" if next_cursor else None,
@@ -383,6 +407,27 @@ async def search(request: Request[Any, Any, Any]) -> Template:
         units=context.reference.units,
         jurisdictions=context.reference.jurisdictions,
     )
+
+
+def _counted_text(counted: Counted | None, department: str | None, labels: Labels) -> str | None:
+    """What a ``statistic`` filter asks, in words (the list it narrows is a number of 督办)."""
+    if counted is None:
+        return None
+    if department:
+        whose = f"{Department(department).label}各单位"
+    elif counted.units is None:
+        whose = "全市"
+    elif len(counted.units) == 1:
+        whose = labels.unit(counted.units[0])
+    else:
+        whose = "、".join(labels.unit(u) for u in counted.units)
+    what = MEASURE_LABELS.get(counted.measure.value, counted.measure.value)
+    when = (
+        f"{counted.period_from} 至 {counted.period_to}"
+        if counted.period_from and counted.period_to
+        else "当前"
+    )
+    return f"部门考核口径：{whose} · {when} · {what}"
 
 
 # -- 受理登记 -------------------------------------------------------------------------------------
@@ -756,9 +801,12 @@ def console_router(settings: Settings) -> Router:
         cookie_samesite="lax",
         cookie_httponly=False,
     )
+    from console.oversight import ROUTES as OVERSIGHT  # (it imports this module)
+
     return Router(
         path="/",
         route_handlers=[
+            *OVERSIGHT,
             login_page,
             login,
             logout,

@@ -59,6 +59,23 @@ EVENT_LABELS = {
     "ledger.AssignmentReplied": "回复交办机关",
 }
 
+# The numbers of the department statistics a case list can be narrowed to (督办's links).
+MEASURE_LABELS = {
+    "received": "受理（按登记受理的单位）",
+    "repeat_trips": "重复跑",
+    "closed": "办结",
+    "closed_on_time": "按期办结",
+    "closed_late": "超期办结",
+    "feedback_given": "反馈",
+    "satisfied": "反馈或回访满意",
+    "unsatisfied": "反馈或回访不满意",
+    "returned_transfers": "退单（所发流转被退回）",
+    "escalations": "提请领导小组",
+    "follow_ups": "办结后回访",
+    "held": "在办（当前）",
+    "overdue": "在办且已超期（当前）",
+}
+
 FIELD_LABELS = {
     "classification": "分类",
     "route": "路径",

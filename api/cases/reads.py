@@ -23,6 +23,7 @@ from litestar.params import FromPath, QueryParameter
 
 from api.access import actor_of, allow, roles_note
 from api.auth import STAFF_ID_PATTERN
+from api.cases.counted import StatisticDay, StatisticDepartment, StatisticFilter, counted
 from api.cases.event_records import EventOut, event_out
 from api.cases.preconditions import etag
 from api.cases.recording import ETAG_HEADER, ActorRequest
@@ -35,7 +36,7 @@ from ledger.domain.actor import Actor
 from ledger.domain.codes import CaseStatus, Category, Classification, Role
 from ledger.projections import InvalidCursor, ProjectionsBehind, ReadModels
 from ledger.projections.tables import decode_cursor
-from ledger.projections.views import CaseFilters, CasePage, CaseView, Trail
+from ledger.projections.views import CaseFilters, CasePage, CaseView, Counted, Trail
 from ledger.service import LedgerService
 
 PROJECTION_WAIT_SECONDS = 2.0
@@ -77,7 +78,9 @@ CASE_FILTERS_NOTE = (
     "`unit` (or `holding_unit`) is the holding unit; `received_from` is inclusive, "
     "`received_to` exclusive; `due_within` (预警) keeps the open cases whose deadline falls from "
     "today to that many working days from today; `task_unit` the cases where that unit has a "
-    "meeting's task open."
+    "meeting's task open; `statistic` (with `statistic_unit` or `statistic_department`, and "
+    "`statistic_from`, `statistic_to`) keeps the cases a number of `GET /v1/statistics/units` "
+    "counts."
 )
 
 
@@ -96,6 +99,7 @@ def case_filters(
     received_to: datetime | None,
     case_number: str | None,
     task_unit: str | None = None,
+    counted: Counted | None = None,
 ) -> CaseFilters:
     """The filters of a case listing from its query parameters; 400 for a contradiction
     (an inverted period, two different holding units)."""
@@ -120,6 +124,7 @@ def case_filters(
         received_to=received_to,
         case_number=case_number,
         task_unit=task_unit,
+        counted=counted,
     )
 
 
@@ -184,6 +189,11 @@ class CaseReadController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         case_number: CaseNumberFilter = None,
         task_unit: CodeFilter = None,
+        statistic: StatisticFilter = None,
+        statistic_unit: CodeFilter = None,
+        statistic_department: StatisticDepartment = None,
+        statistic_from: StatisticDay = None,
+        statistic_to: StatisticDay = None,
     ) -> CasePage:
         filters = case_filters(
             status=status,
@@ -199,6 +209,14 @@ class CaseReadController(Controller):
             received_to=received_to,
             case_number=case_number,
             task_unit=task_unit,
+            counted=counted(
+                read_models.context.reference,
+                statistic,
+                statistic_unit,
+                statistic_department,
+                statistic_from,
+                statistic_to,
+            ),
         )
         actor = actor_of(request)
         page = await read_models.list_cases(filters, checked_cursor(cursor), limit)

@@ -71,6 +71,9 @@ class ReadStore(Reader, Protocol):
         (its count and position first), ``page`` states at a time; the snapshot is held until
         the context exits."""
 
+    async def count_states(self, filters: CaseFilters, today: date) -> int:
+        """How many cases ``list_states`` lists under ``filters``, over all its pages."""
+
     async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
         """The open cases ``unit`` holds (not awaiting another unit's acceptance), the nearest
         deadline first, those without one last."""

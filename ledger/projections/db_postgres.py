@@ -447,6 +447,12 @@ class PostgresReadStore:
                 with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
                     await transaction.rollback()
 
+    async def count_states(self, filters: CaseFilters, today: date) -> int:
+        params: list[Any] = []
+        where = t.case_conditions(filters, None, today, _binder(params))
+        sql = f"SELECT count(*) FROM proj_cases WHERE {where}"
+        return int(await self.pool.fetchval(sql, *params))
+
     async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
         sql = t.HELD_BY_DEADLINE_SQL.format(unit="$1", limit="$2")
         return [row[0] for row in await self.pool.fetch(sql, unit, limit)]

@@ -361,6 +361,13 @@ class SQLiteReadStore:
         finally:
             await asyncio.to_thread(conn.close)  # ends the read transaction
 
+    async def count_states(self, filters: CaseFilters, today: date) -> int:
+        params: list[Any] = []
+        where = t.case_conditions(filters, None, today, _binder(params))
+        sql = f"SELECT count(*) FROM proj_cases WHERE {where}"
+        row = await self._run(lambda conn: conn.execute(sql, params).fetchone())
+        return int(row[0])
+
     async def held_by_deadline(self, unit: str, limit: int) -> list[bytes]:
         sql = t.HELD_BY_DEADLINE_SQL.format(unit="?", limit="?")
         rows = await self._run(lambda conn: conn.execute(sql, (unit, limit)).fetchall())

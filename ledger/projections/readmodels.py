@@ -19,6 +19,7 @@ from uuid import UUID
 
 import msgspec
 
+from ledger.domain.codes import CaseStatus
 from ledger.domain.context import SHANGHAI, Context, local_date
 from ledger.projections import statistics
 from ledger.projections.caseview import case_view, trail
@@ -29,12 +30,19 @@ from ledger.projections.repeats import repeats
 from ledger.projections.runner import SETTLE_SECONDS, ProjectionRunner
 from ledger.projections.state import decode_state
 from ledger.projections.statistics import StatisticsReport
-from ledger.projections.tables import Cursor, Period, decode_cursor, encode_cursor
+from ledger.projections.tables import (
+    OPEN_CASES_SQL,
+    Cursor,
+    Period,
+    decode_cursor,
+    encode_cursor,
+)
 from ledger.projections.views import (
     CaseFilters,
     CasePage,
     CaseView,
     InspectionReport,
+    OpenCases,
     PayerCase,
     Trail,
 )
@@ -162,12 +170,12 @@ class ReadModels:
         )
 
     def _resolved(self, filters: CaseFilters, now: datetime) -> CaseFilters:
-        if filters.due_within is None:
-            return filters
-        # Due within n working days of today, on the working calendar (a provisional year is
-        # counted as the calendar counts it).
-        due_by = self.context.calendar.add_working_days(local_date(now), filters.due_within)
-        return msgspec.structs.replace(filters, due_by=due_by.due)
+        if filters.due_within is not None:
+            # Due within n working days of today, on the working calendar (a provisional
+            # year is counted as the calendar counts it).
+            due_by = self.context.calendar.add_working_days(local_date(now), filters.due_within)
+            filters = msgspec.structs.replace(filters, due_by=due_by.due)
+        return filters
 
     @contextlib.asynccontextmanager
     async def case_export(
@@ -185,6 +193,33 @@ class ReadModels:
                     yield [case_view(decode_state(state), now) for state in states]
 
             yield CaseExport(count=rows.count, position=rows.position, as_of=now, pages=views())
+
+    async def count_cases(self, filters: CaseFilters) -> int:
+        """How many cases ``list_cases`` lists under ``filters``, over all its pages."""
+        now = self.clock()
+        return await self.db.count_states(self._resolved(filters, now), local_date(now))
+
+    async def open_cases_by_unit(self, due_within: int) -> list[OpenCases]:
+        """Per holding unit and status, the open cases, those overdue, and those due from
+        today to ``due_within`` working days from today — counted with the conditions of the
+        ``overdue`` and ``due_within`` filters of :meth:`list_cases`, so each count is the
+        length of that list."""
+        now = self.clock()
+        today = local_date(now)
+        due_by = self.context.calendar.add_working_days(today, due_within).due
+        param = "?" if self.db.dialect is Dialect.SQLITE else "${}"
+        sql = OPEN_CASES_SQL.format(*(param.format(n) for n in (1, 2, 3)))
+        rows = await self.db.fetch(sql, [today, today, due_by])
+        return [
+            OpenCases(
+                unit=str(unit),
+                status=CaseStatus(status),
+                open=int(count),
+                overdue=int(overdue or 0),
+                due_soon=int(soon or 0),
+            )
+            for unit, status, count, overdue, soon in rows
+        ]
 
     async def held_by_deadline(self, unit: str, limit: int = 50) -> list[CaseView]:
         """The open cases ``unit`` holds (not in transit to another), nearest deadline first:

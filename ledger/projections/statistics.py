@@ -79,6 +79,7 @@ from ledger.projections.projection import (
 )
 from ledger.projections.repeats import repeat_trip
 from ledger.projections.state import CaseState
+from ledger.projections.views import Counted, Measure
 
 
 class Fact(NamedTuple):
@@ -889,6 +890,46 @@ def cutoffs_of(
             last = log.last_of(end.year * 100 + end.month)
             cutoffs.append(Cutoff(month, min(position, last), end))
     return cutoffs
+
+
+# The facts behind each number of the report: kinds, and outcomes (None: any).
+MEASURE_FACTS: dict[Measure, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
+    Measure.RECEIVED: ((RECEIVED,), None),
+    Measure.REPEAT_TRIPS: ((REPEAT,), None),
+    Measure.CLOSED: ((CLOSED,), None),
+    Measure.CLOSED_ON_TIME: ((CLOSED,), (ON_TIME,)),
+    Measure.CLOSED_LATE: ((CLOSED,), (LATE,)),
+    Measure.FEEDBACK_GIVEN: ((FEEDBACK,), None),
+    Measure.SATISFIED: ((FEEDBACK, FOLLOW_UP), (Satisfaction.SATISFIED.value,)),
+    Measure.UNSATISFIED: ((FEEDBACK, FOLLOW_UP), (Satisfaction.UNSATISFIED.value,)),
+    Measure.RETURNED_TRANSFERS: ((RETURNED,), None),
+    Measure.ESCALATIONS: ((ESCALATED,), None),
+    Measure.FOLLOW_UPS: ((FOLLOW_UP,), None),
+    Measure.HELD: ((HELD,), None),
+    Measure.OVERDUE: ((HELD,), None),
+}
+
+
+def counted_condition(counted: Counted, today: date, param: Callable[[Any], str]) -> str:
+    """A case listing's condition for the cases behind a number of the report as of now: the
+    facts :func:`_flows` counts for the period (or, for ``held`` and ``overdue``, the stocks
+    :func:`_stocks` counts at the moment), of the units asked about."""
+    kinds, outcomes = MEASURE_FACTS[counted.measure]
+    where = [
+        f"kind IN ({', '.join(param(k) for k in kinds)})",
+        "until_position IS NULL",  # not ended (a closure by a reopening) as the log stands
+    ]
+    if outcomes is not None:
+        where.append(f"outcome IN ({', '.join(param(o) for o in outcomes)})")
+    if counted.measure is Measure.OVERDUE:
+        where.append(f"due IS NOT NULL AND due < {param(today)}")
+    elif counted.measure is not Measure.HELD:
+        if counted.period_from is None or counted.period_to is None:
+            raise ValueError(f"{counted.measure} is counted over a period")
+        where.append(f"day >= {param(counted.period_from)} AND day <= {param(counted.period_to)}")
+    if counted.units is not None:
+        where.append(f"unit IN ({', '.join(param(u) for u in counted.units) or 'NULL'})")
+    return f"case_id IN (SELECT case_id FROM proj_unit_facts WHERE {' AND '.join(where)})"
 
 
 async def report(

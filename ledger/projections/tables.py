@@ -211,6 +211,10 @@ def case_conditions(
         )
     if filters.due_by is not None:
         where.append(f"NOT closed AND due >= {param(today)} AND due <= {param(filters.due_by)}")
+    if filters.counted is not None:
+        from ledger.projections.statistics import counted_condition  # (it imports this module)
+
+        where.append(counted_condition(filters.counted, today, param))
     if cursor is not None:
         # The leading bound lets the (received_at, case_id) index seek straight to the page.
         at, again, case_id = (
@@ -302,4 +306,15 @@ SELECT state FROM proj_cases
 WHERE holding_unit = {unit} AND NOT closed AND status <> 'transferred'
 ORDER BY due IS NULL, due, received_at
 LIMIT {limit}
+"""
+
+
+# 督办: the open cases per holding unit and status; of them, those past their deadline and
+# those due from today to a day (the conditions of case_conditions' overdue and due_by).
+OPEN_CASES_SQL = """
+SELECT holding_unit, status, count(*),
+       sum(CASE WHEN due IS NOT NULL AND due < {0} THEN 1 ELSE 0 END),
+       sum(CASE WHEN due >= {1} AND due <= {2} THEN 1 ELSE 0 END)
+FROM proj_cases WHERE NOT closed
+GROUP BY holding_unit, status
 """

@@ -269,6 +269,38 @@ class RegisteredCase(CaseView, frozen=True, kw_only=True):
     payer_cases: list[PayerCase] = msgspec.field(default_factory=list)
 
 
+class Measure(StrEnum):
+    """A number of the department statistics (``GET /v1/statistics/units``) whose cases a
+    listing can be narrowed to: the report's own names, and the parts of its rates
+    (``closed_late``; ``satisfied`` and ``unsatisfied`` of the feedback and follow-up visits)."""
+
+    RECEIVED = "received"
+    REPEAT_TRIPS = "repeat_trips"
+    CLOSED = "closed"
+    CLOSED_ON_TIME = "closed_on_time"
+    CLOSED_LATE = "closed_late"
+    FEEDBACK_GIVEN = "feedback_given"
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
+    RETURNED_TRANSFERS = "returned_transfers"
+    ESCALATIONS = "escalations"
+    FOLLOW_UPS = "follow_ups"
+    HELD = "held"  # now, whatever the period
+    OVERDUE = "overdue"  # now, whatever the period
+
+
+class Counted(msgspec.Struct, frozen=True, kw_only=True):
+    """The cases a statistic counts: ``measure`` of ``units`` (None: every unit) from
+    ``period_from`` to ``period_to`` (Asia/Shanghai dates, inclusive; held and overdue: now).
+    A case counts once, even where the statistic counts its events (two escalations of one
+    case)."""
+
+    measure: Measure
+    units: tuple[str, ...] | None = None
+    period_from: date | None = None  # None for held and overdue
+    period_to: date | None = None
+
+
 class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Filters of ``GET /v1/cases``; ``received_from`` inclusive, ``received_to`` exclusive."""
 
@@ -288,6 +320,19 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     payer_identifier: str | None = None
     case_number: str | None = None
     task_unit: str | None = None  # cases where this unit has a meeting's task open (四)
+
+    # The cases behind a number of the department statistics (a drill-down from 督办).
+    counted: Counted | None = None
+
+
+class OpenCases(msgspec.Struct, frozen=True, kw_only=True):
+    """The open cases a unit holds in one status: how many, past their deadline, due soon."""
+
+    unit: str
+    status: CaseStatus
+    open: int
+    overdue: int
+    due_soon: int
 
 
 class CasePage(msgspec.Struct, frozen=True, kw_only=True):
