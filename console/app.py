@@ -313,7 +313,15 @@ async def todo(request: Request[Any, Any, Any]) -> Template:
 
 # -- 案件查询 -------------------------------------------------------------------------------------
 
-_LIST_FILTERS = ("status", "class", "category", "unit", "jurisdiction", "first_responder")
+_LIST_FILTERS = (
+    "status",
+    "class",
+    "category",
+    "unit",
+    "jurisdiction",
+    "first_responder",
+    "task_unit",
+)
 
 
 def _filters(query: dict[str, str], reference: ReferenceData) -> tuple[CaseFilters, list[str]]:

@@ -1,5 +1,6 @@
 """督办: the leading-group office's view of the whole city — the open cases per holding unit
-(overdue, due within three working days, returned transfers, escalations, awaiting acceptance)
+(overdue, due within three working days, returned transfers, escalations, awaiting acceptance),
+the meetings of the period and the tasks they assigned that are not done yet,
 and the department statistics (考核) as charts and a table. Every number links to 案件查询 with
 the filters that list the cases behind it: the counts and the lists come from the same
 read-model conditions (``ReadModels.open_cases_by_unit`` and the list's ``overdue``,
@@ -30,6 +31,7 @@ from api.statistics import READ_STATISTICS
 from console.app import PAGE_SIZE, _ledger, _now, _state, page, signed_in
 from ledger.domain.codes import CaseStatus, Department
 from ledger.domain.context import local_date
+from ledger.domain.meeting import MeetingKind
 from ledger.projections.statistics import Measures, StatisticsReport
 from ledger.projections.views import CaseFilters, Measure
 
@@ -249,10 +251,12 @@ async def oversight(request: Request[Any, Any, Any]) -> Template:
     period, errors = _period(query, today)
     read_models = opened.read_models
     # Three independent reads, at once (each on a connection of its own).
-    open_found, due_soon, report = await asyncio.gather(
+    open_found, due_soon, report, tasks, meetings = await asyncio.gather(
         read_models.open_cases_by_unit(DUE_WITHIN),
         read_models.list_cases(CaseFilters(due_within=DUE_WITHIN), None, PAGE_SIZE),
         read_models.statistics(*period),
+        read_models.open_tasks_by_unit(),
+        read_models.meetings_held(*period),
     )
     units = [u.code for u in opened.context.reference.units]
     open_rows, open_total = _open_rows(open_found, units)
@@ -286,6 +290,9 @@ async def oversight(request: Request[Any, Any, Any]) -> Template:
         rate=_rate,
         satisfied=Measure.SATISFIED,
         charts=_charts(report, period, labels),
+        tasks=tasks,
+        meetings=[(MeetingKind(kind).label, n) for kind, n in sorted(meetings.items())],
+        task_link=lambda unit: cases_link(task_unit=unit),
     )
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response

@@ -31,7 +31,9 @@ from ledger.projections.runner import SETTLE_SECONDS, ProjectionRunner
 from ledger.projections.state import decode_state
 from ledger.projections.statistics import StatisticsReport
 from ledger.projections.tables import (
+    MEETINGS_SQL,
     OPEN_CASES_SQL,
+    OPEN_TASKS_SQL,
     Cursor,
     Period,
     decode_cursor,
@@ -43,6 +45,7 @@ from ledger.projections.views import (
     CaseView,
     InspectionReport,
     OpenCases,
+    OpenTasks,
     PayerCase,
     Trail,
 )
@@ -220,6 +223,26 @@ class ReadModels:
             )
             for unit, status, count, overdue, soon in rows
         ]
+
+    async def open_tasks_by_unit(self) -> list[OpenTasks]:
+        """Per assigned unit, the meetings' tasks not done yet, those past their due date, and
+        the cases they are on: the length of the list ``task_unit`` filters."""
+        today = local_date(self.clock())
+        param = "?" if self.db.dialect is Dialect.SQLITE else "$1"
+        rows = await self.db.fetch(OPEN_TASKS_SQL.format(param), [today])
+        return [
+            OpenTasks(unit=str(unit), open=int(n), overdue=int(late or 0), cases=int(cases))
+            for unit, n, late, cases in rows
+        ]
+
+    async def meetings_held(self, period_from: date, period_to: date) -> dict[str, int]:
+        """How many meetings of each kind were scheduled in the period (Asia/Shanghai dates,
+        both inclusive)."""
+        start = datetime.combine(period_from, time(), SHANGHAI)
+        end = datetime.combine(period_to + timedelta(days=1), time(), SHANGHAI)
+        sqlite = self.db.dialect is Dialect.SQLITE
+        sql = MEETINGS_SQL.format(*(("?", "?") if sqlite else ("$1", "$2")))
+        return {str(kind): int(n) for kind, n in await self.db.fetch(sql, [start, end])}
 
     async def held_by_deadline(self, unit: str, limit: int = 50) -> list[CaseView]:
         """The open cases ``unit`` holds (not in transit to another), nearest deadline first:

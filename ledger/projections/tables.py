@@ -318,3 +318,18 @@ SELECT holding_unit, status, count(*),
 FROM proj_cases WHERE NOT closed
 GROUP BY holding_unit, status
 """
+
+
+# 督办: the meetings' tasks not yet done, per assigned unit: how many, of them past their due
+# date, and the cases they are on (the length of the list ``task_unit`` filters).
+OPEN_TASKS_SQL = """
+SELECT assigned_unit, count(*), sum(CASE WHEN due < {0} THEN 1 ELSE 0 END),
+       count(DISTINCT case_id)
+FROM proj_tasks WHERE done_position IS NULL
+GROUP BY assigned_unit ORDER BY assigned_unit
+"""
+# 督办: the meetings scheduled in a period, per kind.
+MEETINGS_SQL = """
+SELECT kind, count(*) FROM proj_meetings
+WHERE scheduled_at >= {0} AND scheduled_at < {1} GROUP BY kind ORDER BY kind
+"""

@@ -325,6 +325,16 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     counted: Counted | None = None
 
 
+class OpenTasks(msgspec.Struct, frozen=True, kw_only=True):
+    """The meetings' tasks (四) a unit has not done yet: how many, past their due date, and
+    the cases they are on."""
+
+    unit: str
+    open: int
+    overdue: int
+    cases: int
+
+
 class OpenCases(msgspec.Struct, frozen=True, kw_only=True):
     """The open cases a unit holds in one status: how many, past their deadline, due soon."""
 

@@ -27,6 +27,8 @@ from ledger.staff import StaffDirectory
 from ledger.store import open_store
 from tests.api.conftest import settings_for
 from tests.api.support import Api, now
+from tests.api.test_exports import caught_up
+from tests.api.test_meetings import convene, escalated, minutes, post_minutes
 from tests.api.test_statistic_filters import listed, populate, report
 
 PASSWORD = "oversight-test-password"
@@ -151,3 +153,31 @@ async def test_oversight_is_for_the_office_inspectors_and_auditors(
         shown = await client.get("/oversight")
         assert shown.status_code == 200
         assert 'href="/oversight" aria-current="page"' in shown.text
+
+
+async def test_the_meetings_tasks_not_done_are_counted_per_unit_and_list_their_cases(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    api = Api(client)
+    overdue_case, open_case = await escalated(api), await escalated(api)
+    yesterday = (local_date(now()) - timedelta(days=1)).isoformat()
+    later = (local_date(now()) + timedelta(days=10)).isoformat()
+    for case, due in ((overdue_case, yesterday), (open_case, later)):
+        meeting = await convene(api, case, scheduled_at=(now() - timedelta(days=3)).isoformat())
+        assert (await post_minutes(api, meeting, minutes(case, due))).status_code == 200
+    await caught_up(api)
+    await sign_in(client, "O9001")
+
+    page = await client.get("/oversight")
+    assert page.status_code == 200, page.text
+    row = page.text.split('id="open-tasks"', 1)[1].split("</table>", 1)[0]
+    assert "市人社局社会保险科" in row
+    cells = re.findall(r'<td class="num">(.*?)</td>', row)
+    assert cells[0] == "2"  # two tasks not done …
+    assert ">1<" in cells[1]  # … one of them past its due date
+    (href, count), *_ = links(page.text, "open-tasks")
+    assert count == 2
+    assert "task_unit=hrss.social_insurance" in href
+    query = {k: v[0] for k, v in parse_qs(urlsplit(href).query).items()}
+    assert set(await listed(api, **query)) == {overdue_case.id, open_case.id}
+    assert "联席会议 2 次" in page.text
