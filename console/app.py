@@ -409,6 +409,10 @@ async def search(request: Request[Any, Any, Any]) -> Template:
         query=query,
         next_url=f"/cases?{urlencode({**kept, 'cursor': next_cursor})}" if next_cursor else None,
         first_url=f"/cases?{urlencode(kept)}" if cursor else None,
+        # The 台账 of these filters (a name search narrows one page only: not exported).
+        export_url=None
+        if name or errors
+        else f"/exports/cases.xlsx?{urlencode({k: v for k, v in kept.items() if k != 'payer.name'})}",
         statuses=list(CaseStatus),
         classes=list(Classification),
         categories=list(Category),
@@ -799,8 +803,10 @@ def _error_page(status: int, title: str) -> Callable[[Request[Any, Any, Any], Ex
 
 
 def console_router(settings: Settings) -> Router:
-    from console import inspections, printing  # pages built on this module's helpers
-    from console.audit import AUDIT_ROUTES  # it builds on this module's pages and sign-in
+    # Pages built on this module's helpers and sign-in (they import it).
+    from console import exports, inspections, printing
+    from console.audit import AUDIT_ROUTES
+    from console.oversight import ROUTES as OVERSIGHT
 
     csrf = CSRFConfig(
         secret=session_key(settings.jwt_secret).hex(),
@@ -809,8 +815,6 @@ def console_router(settings: Settings) -> Router:
         cookie_samesite="lax",
         cookie_httponly=False,
     )
-    from console.oversight import ROUTES as OVERSIGHT  # (it imports this module)
-
     return Router(
         path="/",
         route_handlers=[
@@ -828,6 +832,7 @@ def console_router(settings: Settings) -> Router:
             *AUDIT_ROUTES,
             *inspections.ROUTES,
             *printing.ROUTES,
+            *exports.ROUTES,
         ],
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
         # The console signs in with its own session, not the API's bearer token.
@@ -837,5 +842,6 @@ def console_router(settings: Settings) -> Router:
             SignInNeeded: _to_login,
             PermissionDeniedException: _error_page(403, "无权操作"),
             NotFoundException: _error_page(404, "未找到"),
+            exports.Refused: _error_page(400, "无法导出"),
         },
     )
