@@ -115,8 +115,9 @@ def tampered(good: bytes) -> bytes:
     can tell."""
     bundle = msgspec.json.decode(good, type=Bundle)
     first = bundle.events[0]
-    state = first.state.replace("有限公司".encode(), "无限公司".encode(), 1)
-    assert state != first.state
+    registered = msgspec.json.decode(first.state)
+    registered["summary"] += "（已改）"  # what the payer asked about, as a forger would
+    state = msgspec.json.encode(registered)
     events = [msgspec.structs.replace(first, state=state), *bundle.events[1:]]
     return encode(msgspec.structs.replace(bundle, events=events))
 
