@@ -410,9 +410,7 @@ async def search(request: Request[Any, Any, Any]) -> Template:
         next_url=f"/cases?{urlencode({**kept, 'cursor': next_cursor})}" if next_cursor else None,
         first_url=f"/cases?{urlencode(kept)}" if cursor else None,
         # The 台账 of these filters (a name search narrows one page only: not exported).
-        export_url=None
-        if name or errors
-        else f"/exports/cases.xlsx?{urlencode({k: v for k, v in kept.items() if k != 'payer.name'})}",
+        export_url=None if name or errors else f"/exports/cases.xlsx?{urlencode(kept)}",
         statuses=list(CaseStatus),
         classes=list(Classification),
         categories=list(Category),
