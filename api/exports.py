@@ -543,13 +543,9 @@ async def export_inspection(
 ) -> Stream:
     """The first-responder inspection of a checked period, recorded before it is sent."""
     report = await read_models.inspection(period_from, period_to, unit, as_of)
-    sheets = inspection_sheets(report, read_models.context)
-    rows = sum(len(sheet.rows) for sheet in sheets)
     filters = given(**{"from": period_from, "to": period_to, "unit": unit, "as_of": as_of})
-    record = await _record(
-        read_models, actor, INSPECTION, filters, rows, report.as_of, report.position
-    )
-    return _sent(INSPECTION, _sheets_file(sheets), record, rows)
+    sheets = inspection_sheets(report, read_models.context)
+    return await _report_file(read_models, actor, INSPECTION, filters, sheets, report)
 
 
 async def export_statistics(
@@ -561,10 +557,21 @@ async def export_statistics(
 ) -> Stream:
     """The department statistics of a checked period, recorded before they are sent."""
     report = await read_models.statistics(period_from, period_to, as_of)
-    sheets = statistics_sheets(report, read_models.context)
-    rows = sum(len(sheet.rows) for sheet in sheets)
     filters = given(**{"from": period_from, "to": period_to, "as_of": as_of})
-    record = await _record(
-        read_models, actor, STATISTICS, filters, rows, report.as_of, report.position
-    )
-    return _sent(STATISTICS, _sheets_file(sheets), record, rows)
+    sheets = statistics_sheets(report, read_models.context)
+    return await _report_file(read_models, actor, STATISTICS, filters, sheets, report)
+
+
+async def _report_file(
+    read_models: ReadModels,
+    actor: Actor,
+    export: str,
+    filters: dict[str, str],
+    sheets: list[SheetData],
+    report: InspectionReport | StatisticsReport,
+) -> Stream:
+    """A report's sheets, recorded (the rows of every sheet, the report's moment and log
+    position) before they are sent."""
+    rows = sum(len(sheet.rows) for sheet in sheets)
+    record = await _record(read_models, actor, export, filters, rows, report.as_of, report.position)
+    return _sent(export, _sheets_file(sheets), record, rows)
