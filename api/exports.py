@@ -39,6 +39,7 @@ from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from api.access import actor_of, allow, roles_note
+from api.cases.counted import StatisticDay, StatisticDepartment, StatisticFilter, counted
 from api.cases.reads import (
     CASE_FILTERS_NOTE,
     READ_CASES,
@@ -438,6 +439,11 @@ class ExportController(Controller):
         received_to: Moment = None,
         case_number: CaseNumberFilter = None,
         task_unit: CodeFilter = None,
+        statistic: StatisticFilter = None,
+        statistic_unit: CodeFilter = None,
+        statistic_department: StatisticDepartment = None,
+        statistic_from: StatisticDay = None,
+        statistic_to: StatisticDay = None,
     ) -> Stream:
         parameters: dict[str, Any] = {
             "status": status,
@@ -454,12 +460,21 @@ class ExportController(Controller):
             "case_number": case_number,
             "task_unit": task_unit,
         }
+        statistics: dict[str, Any] = {
+            "statistic": statistic,
+            "statistic_unit": statistic_unit,
+            "statistic_department": statistic_department,
+            "statistic_from": statistic_from,
+            "statistic_to": statistic_to,
+        }
         recorded = given(
-            **{("class" if k == "classification" else k): v for k, v in parameters.items()}
+            **{("class" if k == "classification" else k): v for k, v in parameters.items()},
+            **statistics,
         )
-        return await export_cases(
-            read_models, actor_of(request), case_filters(**parameters), recorded
+        filters = case_filters(
+            **parameters, counted=counted(read_models.context.reference, *statistics.values())
         )
+        return await export_cases(read_models, actor_of(request), filters, recorded)
 
     @get(
         "/inspection.xlsx",

@@ -17,6 +17,7 @@ from api.app import create_app
 from ledger.domain.context import local_date
 from tests.api.conftest import settings_for
 from tests.api.support import DECIDE, FEEDBACK, HANDLER, INTAKE, OFFICE, TRANSFER, Api, Case, now
+from tests.api.test_exports import data_rows, recorded, workbook
 from tests.api.test_statistics import CLOSE, GENERAL, UNSATISFIED, register, report
 
 
@@ -156,6 +157,38 @@ async def test_every_number_lists_the_cases_it_counts(api: Api) -> None:
     )
     assert ids["C"] in only_c
     assert ids["A"] not in only_c or local_date(now()).replace(day=1) == month
+
+
+async def test_the_ledger_export_of_a_number_holds_the_cases_it_counts(api: Api) -> None:
+    """督办's drill-down exported: the 台账 with a ``statistic`` filter has the rows the list
+    has, and its access record keeps the filter."""
+    cases = await populate(api)
+    params = period(local_date(now() - timedelta(days=40)))
+    body = await report(api, **params)
+    await _caught_up(api, body["position"])
+    query = {
+        "statistic": "received",
+        "statistic_unit": "tax.hall",
+        "statistic_from": params["from"],
+        "statistic_to": params["to"],
+    }
+    response = await api.get(OFFICE, "/v1/exports/cases.xlsx", **query)
+    assert response.status_code == 200, response.text
+    sheet = workbook(response).active
+    ids = [row[1] for row in data_rows(sheet)]
+    assert ids == await listed(api, **query)
+    assert sorted(ids) == sorted(case.id for case in cases.values())
+    data, _ = await recorded(api, response)
+    assert data["filters"] == query
+    assert data["rows"] == len(ids)
+
+    escalated = {**query, "statistic": "escalations"}
+    rows = data_rows(workbook(await api.get(OFFICE, "/v1/exports/cases.xlsx", **escalated)).active)
+    assert [row[1] for row in rows] == [cases["C"].id]
+
+    refused = await api.get(OFFICE, "/v1/exports/cases.xlsx", statistic="closed")
+    assert refused.status_code == 400, refused.text
+    assert {e["field"] for e in refused.json()["errors"]} == {"statistic_from", "statistic_to"}
 
 
 async def _caught_up(api: Api, position: int) -> None:
