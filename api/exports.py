@@ -439,6 +439,7 @@ class ExportController(Controller):
         received_to: Moment = None,
         case_number: CaseNumberFilter = None,
         task_unit: CodeFilter = None,
+        awaiting: CodeFilter = None,
         statistic: StatisticFilter = None,
         statistic_unit: CodeFilter = None,
         statistic_department: StatisticDepartment = None,
@@ -459,6 +460,7 @@ class ExportController(Controller):
             "received_to": received_to,
             "case_number": case_number,
             "task_unit": task_unit,
+            "awaiting": awaiting,
         }
         statistics: dict[str, Any] = {
             "statistic": statistic,

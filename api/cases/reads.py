@@ -78,9 +78,10 @@ CASE_FILTERS_NOTE = (
     "`unit` (or `holding_unit`) is the holding unit; `received_from` is inclusive, "
     "`received_to` exclusive; `due_within` (预警) keeps the open cases whose deadline falls from "
     "today to that many working days from today; `task_unit` the cases where that unit has a "
-    "meeting's task open; `statistic` (with `statistic_unit` or `statistic_department`, and "
-    "`statistic_from`, `statistic_to`) keeps the cases a number of `GET /v1/statistics/units` "
-    "counts."
+    "meeting's task open; `awaiting` the transfers awaiting that unit's acceptance (签收: sent "
+    "to it, or to a jurisdiction it serves); `statistic` (with `statistic_unit` or "
+    "`statistic_department`, and `statistic_from`, `statistic_to`) keeps the cases a number "
+    "of `GET /v1/statistics/units` counts."
 )
 
 
@@ -99,6 +100,7 @@ def case_filters(
     received_to: datetime | None,
     case_number: str | None,
     task_unit: str | None = None,
+    awaiting: str | None = None,
     counted: Counted | None = None,
 ) -> CaseFilters:
     """The filters of a case listing from its query parameters; 400 for a contradiction
@@ -124,6 +126,7 @@ def case_filters(
         received_to=received_to,
         case_number=case_number,
         task_unit=task_unit,
+        awaiting=awaiting,
         counted=counted,
     )
 
@@ -189,6 +192,7 @@ class CaseReadController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         case_number: CaseNumberFilter = None,
         task_unit: CodeFilter = None,
+        awaiting: CodeFilter = None,
         statistic: StatisticFilter = None,
         statistic_unit: CodeFilter = None,
         statistic_department: StatisticDepartment = None,
@@ -209,6 +213,7 @@ class CaseReadController(Controller):
             received_to=received_to,
             case_number=case_number,
             task_unit=task_unit,
+            awaiting=awaiting,
             counted=counted(
                 read_models.context.reference,
                 statistic,

@@ -32,7 +32,7 @@ from ledger.projections.tables import CASE_COLUMNS, case_row
 
 # Room left on each page (PostgreSQL): an event that changes no indexed column of its case (an
 # urge, a consultation, a further decision …) then updates the row in place, without touching
-# the eleven indexes (a HOT update).
+# the thirteen indexes (a HOT update).
 CASES = Table(
     name="proj_cases",
     columns="""
@@ -52,6 +52,8 @@ CASES = Table(
     registered_position  {bigint} NOT NULL,
     last_position        {bigint} NOT NULL,
     case_number          TEXT,
+    awaiting_unit        TEXT,
+    awaiting_jurisdiction TEXT,
     state                {bytes}  NOT NULL
     """,
     names=CASE_COLUMNS,
@@ -75,6 +77,11 @@ CASES = Table(
         "CREATE INDEX IF NOT EXISTS proj_cases_responder"
         " ON proj_cases (first_responder, received_at DESC)",
         "CREATE INDEX IF NOT EXISTS proj_cases_due ON proj_cases (due) WHERE NOT closed",
+        # A unit's incoming transfers (我的待办): the few cases in transit.
+        "CREATE INDEX IF NOT EXISTS proj_cases_awaiting_unit ON proj_cases (awaiting_unit)"
+        " WHERE awaiting_unit IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS proj_cases_awaiting_place"
+        " ON proj_cases (awaiting_jurisdiction) WHERE awaiting_jurisdiction IS NOT NULL",
     ),
     # The two on received_at carry the columns an inspection counts: on PostgreSQL an
     # index-only scan instead of a walk through rows that hold kilobytes of state each.
@@ -130,7 +137,8 @@ class CaseViews(Projection):
     # 6: joint consultations and meetings' tasks in the state.
     # 7: FR7 repeats a case of the payer in any channel and category, open or recently closed;
     # assignments (交办/转办).
-    version = 7
+    # 8: the side a pending transfer awaits (awaiting_unit, awaiting_jurisdiction).
+    version = 8
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:

@@ -21,6 +21,7 @@ import msgspec
 
 from ledger.domain.codes import CaseStatus
 from ledger.domain.context import SHANGHAI, Context, local_date
+from ledger.domain.reference import UnknownUnit
 from ledger.projections import statistics
 from ledger.projections.caseview import case_view, trail
 from ledger.projections.db import ReadStore
@@ -178,6 +179,13 @@ class ReadModels:
             # year is counted as the calendar counts it).
             due_by = self.context.calendar.add_working_days(local_date(now), filters.due_within)
             filters = msgspec.structs.replace(filters, due_by=due_by.due)
+        if filters.awaiting is not None:
+            # A transfer to a jurisdiction awaits every unit serving it (R11).
+            try:
+                jurisdiction = self.context.reference.unit(filters.awaiting).jurisdiction
+            except UnknownUnit:
+                jurisdiction = None
+            filters = msgspec.structs.replace(filters, awaiting_jurisdiction=jurisdiction)
         return filters
 
     @contextlib.asynccontextmanager

@@ -47,6 +47,10 @@ class CaseRow(NamedTuple):
     registered_position: int
     last_position: int
     case_number: str | None
+    # The side a transfer awaits (签收 or 退单): a unit, or a jurisdiction (any unit serving it);
+    # both None when no transfer is pending.
+    awaiting_unit: str | None
+    awaiting_jurisdiction: str | None
     state: bytes
 
 
@@ -89,6 +93,7 @@ CUSTODY_COLUMNS = CustodyRow._fields
 
 
 def case_row(s: CaseState) -> CaseRow:
+    pending = s.pending_transfer
     return CaseRow(
         case_id=s.case_id,
         status=s.status.value,
@@ -106,6 +111,8 @@ def case_row(s: CaseState) -> CaseRow:
         registered_position=s.registered_position,
         last_position=s.last_position,
         case_number=s.case_number,
+        awaiting_unit=pending.to_unit if pending is not None else None,
+        awaiting_jurisdiction=pending.to_jurisdiction if pending is not None else None,
         state=encode_state(s),
     )
 
@@ -204,6 +211,12 @@ def case_conditions(
         # The same test as CaseView.overdue, on the query's own date.
         overdue = f"(NOT closed AND due IS NOT NULL AND due < {param(today)})"
         where.append(overdue if filters.overdue else f"NOT {overdue}")
+    if filters.awaiting is not None:
+        awaited = f"awaiting_unit = {param(filters.awaiting)}"
+        if filters.awaiting_jurisdiction is not None:
+            jurisdiction = param(filters.awaiting_jurisdiction)
+            awaited = f"({awaited} OR awaiting_jurisdiction = {jurisdiction})"
+        where.append(awaited)
     if filters.task_unit is not None:
         where.append(
             "case_id IN (SELECT case_id FROM proj_tasks"

@@ -320,6 +320,10 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     payer_identifier: str | None = None
     case_number: str | None = None
     task_unit: str | None = None  # cases where this unit has a meeting's task open (四)
+    # The transfers awaiting this unit's acceptance (签收): sent to it, or to a jurisdiction it
+    # serves (the list resolves ``awaiting_jurisdiction`` from the reference data).
+    awaiting: str | None = None
+    awaiting_jurisdiction: str | None = None
 
     # The cases behind a number of the department statistics (a drill-down from 督办).
     counted: Counted | None = None
