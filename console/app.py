@@ -272,30 +272,25 @@ async def _all(
     return list(result.items)
 
 
+# Each list of the page shows this many; a unit holding more finds the rest in 案件查询.
+TODO_ROWS = 50
+
+
 @get("/")
 async def todo(request: Request[Any, Any, Any]) -> Template:
     staff = await signed_in(request)
     actor = staff.actor
-    held = await _ledger(request).read_models.held_by_deadline(actor.unit, 200)
-    incoming = [
-        v
-        for v in await _all(request, CaseFilters(status=CaseStatus.TRANSFERRED))
-        if v.pending_transfer is not None
-        and (
-            v.pending_transfer.to_unit == actor.unit
-            or (
-                v.pending_transfer.to_unit is None
-                and actor.jurisdiction is not None
-                and v.pending_transfer.to_jurisdiction == actor.jurisdiction
-            )
-        )
-    ]
+    read_models = _ledger(request).read_models
+    held = await read_models.held_by_deadline(actor.unit, TODO_ROWS)
+    incoming = await _all(request, CaseFilters(awaiting=actor.unit), TODO_ROWS)
     mine = await _all(
-        request, CaseFilters(first_responder=actor.staff_id, status=CaseStatus.REGISTERED)
+        request,
+        CaseFilters(first_responder=actor.staff_id, status=CaseStatus.REGISTERED),
+        TODO_ROWS,
     )
     # The leading-group office: the matters escalated to it, wherever they are held.
     escalated = (
-        await _all(request, CaseFilters(status=CaseStatus.ESCALATED))
+        await _all(request, CaseFilters(status=CaseStatus.ESCALATED), TODO_ROWS)
         if actor.has(Role.OFFICE)
         else []
     )
@@ -304,10 +299,20 @@ async def todo(request: Request[Any, Any, Any]) -> Template:
         request,
         staff,
         "todo.html",
+        rows=TODO_ROWS,
         held=[case_body(v, actor, context) for v in held],
         incoming=[case_body(v, actor, context) for v in incoming],
         mine=[case_body(v, actor, context) for v in mine],
         escalated=[case_body(v, actor, context) for v in escalated],
+        links={
+            "held": f"/cases?{urlencode({'unit': actor.unit})}",
+            "overdue": f"/cases?{urlencode({'unit': actor.unit, 'overdue': 'true'})}",
+            "due_soon": f"/cases?{urlencode({'unit': actor.unit, 'due_within': 3})}",
+            "incoming": f"/cases?{urlencode({'awaiting': actor.unit})}",
+            "mine": "/cases?"
+            + urlencode({"first_responder": actor.staff_id, "status": "registered"}),
+            "escalated": "/cases?status=escalated",
+        },
     )
 
 
@@ -321,6 +326,7 @@ _LIST_FILTERS = (
     "jurisdiction",
     "first_responder",
     "task_unit",
+    "awaiting",
 )
 
 
