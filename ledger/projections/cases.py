@@ -130,7 +130,9 @@ class CaseViews(Projection):
     # 6: joint consultations and meetings' tasks in the state.
     # 7: FR7 repeats a case of the payer in any channel and category, open or recently closed;
     # assignments (交办/转办).
-    version = 7
+    # 8: an assignment recorded after registration (``ledger.AssignmentRecorded``), and the
+    # position and time of the event that recorded each assignment.
+    version = 8
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:
