@@ -699,17 +699,18 @@ def later_assignment(
     case: Dispute, actor: Actor, given: Assignment, now: datetime, context: Context
 ) -> Assignment:
     """An assignment recorded on a registered case (the office or a superior body handed the
-    matter down after the fact): an open case (R3, checked first by the command), one assignment
-    per case — from its registration or an earlier record (409) —, recorded by the unit holding
-    the case or the leading-group office (R4, as the reply it is owed), its reply date checked
-    as at registration (``assignment``; a date before the matter was received is a malformed
-    value, 422). The assignment as recorded."""
+    matter down after the fact); the command has checked that the case is open (R3). One
+    assignment per case, from its registration or an earlier record (InvalidTransition, 409);
+    recorded by the unit holding the case or the leading-group office, who owe its reply (R4);
+    its reply date checked as at registration (``assignment``), though a date before the matter
+    was received is a malformed value here (422), not R1: no registration is refused. The
+    assignment as recorded."""
     if case.assignment is not None:
         a = case.assignment
         raise InvalidTransition(
             f"the matter already has its assignment ({a.body.value}, reply due "
-            f"{a.reply_due.isoformat()}); a case owes one body one reply — a mistake in it is a "
-            "correction (correct)"
+            f"{a.reply_due.isoformat()}); a case owes one body one reply (a wrong record is "
+            "noted with a correction, R7)"
         )
     if actor.unit != case.holder and not _is_office(actor, context):
         raise r4(
