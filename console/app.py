@@ -49,7 +49,14 @@ from console.forms import (
     FormError,
 )
 from console.forms import command_from_form as _command_from_form
-from console.labels import EVENT_LABELS, FIELD_LABELS, MEASURE_LABELS, RULES, Labels
+from console.labels import (
+    EVENT_LABELS,
+    FIELD_LABELS,
+    MEASURE_LABELS,
+    RULES,
+    Labels,
+    assignment_text,
+)
 from console.session import COOKIE, IDLE_SECONDS, Sessions, session_key
 from ledger import commands as c
 from ledger.bootstrap import Ledger
@@ -92,6 +99,7 @@ _SHOWN = (
     "summary",
     "note",
     "reason",
+    "assignment",
 )
 
 
@@ -589,6 +597,10 @@ def _timeline(opened: Ledger, records: list[RecordedEvent], labels: Labels) -> l
                 value = labels.jurisdiction(value)
             elif name == "units":
                 value = "、".join(labels.unit(u) for u in value)
+            elif name == "assignment":
+                value = assignment_text(
+                    value.body, value.body_name, value.reference, value.reply_due
+                )
             elif isinstance(value, datetime):
                 value = value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
             elif hasattr(value, "label"):
@@ -626,6 +638,8 @@ def _offered(staff: Staff, view: CaseView) -> list[Form]:
             continue
         if form.verb == "reply-to-assignment" and view.assignment is None:
             continue
+        if form.verb == "record-assignment" and view.assignment is not None:
+            continue  # one assignment per case, from its registration or recorded since
         # R10: classify once, then a change of class is requested.
         if form.verb == "reclassify" and view.classification is None:
             continue

@@ -222,6 +222,23 @@ COMMAND_FORMS = (
     ),
     Form("follow-up-resolved", "回访不满意：不予重新办理", c.ResolveFollowUp, (REASON,)),
     Form(
+        "record-assignment",
+        "登记交办",
+        c.RecordAssignment,
+        (
+            Field(
+                "assignment.body",
+                "交办机关",
+                "select",
+                AssigningBody,
+                hint="登记后由领导小组办公室或上级机关交办、转办的事项（二(二)3）",
+            ),
+            Field("assignment.body_name", "交办机关名称", required=False, hint="如 潜江市信访局"),
+            Field("assignment.reference", "交办文号", required=False),
+            Field("assignment.reply_due", "回复期限", "date"),
+        ),
+    ),
+    Form(
         "reply-to-assignment",
         "回复交办机关",
         c.ReplyToAssignment,

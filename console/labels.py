@@ -6,6 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from ledger.domain.codes import AssigningBody
 from ledger.domain.context import SHANGHAI, Context
 from ledger.domain.reference import UnknownJurisdiction, UnknownUnit
 
@@ -56,6 +57,7 @@ EVENT_LABELS = {
     "ledger.IdentifiersRevealed": "查看证件号码",
     "ledger.MeetingDecisionRecorded": "会议议定事项（交办任务）",
     "ledger.TaskCompleted": "交办任务办理结果",
+    "ledger.AssignmentRecorded": "登记交办",
     "ledger.AssignmentReplied": "回复交办机关",
 }
 
@@ -103,7 +105,23 @@ FIELD_LABELS = {
     "assigned_unit": "承办单位",
     "due": "办理期限",
     "result": "办理结果",
+    "assignment": "交办",
 }
+
+
+def assignment_text(body: str, body_name: str, reference: str, reply_due: date | str) -> str:
+    """An assignment (交办/转办) on one line, as the case page shows it: the body (its label),
+    its name and document number, and the date it is owed a reply by."""
+    try:
+        shown = AssigningBody(body).label
+    except ValueError:
+        shown = body
+    if body_name:
+        shown += f" · {body_name}"
+    if reference:
+        shown += f"（{reference}）"
+    due = reply_due.isoformat() if isinstance(reply_due, date) else reply_due
+    return f"{shown}，回复期限 {due}"
 
 
 def label(value: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from api.cases.event_records import EventOut
-from console.labels import EVENT_LABELS, FIELD_LABELS, Labels, local_time
+from console.labels import EVENT_LABELS, FIELD_LABELS, Labels, assignment_text, local_time
 from ledger.domain.codes import (
     Category,
     Channel,
@@ -52,6 +52,7 @@ SHOWN = (
     "summary",
     "note",
     "reason",
+    "assignment",
 )
 LABELS = {
     **FIELD_LABELS,
@@ -139,6 +140,13 @@ def _shown(key: str, value: Any, labels: Labels) -> str:
         return labels.jurisdiction(value)
     if key == "units" and isinstance(value, list):
         return "、".join(labels.unit(u) for u in value)
+    if key == "assignment" and isinstance(value, dict):
+        return assignment_text(
+            str(value.get("body") or ""),
+            str(value.get("body_name") or ""),
+            str(value.get("reference") or ""),
+            str(value.get("reply_due") or ""),
+        )
     if key == "approved":
         return "批准" if value else "不批准"
     if key == "other_case_id":

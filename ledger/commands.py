@@ -30,6 +30,9 @@ choice and its reason):
 - complete-task: staff of the unit a meeting assigned the task to, whatever their case role
   (enforcement included: a task may be a collection step); the domain checks the unit.
 
+- record-assignment: case-work staff of the holding unit, or the office (which hands matters
+  down, 四): the body that assigned an already registered matter (交办/转办) and the reply it is
+  owed, on an open case that has no assignment yet — the same people who owe that reply.
 - reply-to-assignment: case-work staff of the holding unit (or of the unit that closed it), or
   the office: the reply owed to the body that assigned the matter (交办/转办).
 - reveal: the auditor only (个人信息保护法: a recorded, reasoned look at one case's identifiers).
@@ -382,6 +385,19 @@ class FollowUp(Command):
 )
 class ResolveFollowUp(Command):
     reason: Text
+
+
+@command(
+    "record-assignment",
+    Dispute.record_assignment,
+    roles=CASEWORK,
+    summary="Record the body that assigned a registered matter and the reply it is owed "
+    "(交办/转办)",
+)
+class RecordAssignment(Command):
+    # The same as a registration's ``assignment``: the body, the date it is owed a reply by,
+    # and optionally the body's name and its document number.
+    assignment: Assignment
 
 
 @command(

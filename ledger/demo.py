@@ -82,6 +82,7 @@ class _Run:
     payers: Payers
     summary: DemoSummary
     notices: int = 0
+    handed_down: bool = False  # a matter assigned after its registration is on record
 
     def registration(
         self,
@@ -442,7 +443,9 @@ async def _orphan_and_repeat(run: _Run, case: _Case) -> None:
 
 async def _petition(run: _Run, case: _Case) -> None:
     """From the petition platform (信访): decided whether to accept within 15 days, concluded
-    within 60 days of acceptance, extended (by at most 30 days, 信访工作条例)."""
+    within 60 days of acceptance, extended (by at most 30 days, 信访工作条例). The first one is
+    also handed down by the petition office after it was registered (登记交办), which is owed a
+    reply by the date it set."""
     await case.register(
         "intake_hall",
         run.registration(
@@ -452,6 +455,17 @@ async def _petition(run: _Run, case: _Case) -> None:
             channel=Channel.PETITION_PLATFORM,
         ),
     )
+    handed_down = not run.handed_down
+    if handed_down:
+        run.handed_down = True
+        received = case.now.date()
+        assignment = Assignment(
+            body=AssigningBody.PETITION_OFFICE,
+            body_name="潜江市信访局",
+            reference=f"潜信交〔{received.year}〕3号",
+            reply_due=run.service.context.calendar.add_working_days(received, 15).due,
+        )
+        await case.do("office", c.RecordAssignment(assignment=assignment), minutes=90)
     case.later(working_days=run.rng.choice([1, 3, 11]))  # 11 working days: past the 15 days
     await case.do(
         "intake_hall",
@@ -469,6 +483,11 @@ async def _petition(run: _Run, case: _Case) -> None:
         "handler_hrss",
         c.Decide(outcome=DecisionOutcome.PARTIALLY_UPHELD, finding="部分月份基数核定有误，已更正"),
     )
+    if handed_down:
+        await case.do(
+            "handler_hrss",
+            c.ReplyToAssignment(content="经核实，部分月份缴费基数已更正，特此回复信访局"),
+        )
     await case.do(
         "handler_hrss",
         c.GiveFeedback(channel=Channel.PETITION_PLATFORM, content="通过信访平台答复处理意见"),

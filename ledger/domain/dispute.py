@@ -99,6 +99,7 @@ class Dispute(Aggregate):
     MeetingDecisionRecorded = ev.MeetingDecisionRecorded
     TaskCompleted = ev.TaskCompleted
 
+    AssignmentRecorded = ev.AssignmentRecorded
     AssignmentReplied = ev.AssignmentReplied
 
     # The state the rules decide on: every attribute a fold sets, with its type (snapshots are
@@ -878,6 +879,22 @@ class Dispute(Aggregate):
         self.tasks[key] = msgspec.structs.replace(self.tasks[key], done=True)
 
     # -- assigned matters (交办/转办, 二(二)3) ---------------------------------------------------
+
+    def record_assignment(
+        self, actor: Actor, assignment: Assignment, now: datetime, context: Context
+    ) -> None:
+        """The body that assigned the matter and the reply it is owed, on a case registered
+        before the assignment came; one per case (``guards.later_assignment``)."""
+        guards.open_case(self)
+        recorded = guards.later_assignment(self, actor, assignment, now, context)
+        self.trigger_event(
+            self.AssignmentRecorded, actor=actor, assignment=recorded, occurred_at=now
+        )
+
+    @applies(ev.AssignmentRecorded)
+    def _assignment_recorded(self, e: ev.AssignmentRecorded) -> None:
+        self.assignment = e.assignment
+        self.assignment_replied = False
 
     def reply_to_assignment(
         self, actor: Actor, content: str, now: datetime, context: Context

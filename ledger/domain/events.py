@@ -285,6 +285,16 @@ class FollowUpResolved(CaseEvent):
     reason: str
 
 
+class AssignmentRecorded(CaseEvent):
+    """The body that assigned the matter (交办/转办) and the reply it is owed, recorded on a case
+    registered before the assignment came (the office or a superior body handed it down after
+    the fact): the same fields as a registration's ``assignment``. A case has one assignment,
+    from its registration or from this event."""
+
+    TOPIC = "ledger.AssignmentRecorded"
+    assignment: Assignment
+
+
 class AssignmentReplied(CaseEvent):
     """The reply owed to the body that assigned the matter (交办/转办) was sent: what it said.
     The first reply answers the assignment; a late one stays a finding."""

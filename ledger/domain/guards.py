@@ -663,21 +663,29 @@ def petition_extension(case: Dispute, until: date, context: Context) -> None:
 # -- assignments (交办/转办, 二(二)3) -------------------------------------------------------------
 
 
-def assignment(given: Assignment | None, received_at: datetime) -> Assignment | None:
+def assignment(
+    given: Assignment | None,
+    received_at: datetime,
+    recorded_on: date | None = None,
+    refusal: Callable[[str], DomainError] = r1,
+) -> Assignment | None:
     """The body that assigned the matter and the date it set for the reply: a reply is due on or
-    after the day the matter was received, within a year (later is a keying error)."""
+    after the day the matter was received (else ``refusal``: R1 at registration), within a year
+    of the day the assignment is recorded (``recorded_on``, default the day it was received;
+    later is a keying error)."""
     if given is None:
         return None
     received = local_date(received_at)
     if given.reply_due < received:
-        raise r1(
+        raise refusal(
             f"assignment.reply_due {given.reply_due.isoformat()} is before the matter was "
             f"received ({received.isoformat()})"
         )
-    if given.reply_due > received + MAX_EXTENSION:
+    since = max(received, recorded_on or received)
+    if given.reply_due > since + MAX_EXTENSION:
         raise InvalidCommand(
             f"assignment.reply_due {given.reply_due.isoformat()} is more than a year after the "
-            "matter was received: a keying error"
+            f"matter was {'received' if since == received else 'assigned'}: a keying error"
         )
     return Assignment(
         body=given.body,
@@ -685,6 +693,33 @@ def assignment(given: Assignment | None, received_at: datetime) -> Assignment | 
         body_name=optional_text("assignment.body_name", given.body_name),
         reference=optional_text("assignment.reference", given.reference),
     )
+
+
+def later_assignment(
+    case: Dispute, actor: Actor, given: Assignment, now: datetime, context: Context
+) -> Assignment:
+    """An assignment recorded on a registered case (the office or a superior body handed the
+    matter down after the fact); the command has checked that the case is open (R3). One
+    assignment per case, from its registration or an earlier record (InvalidTransition, 409);
+    recorded by the unit holding the case or the leading-group office, who owe its reply (R4);
+    its reply date checked as at registration (``assignment``), though a date before the matter
+    was received is a malformed value here (422), not R1: no registration is refused. The
+    assignment as recorded."""
+    if case.assignment is not None:
+        a = case.assignment
+        raise InvalidTransition(
+            f"the matter already has its assignment ({a.body.value}, reply due "
+            f"{a.reply_due.isoformat()}); a case owes one body one reply (a wrong record is "
+            "noted with a correction, R7)"
+        )
+    if actor.unit != case.holder and not _is_office(actor, context):
+        raise r4(
+            f"the case is held by {case.holder}, which records its assignment (or the "
+            f"leading-group office), not {actor.unit}"
+        )
+    recorded = assignment(given, case.received_at, local_date(now), InvalidCommand)
+    assert recorded is not None
+    return recorded
 
 
 def assignment_reply(case: Dispute, actor: Actor, context: Context) -> None:

@@ -137,8 +137,10 @@ class CaseViews(Projection):
     # 6: joint consultations and meetings' tasks in the state.
     # 7: FR7 repeats a case of the payer in any channel and category, open or recently closed;
     # assignments (交办/转办).
-    # 8: the side a pending transfer awaits (awaiting_unit, awaiting_jurisdiction).
-    version = 8
+    # 8: an assignment recorded after registration (``ledger.AssignmentRecorded``), and the
+    # position and time of the event that recorded each assignment.
+    # 9: the side a pending transfer awaits (awaiting_unit, awaiting_jurisdiction).
+    version = 9
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:

@@ -164,8 +164,10 @@ def _time_limits(s: CaseState, ctx: Context) -> list[Duty]:
     信访工作条例 (calendar days from receipt, ``policy.petition_limit``) — by its first
     classification (accepted and routed; 不予受理 is a classification too, then a decision).
     AR: the reply owed to the body that assigned the matter (交办/转办), by the date it set —
-    the first reply answers it. Each is charged to the unit, and the staff member who accepted
-    the case, holding it when the limit passed (as FR9)."""
+    owed from the event that recorded the assignment (the registration, or a later
+    ``AssignmentRecorded``, which is then its basis); the first reply answers it. Each is
+    charged to the unit, and the staff member who accepted the case, holding it when the limit
+    passed (as FR9)."""
     found = []
     basis = (s.registered_position,)
     if s.channel is Channel.PETITION_PLATFORM:
@@ -179,7 +181,8 @@ def _time_limits(s: CaseState, ctx: Context) -> list[Duty]:
         found.append(duty)
     if s.assignment is not None:
         due = s.assignment.reply_due
-        duty = Duty(Check.AR, s.registered_position, due, False, basis)
+        assigned = s.assignment.position or s.registered_position
+        duty = Duty(Check.AR, assigned, due, False, (assigned,))
         if s.assignment_replies:
             reply = s.assignment_replies[0]
             duty = _discharged(duty, reply.position, reply.at, local_date(reply.at) <= due)

@@ -210,6 +210,7 @@ MeetingDecisionRecorded = projected(
 )
 TaskCompleted = projected("ledger.TaskCompleted", *_STEP, "meeting_id", "decision_no", "result")
 
+AssignmentRecorded = projected("ledger.AssignmentRecorded", *_STEP, "assignment")
 AssignmentReplied = projected("ledger.AssignmentReplied", *_STEP)
 
 # Stored by the domain, shown by no read model: a reveal changes nothing a view, a trail or an

@@ -106,7 +106,8 @@ class Findings(Projection):
     # 6: TASK, a meeting's task not done by its due date, charged to the assigned unit.
     # 7: FR7 broadened (any channel and category, the repeat window); PA (信访 acceptance) and AR
     # (the reply owed to an assigning body).
-    version = 7
+    # 8: AR owed from the event that recorded the assignment, a later AssignmentRecorded too.
+    version = 8
     requires = ("cases",)
     partitionable = True
 

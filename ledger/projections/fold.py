@@ -139,14 +139,7 @@ class CaseFolder:
             holder=_i(e.receiving_unit),
             earlier_open_cases=earlier,
             case_number=e.case_number,
-            assignment=None
-            if e.assignment is None
-            else AssignmentView(
-                body=e.assignment.body,
-                body_name=e.assignment.body_name,
-                reference=e.assignment.reference,
-                reply_due=e.assignment.reply_due,
-            ),
+            assignment=_assignment(e.assignment, record.position, e.occurred_at),
         )
         self.payers.setdefault(key, set()).add(record.case_id)
 
@@ -361,8 +354,26 @@ class CaseFolder:
                     task, done_position=position, done_at=utc(e.occurred_at), result=e.result
                 )
 
+    def _assignment_recorded(self, s: CaseState, position: int, e: Any) -> None:
+        s.assignment = _assignment(e.assignment, position, e.occurred_at)
+
     def _assignment_replied(self, s: CaseState, position: int, e: Any) -> None:
         s.assignment_replies.append(self._step(position, e))
+
+
+def _assignment(a: Any, position: int, at: datetime) -> AssignmentView | None:
+    """An assignment (交办/转办) as the state keeps it: from the registration or a later
+    ``AssignmentRecorded``, with the position and time of the event that recorded it."""
+    if a is None:
+        return None
+    return AssignmentView(
+        body=a.body,
+        body_name=a.body_name,
+        reference=a.reference,
+        reply_due=a.reply_due,
+        position=position,
+        recorded_at=utc(at),
+    )
 
 
 _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID | None]] = {
@@ -391,5 +402,6 @@ _HANDLERS: dict[type[ev.Event], Callable[[CaseFolder, CaseState, int, Any], UUID
     ev.Consulted: CaseFolder._consulted,
     ev.MeetingDecisionRecorded: CaseFolder._meeting_decision,
     ev.TaskCompleted: CaseFolder._task_completed,
+    ev.AssignmentRecorded: CaseFolder._assignment_recorded,
     ev.AssignmentReplied: CaseFolder._assignment_replied,
 }

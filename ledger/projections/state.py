@@ -181,8 +181,9 @@ class CaseState(msgspec.Struct, kw_only=True):
     consultations: list[ConsultStep] = msgspec.field(default_factory=list)
     tasks: list[TaskStep] = msgspec.field(default_factory=list)  # meetings' decisions (四)
 
-    # 交办/转办: the assigning body and due date as registered (reply fields unset), and the
-    # replies sent to it.
+    # 交办/转办: the assigning body and due date as registered or recorded later
+    # (``ledger.AssignmentRecorded``; its ``position`` says which event), reply fields unset;
+    # and the replies sent to it.
     assignment: AssignmentView | None = None
     assignment_replies: list[Step] = msgspec.field(default_factory=list)
 

@@ -164,6 +164,10 @@ class AssignmentView(msgspec.Struct, frozen=True, kw_only=True):
     body_name: str
     reference: str
     reply_due: date
+    # The event that recorded the assignment: the registration, or a later
+    # ``ledger.AssignmentRecorded`` (a matter handed down after it was registered); when.
+    position: int | None = None
+    recorded_at: datetime | None = None
     replied_at: datetime | None = None
     reply_position: int | None = None
     # Judged when asked: no reply and the due date passed; or the reply came after it.

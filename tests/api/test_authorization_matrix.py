@@ -40,6 +40,7 @@ MAY = {
     "reopen": {"office"},
     "follow-up": {"intake", "handler", "office"},
     "follow-up-resolved": {"office"},
+    "record-assignment": {"intake", "handler", "office"},
     "reply-to-assignment": {"intake", "handler", "office"},
     "link": {"intake", "handler", "office"},
     "correct": {"intake", "handler", "office", "enforcement"},

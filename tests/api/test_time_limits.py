@@ -24,6 +24,7 @@ from ledger.domain.context import SHANGHAI, local_date
 from tests.api.conftest import settings_for
 from tests.api.support import (
     CLASSIFY,
+    FEEDBACK,
     HANDLER,
     INSPECTOR,
     INTAKE,
@@ -222,3 +223,130 @@ async def test_an_assignment_is_checked_and_a_reply_needs_one(api: Api) -> None:
     # The assigning bodies are reference data's code lists, with their labels.
     codes = (await api.get(INTAKE, "/v1/reference")).json()["codes"]
     assert {"code": "petition_office", "label": "信访部门"} in codes["assigning_body"]
+
+
+# -- 交办 after registration (record-assignment) -------------------------------------------------
+
+
+async def test_an_assignment_handed_down_after_registration_owes_its_body_a_reply(api: Api) -> None:
+    received = local_date(now() - timedelta(days=30))
+    case = await api.register(channel="hotline_12345", received_at=received_days_ago(30))
+    await api.do(INTAKE, case, "classify", CLASSIFY)
+    before = now()
+    # The office hands the matter down after the fact, with a date already passed.
+    view = await api.do(
+        OFFICE, case, "record-assignment", {"assignment": assignment(received + timedelta(days=10))}
+    )
+    events = (await api.get(INTAKE, f"/v1/cases/{case.id}/events")).json()
+    recorded = events[-1]
+    assert recorded["topic"] == "ledger.AssignmentRecorded"
+    assert recorded["data"]["assignment"] == assignment(received + timedelta(days=10))
+    assert recorded["data"]["actor"]["staff_id"] == OFFICE.staff_id
+    a = view["assignment"]
+    assert (a["body"], a["body_name"], a["reference"], a["reply_due"]) == (
+        "petition_office",
+        "潜江市信访局",
+        "潜信转〔2026〕8号",
+        str(received + timedelta(days=10)),
+    )
+    assert a["position"] == recorded["position"]
+    assert datetime.fromisoformat(a["recorded_at"]) > datetime.fromisoformat(view["registered_at"])
+    assert (a["reply_overdue"], a["replied_at"]) == (True, None)
+    # The read model shows it as the write did.
+    await listed(api, INSPECTOR, case.id)
+    shown = (await api.get(INSPECTOR, f"/v1/cases/{case.id}")).json()["assignment"]
+    assert shown == a
+    # Owed from the record, not from the registration: before it, no body was owed anything.
+    assert await findings(api, case, "AR", as_of=before) == []
+    assert await findings(api, case, "AR") == [("tax.hall", INTAKE.staff_id)]
+    owed = await duty(api, case, "AR")
+    assert (owed["status"], owed["due"]) == ("missed", str(received + timedelta(days=10)))
+    # The late reply stays a finding, charged to the unit that held the case when the date passed.
+    view = await api.do(INTAKE, case, "reply-to-assignment", {"content": "已核实并处理，特此回复"})
+    assert (view["assignment"]["replied_late"], view["assignment"]["reply_overdue"]) == (
+        True,
+        False,
+    )
+    assert await findings(api, case, "AR") == [("tax.hall", INTAKE.staff_id)]
+    await listed(api, INSPECTOR, case.id)
+    response = await api.get(
+        INSPECTOR,
+        "/v1/inspections/first-responders",
+        **{"from": str(received), "to": str(local_date(now()))},
+    )
+    [proof] = [
+        f["positions"]
+        for p in response.json()["staff"]
+        for f in p["findings"]
+        if f["check"] == "AR" and f["case_id"] == case.id
+    ]
+    assert recorded["position"] in proof
+
+
+async def test_a_timely_reply_to_an_assignment_recorded_later_is_no_finding(api: Api) -> None:
+    case = await held_by_hrss(api)
+    today = local_date(now())
+    # The holding unit records it, as it would reply to it.
+    await api.do(HANDLER, case, "record-assignment", {"assignment": assignment(today)})
+    await api.do(HANDLER, case, "reply-to-assignment", {"content": "已回复"})
+    assert await findings(api, case, "AR") == []
+    assert (await duty(api, case, "AR"))["status"] == "met"
+
+
+async def test_a_case_takes_one_assignment_and_a_refusal_records_nothing(api: Api) -> None:
+    today = local_date(now())
+    case = await api.register()
+    refusals = [
+        # Not the holding unit, nor the office: R4.
+        (OTHER_HANDLER, {"assignment": assignment(today)}, 403, "R4_NOT_HOLDING_UNIT"),
+        # A reply due before the matter was received: a malformed value.
+        (OFFICE, {"assignment": assignment(today - timedelta(days=3))}, 422, "INVALID_COMMAND"),
+        (OFFICE, {"assignment": assignment(today + timedelta(days=400))}, 422, "INVALID_COMMAND"),
+        # Not an assigning body of the code list; the registration's shape, not a flat one.
+        (
+            OFFICE,
+            {"assignment": {**assignment(today), "body": "someone"}},
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (OFFICE, assignment(today), 422, "VALIDATION_FAILED"),
+    ]
+    for actor, body, status, code in refusals:
+        problem(await api.post(actor, case, "record-assignment", body), status, code)
+    events = (await api.get(INTAKE, f"/v1/cases/{case.id}/events")).json()
+    assert [e["topic"] for e in events] == ["ledger.Registered"]
+
+    await api.do(OFFICE, case, "record-assignment", {"assignment": assignment(today)})
+    # A second one: the case already has its assignment (409), whoever sends it.
+    again = {"assignment": {**assignment(today + timedelta(days=5)), "body": "government"}}
+    body = problem(
+        await api.post(OFFICE, case, "record-assignment", again), 409, "INVALID_TRANSITION"
+    )
+    assert "already has its assignment" in body["detail"]
+    # A case registered with its assignment has one too.
+    assigned = await api.register(channel="assigned", assignment=assignment(today))
+    problem(await api.post(OFFICE, assigned, "record-assignment", again), 409, "INVALID_TRANSITION")
+    # A stale If-Match is refused before anything else.
+    stale = await api.post(
+        OFFICE, assigned, "record-assignment", again, headers={"If-Match": '"99"'}
+    )
+    assert stale.status_code == 412, stale.text
+    view = (await api.get(INTAKE, f"/v1/cases/{case.id}")).json()
+    assert view["version"] == case.version
+    assert view["assignment"]["body"] == "petition_office"
+    events = (await api.get(INTAKE, f"/v1/cases/{case.id}/events")).json()
+    assert [e["topic"] for e in events][-1] == "ledger.AssignmentRecorded"
+    assert len(events) == 2
+
+
+async def test_a_closed_case_takes_no_assignment(api: Api) -> None:
+    case = await api.register()
+    await api.do(INTAKE, case, "classify", {**CLASSIFY, "classification": "simple"})
+    await api.do(INTAKE, case, "decide", {"outcome": "resolved", "finding": "当场解释政策"})
+    await api.do(INTAKE, case, "feedback", FEEDBACK)
+    await api.do(INTAKE, case, "close", {"summary": "当场办结"})
+    refused = await api.post(
+        OFFICE, case, "record-assignment", {"assignment": assignment(local_date(now()))}
+    )
+    problem(refused, 409, "R3_CASE_CLOSED")
+    assert (await api.get(INTAKE, f"/v1/cases/{case.id}")).json()["assignment"] is None

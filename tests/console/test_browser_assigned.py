@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import httpx
 from playwright.sync_api import BrowserContext, expect
 
 from ledger.domain.context import SHANGHAI
 from ledger.domain.identifiers import make_credit_code
+from tests.api.support import INTAKE, bearer, registration
 from tests.console.conftest import screenshot
 from tests.console.test_browser import CLERK, contexts, open_command, sign_in, submit
 
@@ -54,3 +56,38 @@ def test_an_assigned_matter_is_registered_shown_and_replied_to(
     expect(view).to_contain_text("已回复")
     expect(view).not_to_contain_text("逾期")
     screenshot(clerk, "case-assignment-replied")
+
+
+def test_a_matter_handed_down_after_registration_is_recorded_with_the_form(
+    contexts: list[BrowserContext], console_server: str
+) -> None:
+    # Registered by the clerk's unit through the API, without an assignment.
+    response = httpx.post(
+        f"{console_server}/v1/cases",
+        json=registration(channel="hotline_12345"),
+        headers=bearer(INTAKE),
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    case_id = response.json()["case_id"]
+    clerk = sign_in(contexts.new(), CLERK)  # type: ignore[attr-defined]
+    clerk.goto(f"/cases/{case_id}")
+    expect(clerk.locator("#cmd-reply-to-assignment")).to_have_count(0)  # no body owed a reply
+    open_command(clerk, "record-assignment")
+    form = clerk.locator("#cmd-record-assignment")
+    due = (datetime.now(SHANGHAI) + timedelta(days=5)).date()
+    # (its label is 交办机关 and a required mark; 交办机关名称 also starts so)
+    form.locator("#record-assignment-assignment-body").select_option("leading_group")
+    form.get_by_label("交办机关名称").fill("领导小组办公室")
+    form.get_by_label("交办文号").fill("潜征争办交〔2026〕2号")
+    form.get_by_label("回复期限").fill(due.isoformat())
+    submit(clerk, "record-assignment")
+    expect(clerk.locator("#timeline")).to_contain_text("登记交办")
+    expect(clerk.locator("#timeline")).to_contain_text(f"回复期限 {due.isoformat()}")
+    view = clerk.locator(".view")
+    expect(view).to_contain_text("领导小组 · 领导小组办公室（潜征争办交〔2026〕2号）")
+    expect(view).to_contain_text("待回复")
+    # One assignment per case: the form is gone, the reply is offered.
+    expect(clerk.locator("#cmd-record-assignment")).to_have_count(0)
+    expect(clerk.locator("#cmd-reply-to-assignment")).to_have_count(1)
+    screenshot(clerk, "case-assignment-recorded")
