@@ -130,7 +130,9 @@ class CaseViews(Projection):
     # 6: joint consultations and meetings' tasks in the state.
     # 7: FR7 repeats a case of the payer in any channel and category, open or recently closed;
     # assignments (交办/转办).
-    version = 7
+    # 8: the recorder's name and the recorded time of each joint consultation (its inspection
+    # rows, ``proj_consultations``).
+    version = 8
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:
