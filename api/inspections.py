@@ -1,6 +1,6 @@
 """GET /v1/inspections/first-responders: per staff member and unit, cases received, cases held,
-the findings FR1–FR9 charged to them and the joint consultations (会商) they took part in; GET /v1/inspections/cases/{id}/events: the proving
-events, payer identifiers masked.
+the findings FR1–FR9 charged to them and the joint consultations (会商) they took part in;
+GET /v1/inspections/cases/{id}/events: the proving events, payer identifiers masked.
 
 The leading group's 督导、检查、考核 (clause 四): for the cases received in a period, what each
 unit and staff member did and failed to do, each finding charged to whoever owed the duty when
@@ -50,9 +50,9 @@ class InspectionController(Controller):
         "period: `consultations` and their proofs `consulted` (the case and the position of "
         "its Consulted event), for the staff member who recorded each and for every unit "
         "that took part (the recorder's and each consulted, once). `unit` keeps one unit: its "
-        "cases received, held, findings charged and consultations. Evaluated as of `as_of` (default now); a later "
-        "`as_of` is a forecast (`forecast: true`): what will hold by then if nothing more is "
-        "recorded. " + roles_note(READ_INSPECTIONS),
+        "cases received, held, findings charged and consultations. Evaluated as of `as_of` "
+        "(default now); a later `as_of` is a forecast (`forecast: true`): what will hold by "
+        "then if nothing more is recorded. " + roles_note(READ_INSPECTIONS),
         responses=problem_responses(400, 403),
     )
     async def first_responders(
