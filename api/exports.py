@@ -164,6 +164,9 @@ async def _case_file(
 
 CHECKS = tuple(Check)
 CHECK_HEADERS = [f"{check.value} {check.label}" for check in CHECKS]
+# Cases received and held, and joint consultations (会商: each unit's that took part, each staff
+# member's recorded).
+COUNT_HEADERS = ["受理件数", "经手件数", "会商次数"]
 
 
 def _report_sheet(rows: Sequence[tuple[str, Cell]]) -> SheetData:
@@ -178,6 +181,7 @@ def inspection_sheets(report: InspectionReport, context: Context) -> list[SheetD
             names.unit(u.unit),
             u.cases_received,
             u.cases_held,
+            u.consultations,
             *(u.counts.get(check, 0) for check in CHECKS),
         ]
         for u in report.units
@@ -190,6 +194,7 @@ def inspection_sheets(report: InspectionReport, context: Context) -> list[SheetD
             names.unit(s.unit),
             s.cases_received,
             s.cases_held,
+            s.consultations,
             *(s.counts.get(check, 0) for check in CHECKS),
         ]
         for s in report.staff
@@ -200,11 +205,9 @@ def inspection_sheets(report: InspectionReport, context: Context) -> list[SheetD
     for u in report.units:
         findings += [_finding(f, u.unit, None, None, names) for f in u.findings]
     return [
-        SheetData("单位", ["单位代码", "单位名称", "受理件数", "经手件数", *CHECK_HEADERS], units),
+        SheetData("单位", ["单位代码", "单位名称", *COUNT_HEADERS, *CHECK_HEADERS], units),
         SheetData(
-            "人员",
-            ["工号", "姓名", "单位代码", "单位名称", "受理件数", "经手件数", *CHECK_HEADERS],
-            staff,
+            "人员", ["工号", "姓名", "单位代码", "单位名称", *COUNT_HEADERS, *CHECK_HEADERS], staff
         ),
         SheetData("问题清单", FINDING_HEADERS, findings),
         _report_sheet(
@@ -485,8 +488,10 @@ class ExportController(Controller):
         media_type=MEDIA_TYPE,
         summary="The first-responder inspection as a spreadsheet",
         description="The report of `GET /v1/inspections/first-responders` with the same "
-        "parameters: sheets 单位, 人员, 问题清单 (one row per finding, with its proving "
-        "positions), 报告. " + RECORDED + roles_note(READ_INSPECTIONS),
+        "parameters: sheets 单位 and 人员 (cases received and held, joint consultations, "
+        "findings per check), 问题清单 (one row per finding, with its proving positions), 报告. "
+        + RECORDED
+        + roles_note(READ_INSPECTIONS),
         responses=problem_responses(400, 403),
     )
     async def inspection(

@@ -1,6 +1,6 @@
-"""GET /v1/inspections/first-responders: per staff member and unit, cases received, cases held
-and the findings FR1–FR9 charged to them; GET /v1/inspections/cases/{id}/events: the proving
-events, payer identifiers masked.
+"""GET /v1/inspections/first-responders: per staff member and unit, cases received, cases held,
+the findings FR1–FR9 charged to them and the joint consultations (会商) they took part in;
+GET /v1/inspections/cases/{id}/events: the proving events, payer identifiers masked.
 
 The leading group's 督导、检查、考核 (clause 四): for the cases received in a period, what each
 unit and staff member did and failed to do, each finding charged to whoever owed the duty when
@@ -39,16 +39,20 @@ class InspectionController(Controller):
         "/first-responders",
         guards=[allow(READ_INSPECTIONS)],
         operation_id="first_responder_inspection",
-        summary="Accountability report: cases received, cases held, findings (FR1–FR9)",
+        summary="Accountability report: cases received, cases held, findings (FR1–FR9), "
+        "joint consultations",
         description="Per unit and staff member: the cases received (as first responder) from "
         "`from` to `to` (Asia/Shanghai dates, inclusive), the cases held (custody periods "
         "overlapping the period) and the findings of the cases received, each charged to "
         "whoever owed the duty when it fell due (FR1–FR4, FR7, FR8: the first responder; FR5: "
         "the unit the case was sent to; FR6: the unit that sent it on; FR9: the unit and staff "
-        "member holding it when its deadline passed). `unit` keeps one unit: its cases "
-        "received, held and findings charged. Evaluated as of `as_of` (default now); a later "
-        "`as_of` is a forecast (`forecast: true`): what will hold by then if nothing more is "
-        "recorded. " + roles_note(READ_INSPECTIONS),
+        "member holding it when its deadline passed). Joint consultations (会商) held in the "
+        "period: `consultations` and their proofs `consulted` (the case and the position of "
+        "its Consulted event), for the staff member who recorded each and for every unit "
+        "that took part (the recorder's and each consulted, once). `unit` keeps one unit: its "
+        "cases received, held, findings charged and consultations. Evaluated as of `as_of` "
+        "(default now); a later `as_of` is a forecast (`forecast: true`): what will hold by "
+        "then if nothing more is recorded. " + roles_note(READ_INSPECTIONS),
         responses=problem_responses(400, 403),
     )
     async def first_responders(

@@ -58,7 +58,8 @@ class RecordMapper(Mapper[UUID]):
             topic=stored_event.topic,
             state=stored_event.state,
             metadata=b"{}",
-            recorded_at=_EPOCH,  # not stored by the library; the folder does not use it
+            # Not stored by the library; the folder keeps it on consultations only.
+            recorded_at=_EPOCH,
             prev_hash=b"",
             hash=b"",
         )

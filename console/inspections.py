@@ -3,15 +3,17 @@
 ``/inspections`` asks the read models exactly what ``GET /v1/inspections/first-responders``
 asks (the same period check, the same report), for one unit or one member of staff, a period
 and an as-of day (the end of that day, Asia/Shanghai; a day still to come is the forecast,
-预警). Each finding links to ``/inspections/cases/{id}``: the case's timeline as inspectors
-read it (``api.inspections.inspection_events``: payer identifiers masked) with the events
-that prove the finding highlighted, and the case's custody chart. The roles are the API's
-(``READ_INSPECTIONS``).
+预警): per unit and staff member the cases received and held, the joint consultations (会商)
+and the findings per check, the last two linking to the consultations and findings behind
+them. Each finding and each consultation links to ``/inspections/cases/{id}``: the case's
+timeline as inspectors read it (``api.inspections.inspection_events``: payer identifiers
+masked) with the events that prove it highlighted, and the case's custody chart. The roles are
+the API's (``READ_INSPECTIONS``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
@@ -83,10 +85,23 @@ class Row:
     held: int
     counts: dict[Check, int]
     who: str
+    consultations: int = 0
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class ConsultationRow:
+    """A joint consultation the page lists: who of the report recorded it, which of the
+    report's units took part."""
+
+    case_id: UUID
+    position: int
+    recorded_by: list[tuple[str, str, str]]  # (unit, staff id, name)
+    units: list[str]
+    case_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,16 +155,53 @@ def _asked(query: dict[str, str], today: date) -> tuple[Asked, list[str]]:
 
 def _rows(report: InspectionReport, asked: Asked) -> tuple[list[Row], list[Row]]:
     staff = [
-        Row(s.unit, s.staff_id, s.name, s.cases_received, s.cases_held, s.counts, _who(s.unit, s))
+        Row(
+            s.unit,
+            s.staff_id,
+            s.name,
+            s.cases_received,
+            s.cases_held,
+            s.counts,
+            _who(s.unit, s),
+            s.consultations,
+        )
         for s in report.staff
         if asked.staff is None or s.staff_id == asked.staff
     ]
     units = [
-        Row(u.unit, "", "", u.cases_received, u.cases_held, u.counts, u.unit)
+        Row(u.unit, "", "", u.cases_received, u.cases_held, u.counts, u.unit, u.consultations)
         for u in report.units
         if asked.staff is None
     ]
     return units, staff
+
+
+def _consultations(report: InspectionReport, asked: Asked) -> list[ConsultationRow]:
+    """Every joint consultation counted on the page (of the row ``who`` names, if any), once,
+    in log order: the staff rows' recorded, the unit rows' taken part in."""
+    found: dict[tuple[UUID, int], ConsultationRow] = {}
+
+    def row(case_id: UUID, position: int) -> ConsultationRow:
+        key = (case_id, position)
+        if key not in found:
+            found[key] = ConsultationRow(case_id, position, [], [])
+        return found[key]
+
+    unit, slash, staff_id = (asked.who or "").partition("/")
+    for s in report.staff:
+        if asked.staff is not None and s.staff_id != asked.staff:
+            continue
+        if asked.who and (s.unit != unit or not slash or s.staff_id != staff_id):
+            continue
+        for proof in s.consulted:
+            row(proof.case_id, proof.positions[0]).recorded_by.append((s.unit, s.staff_id, s.name))
+    if asked.staff is None:
+        for u in report.units:
+            if asked.who and (u.unit != unit or slash):
+                continue
+            for proof in u.consulted:
+                row(proof.case_id, proof.positions[0]).units.append(u.unit)
+    return [found[key] for key in sorted(found, key=lambda key: key[1])]
 
 
 def _who(unit: str, staff: Any | None) -> str:
@@ -192,6 +244,7 @@ async def inspection_page(request: Request[Any, Any, Any]) -> Template:
     units: list[Row] = []
     people: list[Row] = []
     findings: list[FindingRow] = []
+    consultations: list[ConsultationRow] = []
     if asked.unit is not None and asked.unit not in {
         u.code for u in opened.context.reference.units
     }:
@@ -208,15 +261,17 @@ async def inspection_page(request: Request[Any, Any, Any]) -> Template:
     if report is not None:
         units, people = _rows(report, asked)
         listed = _findings(report, asked)
+        consulted = _consultations(report, asked)
         numbers: dict[UUID, str | None] = {}
-        for _, _, _, f in listed:
-            if f.case_id not in numbers and len(numbers) < MAX_CASES_NAMED:
-                view = await opened.read_models.case_view(f.case_id)
-                numbers[f.case_id] = view.case_number if view else None
+        for case_id in [*(f.case_id for _, _, _, f in listed), *(k.case_id for k in consulted)]:
+            if case_id not in numbers and len(numbers) < MAX_CASES_NAMED:
+                view = await opened.read_models.case_view(case_id)
+                numbers[case_id] = view.case_number if view else None
         findings = [
             FindingRow(f, unit, staff_id, name, numbers.get(f.case_id))
             for unit, staff_id, name, f in listed
         ]
+        consultations = [replace(k, case_number=numbers.get(k.case_id)) for k in consulted]
     return page(
         request,
         staff,
@@ -228,6 +283,7 @@ async def inspection_page(request: Request[Any, Any, Any]) -> Template:
         unit_rows=units,
         staff_rows=people,
         findings=findings,
+        consultations=consultations,
         checks=list(Check),
         check_labels=CHECK_LABELS,
         units=opened.context.reference.units,

@@ -140,7 +140,9 @@ class CaseViews(Projection):
     # 8: an assignment recorded after registration (``ledger.AssignmentRecorded``), and the
     # position and time of the event that recorded each assignment.
     # 9: the side a pending transfer awaits (awaiting_unit, awaiting_jurisdiction).
-    version = 9
+    # 10: the recorder's name and the recorded time of each joint consultation (its inspection
+    # rows, ``proj_consultations``).
+    version = 10
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:

@@ -111,7 +111,7 @@ def consultations(steps: Iterable[ConsultStep]) -> list[ConsultationView]:
         ConsultationView(
             at=k.at,
             position=k.position,
-            recorded_by=StaffView(staff_id=k.staff_id, name="", unit=k.unit),
+            recorded_by=StaffView(staff_id=k.staff_id, name=k.name, unit=k.unit),
             units=list(k.units),
             outcome=k.outcome,
         )

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
-from ledger.projections.inspection import FindingFact, Held, Received
+from ledger.projections.inspection import Consulted, FindingFact, Held, Received
 from ledger.projections.projection import Projection, Reader, Write
 from ledger.projections.tables import Cursor, Period
 from ledger.projections.views import CaseFilters
@@ -85,6 +85,11 @@ class ReadStore(Reader, Protocol):
     async def held(self, period: Period) -> Sequence[Held]:
         """(unit, staff id, staff name, case, from position, to position) of each custody
         period that overlaps the period (of its unit, if it names one)."""
+
+    async def consulted(self, period: Period) -> Sequence[Consulted]:
+        """(recorder's unit, staff id, staff name, case, position, units consulted) of each
+        joint consultation held in the period and recorded by its position (of its unit, if it
+        names one: recorded by it or consulting it)."""
 
     async def findings(self, period: Period, today: date) -> Sequence[FindingFact]:
         """(case, check, charged staff id, charged unit, staff name, proof positions,

@@ -28,7 +28,7 @@ import asyncpg
 
 from ledger.projections import tables as t
 from ledger.projections.db import CaseRows
-from ledger.projections.inspection import FindingFact, Held, Received
+from ledger.projections.inspection import Consulted, FindingFact, Held, Received
 from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
 from ledger.store.port import RecordedEvent
@@ -468,6 +468,12 @@ class PostgresReadStore:
         params: list[Any] = []
         sql = t.HELD_SQL.format(where=t.held_conditions(period, _binder(params)))
         return cast(list[Held], await self.pool.fetch(sql, *params))
+
+    async def consulted(self, period: t.Period) -> Sequence[Consulted]:
+        params: list[Any] = []
+        among = "{0} = ANY(units)"
+        sql = t.CONSULTED_SQL.format(where=t.consulted_conditions(period, _binder(params), among))
+        return cast(list[Consulted], await self.pool.fetch(sql, *params))
 
     async def findings(self, period: t.Period, today: date) -> Sequence[FindingFact]:
         params: list[Any] = []

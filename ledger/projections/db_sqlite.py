@@ -20,7 +20,7 @@ from uuid import UUID
 
 from ledger.projections import tables as t
 from ledger.projections.db import CaseRows
-from ledger.projections.inspection import FindingFact, Held, Received
+from ledger.projections.inspection import Consulted, FindingFact, Held, Received
 from ledger.projections.projection import Dialect, Projection, Table, Write
 from ledger.projections.views import CaseFilters
 
@@ -384,6 +384,13 @@ class SQLiteReadStore:
         sql = t.HELD_SQL.format(where=t.held_conditions(period, _binder(params)))
         rows = await self._run(lambda conn: conn.execute(sql, params).fetchall())
         return [(u, s, n, UUID(c), f, e) for u, s, n, c, f, e in rows]
+
+    async def consulted(self, period: t.Period) -> Sequence[Consulted]:
+        params: list[Any] = []
+        among = "instr(',' || units || ',', ',' || {0} || ',') > 0"
+        sql = t.CONSULTED_SQL.format(where=t.consulted_conditions(period, _binder(params), among))
+        rows = await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return [(u, s, n, UUID(c), p, units.split(",")) for u, s, n, c, p, units in rows]
 
     async def findings(self, period: t.Period, today: date) -> Sequence[FindingFact]:
         params: list[Any] = []

@@ -83,6 +83,8 @@ class CaseFolder:
         # Cases per payer that may be repeated (open or recently closed); each is checked when
         # it matters (``repeats.repeats``).
         self.payers: dict[PayerKey, set[UUID]] = {} if payers is None else payers
+        # When the log recorded the event being applied.
+        self.recorded_at = datetime.min.replace(tzinfo=UTC)
 
     def apply(self, record: RecordedEvent, event: ev.Event | None = None) -> tuple[UUID, ...]:
         if event is None:
@@ -99,6 +101,7 @@ class CaseFolder:
                 f"{record.case_id}, which has no registration before it"
             )
         state.version, state.last_position = record.version, record.position
+        self.recorded_at = record.recorded_at  # (the few handlers that keep it read it here)
         if event is None:
             return (state.case_id,)
         handler = _HANDLERS.get(type(event))
@@ -330,7 +333,14 @@ class CaseFolder:
         units = tuple(_i(u) for u in e.units)
         s.consultations.append(
             ConsultStep(
-                position, utc(e.occurred_at), _i(actor.staff_id), _i(actor.unit), units, e.outcome
+                position,
+                utc(e.occurred_at),
+                _i(actor.staff_id),
+                _i(actor.unit),
+                units,
+                e.outcome,
+                _i(actor.name),
+                utc(self.recorded_at),
             )
         )
 

@@ -5,7 +5,9 @@ speed: one pass over the rows, no per-row objects beyond the findings and cases 
 the cyclic garbage collector does not track, see ``views.Finding``).
 
 Each finding is listed under whom it is charged to (``ledger.projections.custody``): a staff
-member of a unit, or the unit alone when nobody there had taken the case (FR5).
+member of a unit, or the unit alone when nobody there had taken the case (FR5). A joint
+consultation (会商) is counted for the staff member who recorded it, and for each unit that took
+part: the recorder's, and every unit consulted.
 """
 
 from __future__ import annotations
@@ -30,18 +32,21 @@ Held = tuple[str, str, str, UUID, int, int | None]
 # (case, check, charged staff id, charged unit, staff name, proof positions, provisional): one
 # holding finding interval
 FindingFact = tuple[UUID, str, str, str, str, list[int], bool]
+# (recorder's unit, staff id, staff name, case, position, units consulted): a joint consultation
+Consulted = tuple[str, str, str, UUID, int, list[str]]
 
 Key = tuple[str, str]  # (unit, staff id)
 
 
 class _Person:
-    __slots__ = ("findings", "held", "name", "received")
+    __slots__ = ("consulted", "findings", "held", "name", "received")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.received: list[CaseProof] = []
         self.held: dict[UUID, list[int]] = {}
         self.findings: list[Finding] = []
+        self.consulted: list[CaseProof] = []
 
 
 def assemble(
@@ -49,10 +54,14 @@ def assemble(
     facts: Iterable[FindingFact],
     held: Iterable[Held] = (),
     position: int | None = None,
+    consulted: Iterable[Consulted] = (),
+    report_unit: str | None = None,
 ) -> tuple[list[StaffInspection], list[UnitInspection]]:
-    """Per staff member (by unit, then staff id) and per unit: cases received, cases held and
+    """Per staff member (by unit, then staff id) and per unit: cases received, cases held,
     findings, one finding per case and check (FR5 per transfer, FR9 per stretch of the log, …
-    merge). ``position`` is the report's: a custody period ended after it is still open.
+    merge), and joint consultations. ``position`` is the report's: a custody period ended after
+    it is still open. ``report_unit``: the report's unit, the only one a consultation is
+    counted for (it names others, and their staff).
 
     ``facts`` come ordered by check, case and whom they are charged to (the database sorts
     faster than Python), so the intervals of one finding are adjacent.
@@ -76,6 +85,16 @@ def assemble(
         proof.append(start)
         if end is not None and (position is None or end <= position):
             proof.append(end)
+    unit_consulted: dict[str, list[CaseProof]] = {}
+    for recorder_unit, staff_id, name, case_id, event, units in sorted(
+        consulted, key=lambda k: k[4]
+    ):
+        consultation = CaseProof(case_id=case_id, positions=[event])
+        if report_unit is None or recorder_unit == report_unit:
+            person((recorder_unit, staff_id), name).consulted.append(consultation)
+        for present in dict.fromkeys((recorder_unit, *units)):
+            if report_unit is None or present == report_unit:
+                unit_consulted.setdefault(present, []).append(consultation)
     last: tuple[str, UUID, str, str] | None = None
     findings: list[Finding] = []
     for case_id, check, staff_id, unit, name, proof, provisional in facts:
@@ -114,9 +133,11 @@ def assemble(
                     CaseProof(case_id=case_id, positions=sorted(positions))
                     for case_id, positions in sorted(p.held.items(), key=lambda h: min(h[1]))
                 ],
+                consultations=len(p.consulted),
+                consulted=p.consulted,
             )
         )
-    return staff, _units(staff, unit_only)
+    return staff, _units(staff, unit_only, unit_consulted)
 
 
 def _counts(findings: list[Finding]) -> dict[Check, int]:
@@ -127,11 +148,15 @@ def _counts(findings: list[Finding]) -> dict[Check, int]:
 
 
 def _units(
-    staff: list[StaffInspection], unit_only: dict[str, list[Finding]]
+    staff: list[StaffInspection],
+    unit_only: dict[str, list[Finding]],
+    consulted: dict[str, list[CaseProof]],
 ) -> list[UnitInspection]:
     totals: dict[str, tuple[int, set[UUID], dict[Check, int]]] = {}
     for unit, findings in unit_only.items():
         totals[unit] = (0, set(), _counts(findings))
+    for unit in consulted:
+        totals.setdefault(unit, (0, set(), dict.fromkeys(Check, 0)))
     for s in staff:
         cases, held, counts = totals.get(s.unit, (0, set(), dict.fromkeys(Check, 0)))
         for check, n in s.counts.items():
@@ -145,6 +170,8 @@ def _units(
             cases_held=len(held),
             counts=counts,
             findings=unit_only.get(unit, []),
+            consultations=len(consulted.get(unit, ())),
+            consulted=consulted.get(unit, []),
         )
         for unit, (cases, held, counts) in sorted(totals.items())
     ]

@@ -36,7 +36,8 @@ class Dialect(StrEnum):
 
 
 # The column types the two databases spell differently (SQLite: times as UTC microseconds,
-# dates as ISO text, position lists as comma-separated text; see db_sqlite._value).
+# dates as ISO text, position and unit code lists as comma-separated text; see
+# db_sqlite._value).
 TYPES: Mapping[Dialect, Mapping[str, str]] = {
     Dialect.SQLITE: {
         "uuid": "TEXT",
@@ -47,6 +48,7 @@ TYPES: Mapping[Dialect, Mapping[str, str]] = {
         "smallint": "INTEGER",
         "bytes": "BLOB",
         "positions": "TEXT",
+        "codes": "TEXT",
     },
     Dialect.POSTGRES: {
         "uuid": "UUID",
@@ -57,6 +59,7 @@ TYPES: Mapping[Dialect, Mapping[str, str]] = {
         "smallint": "SMALLINT",
         "bytes": "BYTEA",
         "positions": "BIGINT[]",
+        "codes": "TEXT[]",
     },
 }
 

@@ -321,8 +321,9 @@ class ReadModels:
         as_of: datetime | None = None,
     ) -> InspectionReport:
         """Per staff member and unit: the cases received from ``period_from`` to
-        ``period_to`` (Asia/Shanghai dates, inclusive), the cases held in that period, and the
-        findings FR1–FR9 of the cases received, each charged to whoever owed the duty; as of
+        ``period_to`` (Asia/Shanghai dates, inclusive), the cases held in that period, the
+        findings FR1–FR9 of the cases received, each charged to whoever owed the duty, and the
+        joint consultations (会商) held in the period (the recorder's, each unit present's); as of
         ``as_of``. An ``as_of`` later than now is a forecast: the events recorded so far,
         evaluated on that day (what will be overdue if nothing more happens)."""
         if period_to < period_from:
@@ -335,12 +336,13 @@ class ReadModels:
             position=position,
         )
         with _collector_paused():
-            received, facts, held = await asyncio.gather(
+            received, facts, held, consulted = await asyncio.gather(
                 self.db.received(period),
                 self.db.findings(period, local_date(moment)),
                 self.db.held(period),
+                self.db.consulted(period),
             )
-            staff, units = assemble(received, facts, held, position)
+            staff, units = assemble(received, facts, held, position, consulted, unit)
         return InspectionReport(
             period_from=period_from,
             period_to=period_to,

@@ -4,6 +4,7 @@ requires). Adding a read model: a module with a ``Projection``, and a line here.
 from __future__ import annotations
 
 from ledger.projections.cases import CaseViews
+from ledger.projections.consultations import Consultations
 from ledger.projections.findings import Findings
 from ledger.projections.meetings import MeetingList
 from ledger.projections.projection import Projection
@@ -16,4 +17,5 @@ PROJECTIONS: tuple[Projection, ...] = (
     UnitFacts(),
     MeetingList(),
     CaseTasks(),
+    Consultations(),
 )

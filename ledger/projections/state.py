@@ -96,7 +96,8 @@ class LinkStep(msgspec.Struct, array_like=True, frozen=True):
 
 
 class ConsultStep(msgspec.Struct, array_like=True, frozen=True):
-    """A joint consultation (会商): who recorded it, the units present, what it concluded."""
+    """A joint consultation (会商): who recorded it (and their name), the units present, what
+    it concluded, and when the log recorded it."""
 
     position: int
     at: datetime
@@ -104,6 +105,8 @@ class ConsultStep(msgspec.Struct, array_like=True, frozen=True):
     unit: str
     units: tuple[str, ...]
     outcome: str
+    name: str = ""
+    recorded_at: datetime | None = None
 
 
 class TaskStep(msgspec.Struct, array_like=True, frozen=True):

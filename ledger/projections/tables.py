@@ -6,9 +6,12 @@ case state (msgpack) the runner folds into and views are built from.
 first responder, unit and received time copied in so an inspection is one indexed range scan,
 and whom the finding is charged to (``ledger.projections.custody``).
 ``proj_custody``: one row per custody period of a case (the inspections' cases held).
+``proj_consultations``: one row per joint consultation (会商) of a case (the inspections'
+consultations, ``ledger.projections.consultations``).
 ``proj_tracking``: per projection, the last log position applied and a fingerprint of what its
 rows were computed with (projection version; for the findings also policy, calendar, reference
-data). The tables themselves are declared by the projections (``cases.py``, ``findings.py``).
+data). The tables themselves are declared by the projections (``cases.py``, ``findings.py``,
+``consultations.py`` …).
 """
 
 from __future__ import annotations
@@ -289,6 +292,21 @@ def held_conditions(period: Period, param: Callable[[Any], str]) -> str:
     return " AND ".join(where)
 
 
+def consulted_conditions(period: Period, param: Callable[[Any], str], among: str) -> str:
+    """Joint consultations held in the period and recorded at or before its position; of the
+    period's unit: recorded by it, or with it among the units consulted (``among``: that test
+    in the database's own terms, ``{0}`` the unit's placeholder)."""
+    where = [
+        f"occurred_at >= {param(period.start)}",
+        f"occurred_at < {param(period.end)}",
+        f"position <= {param(period.position)}",
+    ]
+    if period.unit is not None:
+        unit, again = param(period.unit), param(period.unit)
+        where.append(f"(unit = {unit} OR {among.format(again)})")
+    return " AND ".join(where)
+
+
 def holding_conditions(position: int, today: date, param: Callable[[Any], str]) -> str:
     """Finding intervals that hold at ``position`` on ``today`` (``Interval.holds`` in SQL)."""
     return (
@@ -310,6 +328,10 @@ FINDINGS_SQL = (
 HELD_SQL = (
     "SELECT unit, staff_id, staff_name, case_id, from_position, to_position"
     " FROM proj_custody WHERE {where}"
+)
+CONSULTED_SQL = (
+    "SELECT unit, staff_id, staff_name, case_id, position, units"
+    " FROM proj_consultations WHERE {where}"
 )
 
 

@@ -406,8 +406,9 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class CaseProof(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """A case counted for someone: received (its registration), or held (the acceptance,
-    registration or reopening that began the custody and, once ended, the event that ended it)."""
+    """A case counted for someone: received (its registration), held (the acceptance,
+    registration or reopening that began the custody and, once ended, the event that ended it),
+    or consulted on (the joint consultation's event, one proof per consultation)."""
 
     case_id: UUID
     positions: list[int]
@@ -415,7 +416,8 @@ class CaseProof(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 class StaffInspection(msgspec.Struct, frozen=True, kw_only=True):
     """One staff member of one unit: the cases received as first responder, the cases held
-    (custody periods overlapping the period) and the findings charged to them."""
+    (custody periods overlapping the period), the findings charged to them and the joint
+    consultations (会商) they recorded in the period."""
 
     staff_id: str
     name: str
@@ -426,17 +428,23 @@ class StaffInspection(msgspec.Struct, frozen=True, kw_only=True):
     findings: list[Finding]
     received: list[CaseProof]
     held: list[CaseProof]
+    consultations: int = 0
+    consulted: list[CaseProof] = msgspec.field(default_factory=list)  # in log order
 
 
 class UnitInspection(msgspec.Struct, frozen=True, kw_only=True):
     """A unit: totals over its staff, plus the findings charged to the unit as a whole (FR5:
-    a transfer nobody there accepted in time), which are counted in ``counts`` too."""
+    a transfer nobody there accepted in time), which are counted in ``counts`` too; and the
+    joint consultations (会商) of the period it took part in: recorded by one of its staff, or
+    with the unit among those consulted (each once)."""
 
     unit: str
     cases_received: int
     cases_held: int
     counts: dict[Check, int]
     findings: list[Finding]  # charged to the unit, to no staff member of it
+    consultations: int = 0
+    consulted: list[CaseProof] = msgspec.field(default_factory=list)  # in log order
 
 
 class InspectionReport(msgspec.Struct, frozen=True, kw_only=True):

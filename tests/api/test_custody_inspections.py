@@ -8,6 +8,7 @@ charges its FR9 finding to the hrss unit and that handler, not to the clerk.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -139,3 +140,56 @@ async def test_due_within_lists_open_cases_falling_due_soon_per_holding_unit(api
     assert clash.status_code == 400
     negative = await api.get(OFFICE, "/v1/cases", due_within=-1)
     assert negative.status_code == 400
+
+
+CONSULT = {"units": ["tax.sif", "medical.agency"], "outcome": "会商确认缴费基数"}
+
+
+async def test_a_joint_consultation_counts_for_its_recorder_and_every_unit_consulted(
+    api: Api,
+) -> None:
+    case = await held_by_hrss(api)
+    await asyncio.sleep(0.05)
+    before = now()  # the log as it stood before the consultation
+    await asyncio.sleep(0.05)
+    view = await api.do(HANDLER, case, "consult", CONSULT)
+    (consultation,) = view["consultations"]
+    proof = [{"case_id": case.id, "positions": [consultation["position"]]}]
+    at = now().isoformat()  # (waits for the read models to reach the consultation)
+
+    report = await inspection(api, as_of=at)
+    handler = person(report, "hrss.social_insurance", HANDLER.staff_id)
+    assert handler is not None
+    assert (handler["consultations"], handler["consulted"]) == (1, proof)
+    clerk = person(report, "tax.hall", INTAKE.staff_id)  # received the case, did not consult
+    assert clerk is not None
+    assert (clerk["consultations"], clerk["consulted"]) == (0, [])
+    units = {u["unit"]: u for u in report["units"]}
+    for unit in ("hrss.social_insurance", "tax.sif", "medical.agency"):
+        assert (units[unit]["consultations"], units[unit]["consulted"]) == (1, proof), unit
+    assert units["tax.hall"]["consultations"] == 0
+
+    # A consulted unit's report: the consultation is its; the recorder's unit is not reported.
+    sif = await inspection(api, as_of=at, unit="tax.sif")
+    assert [(u["unit"], u["consultations"], u["consulted"]) for u in sif["units"]] == [
+        ("tax.sif", 1, proof)
+    ]
+    assert all(s["unit"] == "tax.sif" for s in sif["staff"])
+    only_hrss = await inspection(api, as_of=at, unit="hrss.social_insurance")
+    recorder = person(only_hrss, "hrss.social_insurance", HANDLER.staff_id)
+    assert recorder is not None
+    assert (recorder["consultations"], recorder["consulted"]) == (1, proof)
+
+    # As of before it was recorded, nobody had consulted.
+    earlier = await inspection(api, as_of=before.isoformat())
+    assert all(s["consultations"] == 0 for s in earlier["staff"])
+    assert all(u["consultations"] == 0 for u in earlier["units"])
+    assert person(earlier, "hrss.social_insurance", HANDLER.staff_id) is not None  # it held it
+
+    # A period that ends before the day it was held counts none.
+    today = local_date(now())
+    past = await inspection(
+        api, **{"from": str(today - timedelta(days=9)), "to": str(today - timedelta(days=1))}
+    )
+    assert all(s["consultations"] == 0 for s in past["staff"])
+    assert all(u["consultations"] == 0 for u in past["units"])

@@ -77,8 +77,10 @@ async def caught_up(api: Api) -> None:
 
 
 async def cases(api: Api) -> dict[str, Any]:
-    """Cases along different paths: held by hrss, major, closed, registered only."""
+    """Cases along different paths: held by hrss (and consulted on there), major, closed,
+    registered only."""
     held = await held_by_hrss(api)
+    await api.do(HANDLER, held, "consult", {"units": ["tax.sif"], "outcome": "会商"})
     major = await api.register(summary="重大疑难")
     await api.do(INTAKE, major, "classify", {**CLASSIFY, "classification": "major"})
     closed = await api.register(summary="当场办结")
@@ -339,6 +341,7 @@ async def test_the_inspection_export_holds_the_report_row_by_row(api: Api) -> No
             labels.units[u["unit"]],
             u["cases_received"],
             u["cases_held"],
+            u["consultations"],
             *(u["counts"].get(c, 0) for c in checks),
         ]
         for u in report["units"]
@@ -351,10 +354,19 @@ async def test_the_inspection_export_holds_the_report_row_by_row(api: Api) -> No
             labels.units[s["unit"]],
             s["cases_received"],
             s["cases_held"],
+            s["consultations"],
             *(s["counts"].get(c, 0) for c in checks),
         ]
         for s in report["staff"]
     ]
+    assert (
+        header(book["单位"])[2:5]
+        == header(book["人员"])[4:7]
+        == ["受理件数", "经手件数", "会商次数"]
+    )
+    # The consultation at hrss: its recorder's and the two units' (hrss and the one consulted).
+    assert sum(s["consultations"] for s in report["staff"]) == 1
+    assert sum(u["consultations"] for u in report["units"]) == 2
     findings = [
         (f, s["unit"], s["staff_id"], s["name"]) for s in report["staff"] for f in s["findings"]
     ] + [(f, u["unit"], None, None) for u in report["units"] for f in u["findings"]]

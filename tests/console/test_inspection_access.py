@@ -179,3 +179,74 @@ async def test_pages_follow_the_apis_roles_and_masking(
         printed = await client.get(f"/cases/{case.id}/print")
         assert "树大小" in printed.text
         assert "尚无签名检查点覆盖此事件" not in printed.text
+
+
+def consultation_counts(html: str) -> dict[str, int]:
+    """The 会商 count of each row of the page's two tables, by its ``data-who`` (a unit, or
+    "unit/staff id")."""
+    rows = re.findall(r'<tr data-who="([^"]*)">(.*?)</tr>', html, re.DOTALL)
+    found = {}
+    for who, cells in rows:
+        count = re.search(r'data-consultations="(\d+)"', cells)
+        assert count is not None, who
+        found[who] = int(count[1])
+    return found
+
+
+def consultations_listed(html: str) -> list[tuple[str, int]]:
+    return [
+        (c, int(p)) for c, p in re.findall(r'data-case="([^"]+)" data-consultation="(\d+)"', html)
+    ]
+
+
+async def test_the_inspection_page_counts_and_lists_joint_consultations_as_the_api_does(
+    app: Litestar, database_url: str
+) -> None:
+    await add_accounts(database_url, INSPECTOR)
+    async with AsyncTestClient(app, base_url="https://testserver.local") as client:
+        api = Api(client)
+        case = await held_by_hrss(api)
+        body = {"units": ["tax.sif", "medical.agency"], "outcome": "会商确认缴费基数"}
+        response = await api.post(HANDLER, case, "consult", body)
+        assert response.status_code == 200, response.text
+        position = response.json()["consultations"][0]["position"]
+        today = str(local_date(now()))
+        period = {"from": today, "to": today}
+        report = (
+            await api.get(
+                INSPECTOR,
+                "/v1/inspections/first-responders",
+                **period,
+                as_of=now().isoformat(),  # (once the read models have the consultation)
+            )
+        ).json()
+        await sign_in(client, INSPECTOR)
+
+        page = await client.get("/inspections", params=period)
+        assert page.status_code == 200
+        assert ">会商</abbr>" in page.text
+        assert consultation_counts(page.text) == {
+            **{f"{s['unit']}/{s['staff_id']}": s["consultations"] for s in report["staff"]},
+            **{u["unit"]: u["consultations"] for u in report["units"]},
+        }
+        assert consultation_counts(page.text)[f"hrss.social_insurance/{HANDLER.staff_id}"] == 1
+        assert {u: consultation_counts(page.text)[u] for u in ("tax.sif", "tax.hall")} == {
+            "tax.sif": 1,
+            "tax.hall": 0,
+        }
+        assert consultations_listed(page.text) == [(case.id, position)]
+        assert f"/inspections/cases/{case.id}?positions={position}" in page.text
+
+        # One member of staff, one unit consulted, one row's consultations, the day before.
+        mine = await client.get("/inspections", params={**period, "staff": HANDLER.staff_id})
+        assert consultation_counts(mine.text) == {f"hrss.social_insurance/{HANDLER.staff_id}": 1}
+        assert consultations_listed(mine.text) == [(case.id, position)]
+        sif = await client.get("/inspections", params={**period, "unit": "tax.sif"})
+        assert consultation_counts(sif.text) == {"tax.sif": 1}
+        assert consultations_listed(sif.text) == [(case.id, position)]
+        clerk = await client.get("/inspections", params={**period, "who": "tax.hall/T1001"})
+        assert consultations_listed(clerk.text) == []
+        yesterday = str(local_date(now()) - timedelta(days=1))
+        before = await client.get("/inspections", params={**period, "as_of": yesterday})
+        assert consultations_listed(before.text) == []
+        assert set(consultation_counts(before.text).values()) <= {0}

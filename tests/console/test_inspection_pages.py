@@ -130,6 +130,17 @@ def page_counts(page: Page, table: str) -> dict[str, dict[str, int]]:
     return counts
 
 
+def page_consultations(page: Page, table: str) -> dict[str, int]:
+    """The 会商 count of each row of a table, by its ``data-who``."""
+    rows = page.locator(f"#{table} tbody tr[data-who]")
+    return {
+        rows.nth(i).get_attribute("data-who") or "": int(
+            rows.nth(i).locator("td[data-consultations]").inner_text()
+        )
+        for i in range(rows.count())
+    }
+
+
 def test_the_inspection_page_shows_the_findings_the_api_reports(
     contexts: list[BrowserContext], console_server: str
 ) -> None:
@@ -157,6 +168,17 @@ def test_the_inspection_page_shows_the_findings_the_api_reports(
     assert staff_counts == {f"{s['unit']}/{s['staff_id']}": s["counts"] for s in report["staff"]}
     unit_counts = page_counts(inspector, "by-unit")
     assert unit_counts == {u["unit"]: u["counts"] for u in report["units"]}
+    # The joint consultations (会商): each recorder's, each unit's that took part.
+    assert page_consultations(inspector, "by-staff") == {
+        f"{s['unit']}/{s['staff_id']}": s["consultations"] for s in report["staff"]
+    }
+    unit_consultations = page_consultations(inspector, "by-unit")
+    assert unit_consultations == {u["unit"]: u["consultations"] for u in report["units"]}
+    assert any(unit_consultations.values()), "the demo ledger has consultations to count"
+    listed_consultations = inspector.locator("#consultations tbody tr[data-consultation]")
+    assert listed_consultations.count() == len(
+        {(p["case_id"], p["positions"][0]) for u in report["units"] for p in u["consulted"]}
+    )
     # The checks by their Chinese names.
     expect(inspector.locator(".legend-checks")).to_contain_text("FR9 久拖不决（超期未办结）")
     expect(inspector.locator(".legend-checks")).to_contain_text("FR1 及时登记受理")

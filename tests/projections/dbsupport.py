@@ -69,10 +69,11 @@ async def wipe(url: str) -> None:
         await conn.close()
 
 
-async def dump(url: str) -> tuple[Rows, Rows, Rows, Rows]:
+async def dump(url: str) -> tuple[Rows, Rows, Rows, Rows, Rows]:
     """Every read-model row, in key order, and the tracked positions: cases, findings,
-    positions, and the statistics' facts and totals (and the first position of each month of
-    the log, which processes of a partitioned rebuild each write as they saw it)."""
+    positions, the statistics' facts and totals (and the first position of each month of
+    the log, which processes of a partitioned rebuild each write as they saw it), and the
+    joint consultations."""
     queries = (
         "SELECT * FROM proj_cases ORDER BY case_id",
         "SELECT * FROM proj_findings ORDER BY case_id, seq",
@@ -88,6 +89,7 @@ async def dump(url: str) -> tuple[Rows, Rows, Rows, Rows]:
         " UNION ALL SELECT 'month', NULL, NULL, NULL, NULL, NULL, month, NULL, NULL, NULL, NULL,"
         " min(position) FROM proj_unit_log_months GROUP BY month"
         " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11",
+        "SELECT * FROM proj_consultations ORDER BY case_id, position",
     )
     if url.startswith("sqlite"):
         path = sqlite_path(url)
@@ -99,12 +101,12 @@ async def dump(url: str) -> tuple[Rows, Rows, Rows, Rows]:
             finally:
                 conn.close()
 
-        cases, findings, tracking, statistics = await asyncio.to_thread(read)
+        cases, findings, tracking, statistics, consultations = await asyncio.to_thread(read)
     else:
         conn = await asyncpg.connect(url)
         try:
             found = [[tuple(r) for r in await conn.fetch(q)] for q in queries]
         finally:
             await conn.close()
-        cases, findings, tracking, statistics = found
-    return cases, findings, tracking, statistics
+        cases, findings, tracking, statistics, consultations = found
+    return cases, findings, tracking, statistics, consultations

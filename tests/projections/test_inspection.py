@@ -70,3 +70,27 @@ def test_staff_without_findings_are_reported_with_zero_counts() -> None:
     assert staff[0].findings == []
     assert set(staff[0].counts.values()) == {0}
     assert units[0].cases_received == 2
+
+
+def test_a_consultation_counts_for_its_recorder_and_every_unit_present_once() -> None:
+    consulted = [  # as the database returns them: in no particular order
+        ("hrss.window", "H1", "赵敏", B, 9, ["tax.hall", "hrss.window"]),
+        ("hrss.window", "H1", "赵敏", A, 5, ["tax.hall", "medical.agency"]),
+    ]
+    staff, units = assemble([("tax.hall", "T1", "王丽", A, 1)], [], consulted=consulted)
+    handler, clerk = staff
+    assert (handler.staff_id, handler.consultations) == ("H1", 2)
+    assert [(c.case_id, c.positions) for c in handler.consulted] == [(A, [5]), (B, [9])]
+    assert (clerk.consultations, clerk.consulted) == (0, [])  # consulted as a unit, not in person
+    by_unit = {u.unit: u for u in units}
+    assert {u: (by_unit[u].consultations, by_unit[u].cases_received) for u in by_unit} == {
+        "hrss.window": (2, 0),  # recorded both; listed among the units present once, counted once
+        "medical.agency": (1, 0),
+        "tax.hall": (2, 1),
+    }
+    assert [(c.case_id, c.positions) for c in by_unit["medical.agency"].consulted] == [(A, [5])]
+
+    # A report of one unit counts the consultations it took part in for it alone.
+    staff, units = assemble([], [], consulted=consulted, report_unit="medical.agency")
+    assert staff == []
+    assert [(u.unit, u.consultations) for u in units] == [("medical.agency", 1)]

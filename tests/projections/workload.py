@@ -1,9 +1,10 @@
 """Random but valid work through the real write path: many cases, every kind of event.
 
 Each step registers a case or tries one command on an existing case by a member of staff who may
-plausibly give it (the holder's unit, the pending unit, the office, enforcement); commands the
-rules refuse are simply skipped, so whatever is recorded went through R1–R9. A few payers come
-back again and again, so repeat trips (FR7) and links happen.
+plausibly give it (the holder's unit, the pending unit, the office, enforcement), joint
+consultations (会商) among them; commands the rules refuse are simply skipped, so whatever is
+recorded went through R1–R9. A few payers come back again and again, so repeat trips (FR7) and
+links happen.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.projections.support import Desk, new_identifier
 
 INTAKE_UNITS = ("tax.hall", "tax.branch1", "medical.window", "gov.centre.guanghua")
 HANDLER_UNITS = ("hrss.social_insurance", "hrss.window", "medical.agency", "tax.sif")
+CONSULTED = ("hrss.social_insurance", "medical.agency", "tax.sif", "tax.legal")  # 会商
 PLACES = ("qj.yuanlin", "qj.guanghua", "qj.zhouji", "qj.haokou")  # each has a 便民服务中心
 REFUSED = (RuleViolation, InvalidTransition, InvalidCommand)
 EMPLOYER = Party(name="潜江市兴达建筑工程有限公司", credit_code=make_credit_code(org="MA4900001"))
@@ -127,6 +129,7 @@ class Workload:
             (holder, c.Close(summary="办结")),
             (holder, c.Escalate(reason="提请领导小组")),
             (office, c.Urge(reason="催办")),
+            (holder, c.Consult(units=tuple(rng.sample(CONSULTED, 2)), outcome="会商一致")),
             (holder, c.Extend(until=today + timedelta(days=40), reason="延期")),
             (office, c.Extend(approve=rng.random() < 0.7, reason="审批")),
             (holder, c.Link(case_id=rng.choice(self.cases), relation=LinkRelation.DUPLICATE)),
