@@ -50,6 +50,7 @@ from api.cases.reads import (
     DueWithinFilter,
     Moment,
     OverdueFilter,
+    ReplyOwedFilter,
     StaffFilter,
     StatusFilter,
     case_filters,
@@ -443,6 +444,7 @@ class ExportController(Controller):
         case_number: CaseNumberFilter = None,
         task_unit: CodeFilter = None,
         awaiting: CodeFilter = None,
+        reply_owed: ReplyOwedFilter = None,
         statistic: StatisticFilter = None,
         statistic_unit: CodeFilter = None,
         statistic_department: StatisticDepartment = None,
@@ -464,6 +466,7 @@ class ExportController(Controller):
             "case_number": case_number,
             "task_unit": task_unit,
             "awaiting": awaiting,
+            "reply_owed": reply_owed,
         }
         statistics: dict[str, Any] = {
             "statistic": statistic,

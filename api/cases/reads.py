@@ -65,6 +65,9 @@ StatusFilter = Annotated[CaseStatus | None, QueryParameter()]
 ClassFilter = Annotated[Classification | None, QueryParameter(name="class")]
 CategoryFilter = Annotated[Category | None, QueryParameter()]
 OverdueFilter = Annotated[bool | None, QueryParameter()]
+ReplyOwedFilter = Annotated[
+    bool | None, QueryParameter(description="an assigning body (交办/转办) still awaits its reply")
+]
 DueWithinFilter = Annotated[
     int | None,
     QueryParameter(
@@ -79,7 +82,8 @@ CASE_FILTERS_NOTE = (
     "`received_to` exclusive; `due_within` (预警) keeps the open cases whose deadline falls from "
     "today to that many working days from today; `task_unit` the cases where that unit has a "
     "meeting's task open; `awaiting` the transfers awaiting that unit's acceptance (签收: sent "
-    "to it, or to a jurisdiction it serves); `statistic` (with `statistic_unit` or "
+    "to it, or to a jurisdiction it serves); `reply_owed` the matters whose assigning body (交办/"
+    "转办) still awaits its reply; `statistic` (with `statistic_unit` or "
     "`statistic_department`, and `statistic_from`, `statistic_to`) keeps the cases a number "
     "of `GET /v1/statistics/units` counts."
 )
@@ -101,6 +105,7 @@ def case_filters(
     case_number: str | None,
     task_unit: str | None = None,
     awaiting: str | None = None,
+    reply_owed: bool | None = None,
     counted: Counted | None = None,
 ) -> CaseFilters:
     """The filters of a case listing from its query parameters; 400 for a contradiction
@@ -127,6 +132,7 @@ def case_filters(
         case_number=case_number,
         task_unit=task_unit,
         awaiting=awaiting,
+        reply_owed=reply_owed,
         counted=counted,
     )
 
@@ -193,6 +199,7 @@ class CaseReadController(Controller):
         case_number: CaseNumberFilter = None,
         task_unit: CodeFilter = None,
         awaiting: CodeFilter = None,
+        reply_owed: ReplyOwedFilter = None,
         statistic: StatisticFilter = None,
         statistic_unit: CodeFilter = None,
         statistic_department: StatisticDepartment = None,
@@ -214,6 +221,7 @@ class CaseReadController(Controller):
             case_number=case_number,
             task_unit=task_unit,
             awaiting=awaiting,
+            reply_owed=reply_owed,
             counted=counted(
                 read_models.context.reference,
                 statistic,

@@ -32,7 +32,7 @@ from ledger.projections.tables import CASE_COLUMNS, case_row
 
 # Room left on each page (PostgreSQL): an event that changes no indexed column of its case (an
 # urge, a consultation, a further decision …) then updates the row in place, without touching
-# the thirteen indexes (a HOT update).
+# its fifteen indexes (a HOT update).
 CASES = Table(
     name="proj_cases",
     columns="""
@@ -54,6 +54,7 @@ CASES = Table(
     case_number          TEXT,
     awaiting_unit        TEXT,
     awaiting_jurisdiction TEXT,
+    reply_due            {date},
     state                {bytes}  NOT NULL
     """,
     names=CASE_COLUMNS,
@@ -77,11 +78,19 @@ CASES = Table(
         "CREATE INDEX IF NOT EXISTS proj_cases_responder"
         " ON proj_cases (first_responder, received_at DESC)",
         "CREATE INDEX IF NOT EXISTS proj_cases_due ON proj_cases (due) WHERE NOT closed",
+        # A unit's work list (我的待办, ``HELD_BY_DEADLINE_SQL``): its open cases in the list's
+        # order, so the first page is read straight off the index, however many it holds.
+        "CREATE INDEX IF NOT EXISTS proj_cases_held ON proj_cases"
+        " (holding_unit, (due IS NULL), due, received_at)"
+        " WHERE NOT closed AND status <> 'transferred'",
         # A unit's incoming transfers (我的待办): the few cases in transit.
         "CREATE INDEX IF NOT EXISTS proj_cases_awaiting_unit ON proj_cases (awaiting_unit)"
         " WHERE awaiting_unit IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS proj_cases_awaiting_place"
         " ON proj_cases (awaiting_jurisdiction) WHERE awaiting_jurisdiction IS NOT NULL",
+        # The replies owed to assigning bodies (我的待办): the few matters assigned.
+        "CREATE INDEX IF NOT EXISTS proj_cases_reply_owed"
+        " ON proj_cases (holding_unit, reply_due) WHERE reply_due IS NOT NULL",
     ),
     # The two on received_at carry the columns an inspection counts: on PostgreSQL an
     # index-only scan instead of a walk through rows that hold kilobytes of state each.
@@ -142,7 +151,8 @@ class CaseViews(Projection):
     # 9: the side a pending transfer awaits (awaiting_unit, awaiting_jurisdiction).
     # 10: the recorder's name and the recorded time of each joint consultation (its inspection
     # rows, ``proj_consultations``).
-    version = 10
+    # 11: the reply owed to an assigning body (reply_due).
+    version = 11
     partitionable = True
 
     def tables(self) -> tuple[Table, ...]:

@@ -54,6 +54,8 @@ class CaseRow(NamedTuple):
     # both None when no transfer is pending.
     awaiting_unit: str | None
     awaiting_jurisdiction: str | None
+    # The date the assigning body is owed a reply by (交办/转办), until the first reply.
+    reply_due: date | None
     state: bytes
 
 
@@ -116,6 +118,11 @@ def case_row(s: CaseState) -> CaseRow:
         case_number=s.case_number,
         awaiting_unit=pending.to_unit if pending is not None else None,
         awaiting_jurisdiction=pending.to_jurisdiction if pending is not None else None,
+        reply_due=(
+            s.assignment.reply_due
+            if s.assignment is not None and not s.assignment_replies
+            else None
+        ),
         state=encode_state(s),
     )
 
@@ -220,6 +227,8 @@ def case_conditions(
             jurisdiction = param(filters.awaiting_jurisdiction)
             awaited = f"({awaited} OR awaiting_jurisdiction = {jurisdiction})"
         where.append(awaited)
+    if filters.reply_owed is not None:
+        where.append("reply_due IS NOT NULL" if filters.reply_owed else "reply_due IS NULL")
     if filters.task_unit is not None:
         where.append(
             "case_id IN (SELECT case_id FROM proj_tasks"

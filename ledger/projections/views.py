@@ -328,6 +328,8 @@ class CaseFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # serves (the list resolves ``awaiting_jurisdiction`` from the reference data).
     awaiting: str | None = None
     awaiting_jurisdiction: str | None = None
+    # Whether an assigning body (交办/转办) is still owed its reply; with ``unit``, by that unit.
+    reply_owed: bool | None = None
 
     # The cases behind a number of the department statistics (a drill-down from 督办).
     counted: Counted | None = None
