@@ -291,6 +291,11 @@ async def todo(request: Request[Any, Any, Any]) -> Template:
     read_models = _ledger(request).read_models
     held = await read_models.held_by_deadline(actor.unit, TODO_ROWS)
     incoming = await _all(request, CaseFilters(awaiting=actor.unit), TODO_ROWS)
+    # The replies the unit owes assigning bodies (交办/转办), nearest reply date first.
+    owed = sorted(
+        await _all(request, CaseFilters(unit=actor.unit, reply_owed=True), TODO_ROWS),
+        key=lambda v: (v.assignment.reply_due if v.assignment else date.max, v.received_at),
+    )
     mine = await _all(
         request,
         CaseFilters(first_responder=actor.staff_id, status=CaseStatus.REGISTERED),
@@ -310,6 +315,7 @@ async def todo(request: Request[Any, Any, Any]) -> Template:
         rows=TODO_ROWS,
         held=[case_body(v, actor, context) for v in held],
         incoming=[case_body(v, actor, context) for v in incoming],
+        owed=[case_body(v, actor, context) for v in owed],
         mine=[case_body(v, actor, context) for v in mine],
         escalated=[case_body(v, actor, context) for v in escalated],
         links={
@@ -317,6 +323,7 @@ async def todo(request: Request[Any, Any, Any]) -> Template:
             "overdue": f"/cases?{urlencode({'unit': actor.unit, 'overdue': 'true'})}",
             "due_soon": f"/cases?{urlencode({'unit': actor.unit, 'due_within': 3})}",
             "incoming": f"/cases?{urlencode({'awaiting': actor.unit})}",
+            "owed": f"/cases?{urlencode({'unit': actor.unit, 'reply_owed': 'true'})}",
             "mine": "/cases?"
             + urlencode({"first_responder": actor.staff_id, "status": "registered"}),
             "escalated": "/cases?status=escalated",
@@ -363,9 +370,10 @@ def _filters(query: dict[str, str], reference: ReferenceData) -> tuple[CaseFilte
                 errors.append(f"“{name}”的值 {text} 不存在")
         else:
             values[name] = text
-    overdue = query.get("overdue", "")
-    if overdue in {"true", "false"}:
-        values["overdue"] = overdue == "true"
+    for name in ("overdue", "reply_owed"):
+        flag = query.get(name, "")
+        if flag in {"true", "false"}:
+            values[name] = flag == "true"
     for name in ("received_from", "received_to"):
         text = query.get(name, "").strip()
         if text:

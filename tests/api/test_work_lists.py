@@ -1,9 +1,11 @@
-"""A unit's incoming transfers (``GET /v1/cases?awaiting=``), on SQLite and PostgreSQL: the
-transfers sent to it, or to a jurisdiction it serves (R11), until accepted or returned."""
+"""A unit's work lists, on SQLite and PostgreSQL: its incoming transfers (``GET
+/v1/cases?awaiting=``: sent to it, or to a jurisdiction it serves (R11), until accepted or
+returned) and the replies it owes assigning bodies (``reply_owed``, 交办/转办)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,10 @@ from tests.api.support import (
     TRANSFER,
     Api,
     held_by_hrss,
+    now,
 )
 from tests.api.test_exports import caught_up
+from tests.api.test_time_limits import assignment
 
 
 @pytest.fixture
@@ -66,3 +70,27 @@ async def test_an_unknown_unit_awaits_nothing_and_a_malformed_one_is_refused(api
     assert await awaiting(api, "no.such.unit") == []
     bad = await api.get(INSPECTOR, "/v1/cases", awaiting="not a code!")
     assert bad.status_code == 400, bad.text
+
+
+async def owed(api: Api, **filters: str) -> list[str]:
+    await caught_up(api)
+    response = await api.get(INSPECTOR, "/v1/cases", reply_owed="true", limit=200, **filters)
+    assert response.status_code == 200, response.text
+    return [item["case_id"] for item in response.json()["items"]]
+
+
+async def test_the_replies_owed_to_assigning_bodies_are_listed_until_given(api: Api) -> None:
+    due = (now() + timedelta(days=10)).date()
+    assigned = await api.register(channel="assigned", assignment=assignment(due))
+    handed_down = await held_by_hrss(api)  # assigned after registration, while hrss holds it
+    await api.do(HANDLER, handed_down, "record-assignment", {"assignment": assignment(due)})
+    await api.register()  # no assignment: owes no one
+
+    assert await owed(api) == [handed_down.id, assigned.id]
+    assert await owed(api, unit="tax.hall") == [assigned.id]
+    assert await owed(api, unit="hrss.social_insurance") == [handed_down.id]
+    await api.do(HANDLER, handed_down, "reply-to-assignment", {"content": "已办理，特此回复"})
+    assert await owed(api) == [assigned.id]
+    not_owed = await api.get(INSPECTOR, "/v1/cases", reply_owed="false", limit=200)
+    assert assigned.id not in [item["case_id"] for item in not_owed.json()["items"]]
+    assert len(not_owed.json()["items"]) == 2
