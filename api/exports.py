@@ -1,7 +1,7 @@
 """GET /v1/exports/…: the 台账 and the reports as spreadsheets, each export recorded first.
 
 - ``cases.xlsx`` — the 台账: one row per case, with exactly the filters of ``GET /v1/cases``
-  (the same parameter declarations and checks, ``api.cases.reads.case_filters``; the same
+  (the same parameter declarations and checks, ``api.cases.reads.provide_case_query``; the same
   query, ``ReadModels.case_export``), in the list's order, payer identifiers and phones masked
   case by case exactly as the list masks them (``api.cases.views.case_body``). Rows are read a
   page at a time from one snapshot of the read models and written as they come (``api.xlsx``):
@@ -39,25 +39,10 @@ from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from api.access import actor_of, allow, roles_note
-from api.cases.counted import StatisticDay, StatisticDepartment, StatisticFilter, counted
-from api.cases.reads import (
-    CASE_FILTERS_NOTE,
-    READ_CASES,
-    CaseNumberFilter,
-    CategoryFilter,
-    ClassFilter,
-    CodeFilter,
-    DueWithinFilter,
-    Moment,
-    OverdueFilter,
-    ReplyOwedFilter,
-    StaffFilter,
-    StatusFilter,
-    case_filters,
-)
+from api.cases.reads import CASE_FILTERS_NOTE, CASE_QUERY, READ_CASES, CaseQuery, CodeFilter, Moment
 from api.cases.views import case_body
 from api.inspections import READ_INSPECTIONS
-from api.params import PeriodFrom, PeriodTo, check_period
+from api.params import PeriodFrom, PeriodTo, check_period, given
 from api.problems import problem_responses
 from api.request_id import current_request_id
 from api.statistics import READ_STATISTICS
@@ -334,25 +319,6 @@ def statistics_sheets(report: StatisticsReport, context: Context) -> list[SheetD
 # -- recording and sending ----------------------------------------------------------------------
 
 
-def given(**parameters: Any) -> dict[str, str]:
-    """The parameters given (not None), by their names in the URL, as text: the filter the
-    record keeps."""
-    found = {}
-    for name, value in parameters.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, Enum):
-            text = str(value.value)
-        elif isinstance(value, datetime | date):
-            text = value.isoformat()
-        else:
-            text = str(value)
-        found[name] = text
-    return found
-
-
 async def _record(
     read_models: ReadModels,
     actor: Actor,
@@ -416,6 +382,7 @@ class ExportController(Controller):
         "/cases.xlsx",
         guards=[allow(READ_CASES)],
         operation_id="export_cases",
+        dependencies=CASE_QUERY,
         media_type=MEDIA_TYPE,
         summary="The 台账: every case of a listing as a spreadsheet",
         description="One row per case, the filters of `GET /v1/cases` (all pages, in its "
@@ -430,59 +397,9 @@ class ExportController(Controller):
         self,
         request: Request[Any, Any, Any],
         read_models: NamedDependency[ReadModels],
-        status: StatusFilter = None,
-        classification: ClassFilter = None,
-        category: CategoryFilter = None,
-        unit: CodeFilter = None,
-        jurisdiction: CodeFilter = None,
-        first_responder: StaffFilter = None,
-        overdue: OverdueFilter = None,
-        due_within: DueWithinFilter = None,
-        holding_unit: CodeFilter = None,
-        received_from: Moment = None,
-        received_to: Moment = None,
-        case_number: CaseNumberFilter = None,
-        task_unit: CodeFilter = None,
-        awaiting: CodeFilter = None,
-        reply_owed: ReplyOwedFilter = None,
-        statistic: StatisticFilter = None,
-        statistic_unit: CodeFilter = None,
-        statistic_department: StatisticDepartment = None,
-        statistic_from: StatisticDay = None,
-        statistic_to: StatisticDay = None,
+        listing: NamedDependency[CaseQuery],
     ) -> Stream:
-        parameters: dict[str, Any] = {
-            "status": status,
-            "classification": classification,
-            "category": category,
-            "unit": unit,
-            "jurisdiction": jurisdiction,
-            "first_responder": first_responder,
-            "overdue": overdue,
-            "due_within": due_within,
-            "holding_unit": holding_unit,
-            "received_from": received_from,
-            "received_to": received_to,
-            "case_number": case_number,
-            "task_unit": task_unit,
-            "awaiting": awaiting,
-            "reply_owed": reply_owed,
-        }
-        statistics: dict[str, Any] = {
-            "statistic": statistic,
-            "statistic_unit": statistic_unit,
-            "statistic_department": statistic_department,
-            "statistic_from": statistic_from,
-            "statistic_to": statistic_to,
-        }
-        recorded = given(
-            **{("class" if k == "classification" else k): v for k, v in parameters.items()},
-            **statistics,
-        )
-        filters = case_filters(
-            **parameters, counted=counted(read_models.context.reference, *statistics.values())
-        )
-        return await export_cases(read_models, actor_of(request), filters, recorded)
+        return await export_cases(read_models, actor_of(request), listing.filters, listing.given)
 
     @get(
         "/inspection.xlsx",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import weakref
 from datetime import UTC, date, datetime
+from enum import Enum
 from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
@@ -143,9 +144,17 @@ def checked_parameters(handler: Any) -> tuple[Checked, ...]:
     known = _CHECKED.get(handler)
     if known is not None:
         return known
-    signature = getattr(handler, "parsed_fn_signature", None)
+    # The handler's own parameters, and those of its dependencies (the filters of a case
+    # listing are declared once, in ``api.cases.reads.provide_case_query``).
+    signatures = [getattr(handler, "parsed_fn_signature", None)]
+    resolve = getattr(handler, "resolve_dependencies", None)
+    if resolve is not None:
+        signatures += [getattr(p, "parsed_fn_signature", None) for p in resolve().values()]
+    fields = [
+        item for signature in signatures for item in getattr(signature, "parameters", {}).items()
+    ]
     checked = []
-    for name, field in getattr(signature, "parameters", {}).items():
+    for name, field in fields:
         declared = field.kwarg_definition
         if field.is_di_field or not isinstance(declared, ParameterKwarg):
             continue
@@ -222,3 +231,22 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
     errors = parameter_errors(request)
     if errors:
         raise invalid_parameters(*errors)
+
+
+def given(**parameters: Any) -> dict[str, str]:
+    """The parameters given (not None), by their names in the URL, as text: the filter the
+    record keeps."""
+    found = {}
+    for name, value in parameters.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, Enum):
+            text = str(value.value)
+        elif isinstance(value, datetime | date):
+            text = value.isoformat()
+        else:
+            text = str(value)
+        found[name] = text
+    return found

@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, get_args
+from typing import Annotated, NamedTuple, get_args
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from api.access import actor_of, allow, roles_note
@@ -29,14 +29,14 @@ from api.cases.preconditions import etag
 from api.cases.recording import ETAG_HEADER, ActorRequest
 from api.cases.views import case_body, is_major, view_of
 from api.masking import sees_identifiers
-from api.params import TIME_FORMAT, TIME_RANGE, invalid_parameters, inverted, within
+from api.params import TIME_FORMAT, TIME_RANGE, given, invalid_parameters, inverted, within
 from api.problems import ApiProblem, FieldError, problem_responses
 from ledger.commands import Code
 from ledger.domain.actor import Actor
 from ledger.domain.codes import CaseStatus, Category, Classification, Role
 from ledger.projections import InvalidCursor, ProjectionsBehind, ReadModels
 from ledger.projections.tables import decode_cursor
-from ledger.projections.views import CaseFilters, CasePage, CaseView, Counted, Trail
+from ledger.projections.views import CaseFilters, CasePage, CaseView, Trail
 from ledger.service import LedgerService
 
 PROJECTION_WAIT_SECONDS = 2.0
@@ -60,7 +60,7 @@ StaffFilter = Annotated[
 Moment = Annotated[datetime | None, QueryParameter(description=f"{TIME_FORMAT}, {TIME_RANGE}")]
 
 # The filters of a case listing (``GET /v1/cases``, and its export ``GET
-# /v1/exports/cases.xlsx``): declared once, checked once (``case_filters``).
+# /v1/exports/cases.xlsx``): declared once, checked once (``provide_case_query``).
 StatusFilter = Annotated[CaseStatus | None, QueryParameter()]
 ClassFilter = Annotated[Classification | None, QueryParameter(name="class")]
 CategoryFilter = Annotated[Category | None, QueryParameter()]
@@ -89,27 +89,41 @@ CASE_FILTERS_NOTE = (
 )
 
 
-def case_filters(
-    *,
-    status: CaseStatus | None,
-    classification: Classification | None,
-    category: Category | None,
-    unit: str | None,
-    jurisdiction: str | None,
-    first_responder: str | None,
-    overdue: bool | None,
-    due_within: int | None,
-    holding_unit: str | None,
-    received_from: datetime | None,
-    received_to: datetime | None,
-    case_number: str | None,
-    task_unit: str | None = None,
-    awaiting: str | None = None,
-    reply_owed: bool | None = None,
-    counted: Counted | None = None,
-) -> CaseFilters:
-    """The filters of a case listing from its query parameters; 400 for a contradiction
-    (an inverted period, two different holding units)."""
+class CaseQuery(NamedTuple):
+    """The question of a case listing: its filters, and the parameters given, by their names in
+    the URL, as text (what an export's access record keeps)."""
+
+    filters: CaseFilters
+    given: dict[str, str]
+
+
+def provide_case_query(
+    read_models: NamedDependency[ReadModels],
+    status: StatusFilter = None,
+    classification: ClassFilter = None,
+    category: CategoryFilter = None,
+    unit: CodeFilter = None,
+    jurisdiction: CodeFilter = None,
+    first_responder: StaffFilter = None,
+    overdue: OverdueFilter = None,
+    due_within: DueWithinFilter = None,
+    holding_unit: CodeFilter = None,
+    received_from: Moment = None,
+    received_to: Moment = None,
+    case_number: CaseNumberFilter = None,
+    task_unit: CodeFilter = None,
+    awaiting: CodeFilter = None,
+    reply_owed: ReplyOwedFilter = None,
+    statistic: StatisticFilter = None,
+    statistic_unit: CodeFilter = None,
+    statistic_department: StatisticDepartment = None,
+    statistic_from: StatisticDay = None,
+    statistic_to: StatisticDay = None,
+) -> CaseQuery:
+    """The filters of a case listing, declared once for every route that lists cases (``GET
+    /v1/cases`` and its 台账 export, each taking this dependency as ``listing``): 400 for a
+    contradiction (an inverted period, two different holding units) or ``statistic`` filters
+    that ask no one question."""
     if received_from is not None and received_to is not None and received_to < received_from:
         raise inverted("received_from", "received_to", received_from, received_to)
     if unit is not None and holding_unit is not None and unit != holding_unit:
@@ -118,7 +132,7 @@ def case_filters(
             FieldError(field="unit", message=both, source="query"),
             FieldError(field="holding_unit", message=both, source="query"),
         )
-    return CaseFilters(
+    filters = CaseFilters(
         status=status,
         classification=classification,
         category=category,
@@ -133,8 +147,44 @@ def case_filters(
         task_unit=task_unit,
         awaiting=awaiting,
         reply_owed=reply_owed,
-        counted=counted,
+        counted=counted(
+            read_models.context.reference,
+            statistic,
+            statistic_unit,
+            statistic_department,
+            statistic_from,
+            statistic_to,
+        ),
     )
+    return CaseQuery(
+        filters,
+        given(
+            status=status,
+            **{"class": classification},
+            category=category,
+            unit=unit,
+            jurisdiction=jurisdiction,
+            first_responder=first_responder,
+            overdue=overdue,
+            due_within=due_within,
+            holding_unit=holding_unit,
+            received_from=received_from,
+            received_to=received_to,
+            case_number=case_number,
+            task_unit=task_unit,
+            awaiting=awaiting,
+            reply_owed=reply_owed,
+            statistic=statistic,
+            statistic_unit=statistic_unit,
+            statistic_department=statistic_department,
+            statistic_from=statistic_from,
+            statistic_to=statistic_to,
+        ),
+    )
+
+
+# The dependency of the routes that list cases: ``listing: NamedDependency[CaseQuery]``.
+CASE_QUERY = {"listing": Provide(provide_case_query, sync_to_thread=False)}
 
 
 _STAFF = (Role.INTAKE, Role.HANDLER, Role.OFFICE, Role.ENFORCEMENT)
@@ -175,6 +225,7 @@ class CaseReadController(Controller):
         "/",
         guards=[allow(READ_CASES)],
         operation_id="list_cases",
+        dependencies=CASE_QUERY,
         summary="List case views (filters, cursor pagination)",
         description="From the read model. " + CASE_FILTERS_NOTE + " " + roles_note(READ_CASES),
         responses=problem_responses(400, 403),
@@ -183,56 +234,12 @@ class CaseReadController(Controller):
         self,
         request: ActorRequest,
         read_models: NamedDependency[ReadModels],
-        status: StatusFilter = None,
-        classification: ClassFilter = None,
-        category: CategoryFilter = None,
-        unit: CodeFilter = None,
-        jurisdiction: CodeFilter = None,
-        first_responder: StaffFilter = None,
-        overdue: OverdueFilter = None,
-        due_within: DueWithinFilter = None,
-        holding_unit: CodeFilter = None,
-        received_from: Moment = None,
-        received_to: Moment = None,
+        listing: NamedDependency[CaseQuery],
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        case_number: CaseNumberFilter = None,
-        task_unit: CodeFilter = None,
-        awaiting: CodeFilter = None,
-        reply_owed: ReplyOwedFilter = None,
-        statistic: StatisticFilter = None,
-        statistic_unit: CodeFilter = None,
-        statistic_department: StatisticDepartment = None,
-        statistic_from: StatisticDay = None,
-        statistic_to: StatisticDay = None,
     ) -> CasePage:
-        filters = case_filters(
-            status=status,
-            classification=classification,
-            category=category,
-            unit=unit,
-            jurisdiction=jurisdiction,
-            first_responder=first_responder,
-            overdue=overdue,
-            due_within=due_within,
-            holding_unit=holding_unit,
-            received_from=received_from,
-            received_to=received_to,
-            case_number=case_number,
-            task_unit=task_unit,
-            awaiting=awaiting,
-            reply_owed=reply_owed,
-            counted=counted(
-                read_models.context.reference,
-                statistic,
-                statistic_unit,
-                statistic_department,
-                statistic_from,
-                statistic_to,
-            ),
-        )
         actor = actor_of(request)
-        page = await read_models.list_cases(filters, checked_cursor(cursor), limit)
+        page = await read_models.list_cases(listing.filters, checked_cursor(cursor), limit)
         items = [case_body(view, actor, read_models.context) for view in page.items]
         return msgspec.structs.replace(page, items=items)
 
