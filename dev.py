@@ -58,7 +58,12 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_environment()
     if argv[0] == "serve":
-        return run("ledger", "serve", *argv[1:])
+        # The server takes this process's place: a signal sent to it (a service manager's
+        # SIGTERM, not only a terminal's Ctrl-C) reaches the server, and no orphan is left.
+        command = [str(BIN / "ledger"), "serve", *argv[1:]]
+        print("$", "ledger serve", *argv[1:], file=sys.stderr, flush=True)
+        os.chdir(ROOT)
+        os.execv(command[0], command)
     for check in (
         ("ruff", "check", "."),
         ("ruff", "format", "--check", "."),
